@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "job_run")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub job: String,
+    pub scheduled_at: DateTimeUtc,
+    pub as_of: DateTimeUtc,
+    pub replica: String,
+    pub trigger: String,
+    pub started_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
+    pub outcome: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
+    pub subjects_evaluated: i64,
+    pub achievements_recorded: i64,
+    pub achievements_revoked: i64,
+    pub emails_queued: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,17 @@
+//! sea-orm entities, one file per table. No business logic lives here.
+
+pub mod achievement;
+pub mod api_key;
+pub mod audit_log;
+pub mod email_outbox;
+pub mod gmv_daily_creator;
+pub mod gmv_daily_merchant;
+pub mod gmv_daily_product;
+pub mod gmv_record;
+pub mod job_run;
+pub mod merchant;
+pub mod merchant_decision;
+pub mod program;
+pub mod progress;
+pub mod progress_snapshot;
+pub mod staff_token;

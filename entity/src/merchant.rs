@@ -1,0 +1,48 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "merchant")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub legal_name: String,
+    pub display_name: String,
+    #[sea_orm(unique)]
+    pub uscc: String,
+    pub contact_email: String,
+    pub province: String,
+    pub city: String,
+    pub category: String,
+    pub brand_name: Option<String>,
+    pub trademark_number: Option<String>,
+    pub industry_belt: Option<String>,
+    pub weekly_report: bool,
+    pub locale: String,
+    pub last_gmv_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::api_key::Entity")]
+    ApiKey,
+    #[sea_orm(has_many = "super::merchant_decision::Entity")]
+    MerchantDecision,
+}
+
+impl Related<super::api_key::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ApiKey.def()
+    }
+}
+
+impl Related<super::merchant_decision::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::MerchantDecision.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,22 @@
+//! The only source of the database schema. The server applies pending migrations at start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_foundation;
+mod m20261125_000002_onboarding;
+mod m20261125_000003_gmv;
+mod m20261125_000004_programs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_foundation::Migration),
+            Box::new(m20261125_000002_onboarding::Migration),
+            Box::new(m20261125_000003_gmv::Migration),
+            Box::new(m20261125_000004_programs::Migration),
+        ]
+    }
+}

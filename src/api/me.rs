@@ -1,0 +1,222 @@
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+
+use super::{
+    ApiTags,
+    merchants::{IssuedApiKey, Merchant},
+};
+use crate::{
+    app::AppState,
+    auth::MerchantAuth,
+    error::AppResult,
+    mail::Locale,
+    services::merchants::{self, Edit},
+};
+
+pub struct MeApi;
+
+/// Changes to an open application; absent fields stay as they are.
+#[derive(Object, Default)]
+#[oai(example)]
+pub struct MerchantEdit {
+    pub legal_name: Option<String>,
+    pub display_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub category: Option<String>,
+    pub brand_name: Option<String>,
+    pub trademark_number: Option<String>,
+    pub industry_belt: Option<String>,
+}
+
+impl poem_openapi::types::Example for MerchantEdit {
+    fn example() -> Self {
+        Self {
+            display_name: Some("星河美妆旗舰店".into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// An API key as listed (without the secret).
+#[derive(Object)]
+pub struct ApiKeyInfo {
+    pub id: i64,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<entity::api_key::Model> for ApiKeyInfo {
+    fn from(k: entity::api_key::Model) -> Self {
+        Self {
+            id: k.id,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// The merchant's keys, oldest first.
+#[derive(Object)]
+pub struct ApiKeyPage {
+    pub items: Vec<ApiKeyInfo>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum KeyCreated {
+    /// The new key; `key` is shown only now.
+    #[oai(status = 201)]
+    Created(Json<IssuedApiKey>),
+}
+
+/// Email preferences.
+#[derive(Object)]
+#[oai(example)]
+pub struct Notifications {
+    /// Receive the weekly progress report.
+    pub weekly_report: bool,
+    /// Language of all emails.
+    pub locale: Locale,
+}
+
+impl poem_openapi::types::Example for Notifications {
+    fn example() -> Self {
+        Self {
+            weekly_report: true,
+            locale: Locale::ZhCn,
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Me")]
+impl MeApi {
+    /// My merchant account
+    ///
+    /// The merchant the `X-API-Key` belongs to, with its review status.
+    #[oai(path = "/me", method = "get", operation_id = "me_get")]
+    async fn get(&self, auth: MerchantAuth, state: Data<&AppState>) -> AppResult<Json<Merchant>> {
+        Ok(Json(
+            merchants::get(&state.db, auth.0.merchant_id).await?.into(),
+        ))
+    }
+
+    /// Edit my application
+    ///
+    /// Allowed while `submitted` or `changes_requested`; in `changes_requested` the edit
+    /// re-submits the application for review. The USCC and kind cannot change.
+    #[oai(path = "/me", method = "patch", operation_id = "me_update")]
+    async fn update(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+        body: Json<MerchantEdit>,
+    ) -> AppResult<Json<Merchant>> {
+        let b = body.0;
+        let m = merchants::edit(
+            &state.db,
+            auth.0.merchant_id,
+            Edit {
+                legal_name: b.legal_name,
+                display_name: b.display_name,
+                contact_email: b.contact_email,
+                province: b.province,
+                city: b.city,
+                category: b.category,
+                brand_name: b.brand_name,
+                trademark_number: b.trademark_number,
+                industry_belt: b.industry_belt,
+            },
+        )
+        .await?;
+        Ok(Json(m.into()))
+    }
+
+    /// List my API keys
+    ///
+    /// Every key ever issued, with its visible prefix, last use and revocation time.
+    #[oai(path = "/me/api-keys", method = "get", operation_id = "me_keys_list")]
+    async fn keys(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+    ) -> AppResult<Json<ApiKeyPage>> {
+        let items = merchants::keys(&state.db, auth.0.merchant_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(Json(ApiKeyPage {
+            items,
+            next_cursor: None,
+        }))
+    }
+
+    /// Create an API key
+    ///
+    /// For rotation: create a new key, switch to it, then revoke the old one.
+    #[oai(
+        path = "/me/api-keys",
+        method = "post",
+        operation_id = "me_keys_create"
+    )]
+    async fn create_key(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+    ) -> AppResult<KeyCreated> {
+        let key = merchants::create_key(&state.db, auth.0.merchant_id).await?;
+        Ok(KeyCreated::Created(Json(key.into())))
+    }
+
+    /// Revoke an API key
+    ///
+    /// The key stops working at once. The last usable key cannot be revoked (409).
+    #[oai(
+        path = "/me/api-keys/:key_id",
+        method = "delete",
+        operation_id = "me_keys_revoke"
+    )]
+    async fn revoke_key(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+        key_id: Path<i64>,
+    ) -> AppResult<Json<ApiKeyInfo>> {
+        Ok(Json(
+            merchants::revoke_key(&state.db, auth.0.merchant_id, key_id.0)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Set my email preferences
+    ///
+    /// Opt out of (or back into) the weekly report, and choose `zh-CN` or `en`.
+    #[oai(
+        path = "/me/notifications",
+        method = "put",
+        operation_id = "me_notifications_set"
+    )]
+    async fn notifications(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+        body: Json<Notifications>,
+    ) -> AppResult<Json<Merchant>> {
+        let m = merchants::set_notifications(
+            &state.db,
+            auth.0.merchant_id,
+            body.0.weekly_report,
+            body.0.locale,
+        )
+        .await?;
+        Ok(Json(m.into()))
+    }
+}

@@ -1,0 +1,403 @@
+use chrono::{DateTime, Utc};
+use poem::web::{Data, RemoteAddr};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::ApiTags;
+use crate::{
+    app::AppState,
+    auth::{AnyAuth, Role, StaffAuth},
+    domain::merchant::{
+        Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus,
+    },
+    error::{AppError, AppResult},
+    mail::Locale,
+    pagination,
+    services::merchants::{self, ListFilter},
+};
+
+pub struct MerchantsApi;
+
+/// A merchant as staff and the merchant itself see it.
+#[derive(Object, Clone)]
+pub struct Merchant {
+    pub id: i64,
+    pub kind: MerchantKind,
+    pub status: MerchantStatus,
+    /// Registered company name (Chinese is normal).
+    pub legal_name: String,
+    /// Shop name shown to buyers.
+    pub display_name: String,
+    /// 统一社会信用代码, 18 characters, check digit verified.
+    pub uscc: String,
+    pub contact_email: String,
+    pub province: String,
+    pub city: String,
+    /// Main product category, e.g. 女装, 日用百货.
+    pub category: String,
+    /// Brand merchants only.
+    pub brand_name: Option<String>,
+    /// Brand merchants only: trademark registration number.
+    pub trademark_number: Option<String>,
+    /// Industry-belt merchants only, e.g. 义乌小商品.
+    pub industry_belt: Option<String>,
+    /// When the most recent GMV record arrived (freshness).
+    pub last_gmv_at: Option<DateTime<Utc>>,
+    /// Whether the weekly report is sent.
+    pub weekly_report: bool,
+    /// Language of emails.
+    pub locale: Locale,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<entity::merchant::Model> for Merchant {
+    fn from(m: entity::merchant::Model) -> Self {
+        Self {
+            id: m.id,
+            kind: MerchantKind::parse(&m.kind).unwrap_or(MerchantKind::Brand),
+            status: MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Submitted),
+            legal_name: m.legal_name,
+            display_name: m.display_name,
+            uscc: m.uscc,
+            contact_email: m.contact_email,
+            province: m.province,
+            city: m.city,
+            category: m.category,
+            brand_name: m.brand_name,
+            trademark_number: m.trademark_number,
+            industry_belt: m.industry_belt,
+            last_gmv_at: m.last_gmv_at,
+            weekly_report: m.weekly_report,
+            locale: Locale::parse(&m.locale),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// An application to join the programme.
+#[derive(Object)]
+#[oai(example)]
+pub struct MerchantApplication {
+    pub kind: MerchantKind,
+    /// 1–200 characters.
+    pub legal_name: String,
+    /// 1–100 characters.
+    pub display_name: String,
+    /// 18-character unified social credit code (GB 32100-2015).
+    pub uscc: String,
+    pub contact_email: String,
+    pub province: String,
+    pub city: String,
+    pub category: String,
+    /// Required for `brand`.
+    pub brand_name: Option<String>,
+    /// Required for `brand`: letters and digits.
+    pub trademark_number: Option<String>,
+    /// Required for `industry_belt`.
+    pub industry_belt: Option<String>,
+}
+
+impl poem_openapi::types::Example for MerchantApplication {
+    fn example() -> Self {
+        Self {
+            kind: MerchantKind::Brand,
+            legal_name: "深圳市星河美妆科技有限公司".into(),
+            display_name: "星河美妆官方旗舰店".into(),
+            uscc: "91440300708461136T".into(),
+            contact_email: "ecommerce@xinghe-beauty.cn".into(),
+            province: "广东".into(),
+            city: "深圳".into(),
+            category: "美妆个护".into(),
+            brand_name: Some("星河".into()),
+            trademark_number: Some("38214567".into()),
+            industry_belt: None,
+        }
+    }
+}
+
+/// An API key as issued: `key` is shown this once and never again.
+#[derive(Object)]
+pub struct IssuedApiKey {
+    pub id: i64,
+    /// Send as `X-API-Key`. Store it now: only its hash is kept.
+    pub key: String,
+    /// The visible start of the key.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<merchants::IssuedKey> for IssuedApiKey {
+    fn from(k: merchants::IssuedKey) -> Self {
+        Self {
+            id: k.row.id,
+            key: k.secret,
+            prefix: k.row.prefix,
+            created_at: k.row.created_at,
+        }
+    }
+}
+
+/// The new merchant and its first API key.
+#[derive(Object)]
+pub struct MerchantApplied {
+    pub merchant: Merchant,
+    pub api_key: IssuedApiKey,
+}
+
+#[derive(ApiResponse)]
+pub enum ApplyResponse {
+    /// Application received; the merchant is `submitted`.
+    #[oai(status = 201)]
+    Created(Json<MerchantApplied>),
+}
+
+/// A page of merchants.
+#[derive(Object)]
+pub struct MerchantPage {
+    pub items: Vec<Merchant>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A review decision.
+#[derive(Object)]
+#[oai(example)]
+pub struct DecisionRequest {
+    /// `approve`, `reject`, `request_changes`, `suspend` or `reinstate`.
+    pub action: DecisionAction,
+    /// Shown to the merchant in the email; required to reject, request changes or suspend.
+    #[oai(default)]
+    pub reason: String,
+}
+
+impl poem_openapi::types::Example for DecisionRequest {
+    fn example() -> Self {
+        Self {
+            action: DecisionAction::Approve,
+            reason: "资料齐全，审核通过".into(),
+        }
+    }
+}
+
+/// One entry of a merchant's audit trail.
+#[derive(Object)]
+pub struct Decision {
+    pub id: i64,
+    pub merchant_id: i64,
+    /// `staff:<name>` or `merchant:<id>`.
+    pub actor: String,
+    pub action: DecisionAction,
+    pub reason: String,
+    pub from_status: MerchantStatus,
+    pub to_status: MerchantStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A merchant's decisions, oldest first.
+#[derive(Object)]
+pub struct DecisionPage {
+    pub items: Vec<Decision>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<entity::merchant_decision::Model> for Decision {
+    fn from(d: entity::merchant_decision::Model) -> Self {
+        Self {
+            id: d.id,
+            merchant_id: d.merchant_id,
+            actor: d.actor,
+            action: DecisionAction::parse(&d.action).unwrap_or(DecisionAction::Resubmit),
+            reason: d.reason,
+            from_status: MerchantStatus::parse(&d.from_status).unwrap_or(MerchantStatus::Submitted),
+            to_status: MerchantStatus::parse(&d.to_status).unwrap_or(MerchantStatus::Submitted),
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// Staff may see any merchant; a merchant only itself (anything else is 404).
+pub fn visible(auth: &AnyAuth, merchant_id: i64) -> AppResult<()> {
+    match auth {
+        AnyAuth::Staff(_) => Ok(()),
+        AnyAuth::Merchant(m) if m.0.merchant_id == merchant_id => Ok(()),
+        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant")),
+    }
+}
+
+pub fn staff_only(auth: &AnyAuth) -> AppResult<&crate::auth::Staff> {
+    match auth {
+        AnyAuth::Staff(s) => Ok(&s.0),
+        AnyAuth::Merchant(_) => Err(AppError::forbidden(
+            "staff_only",
+            "only platform staff may do this",
+        )),
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Merchants")]
+impl MerchantsApi {
+    /// Apply as a merchant
+    ///
+    /// Anyone may apply (rate-limited per client address). The answer carries the merchant,
+    /// `status: submitted`, and its first API key — shown once. One merchant per USCC.
+    #[oai(path = "/merchants", method = "post", operation_id = "merchants_apply")]
+    async fn apply(
+        &self,
+        state: Data<&AppState>,
+        remote: &RemoteAddr,
+        body: Json<MerchantApplication>,
+    ) -> AppResult<ApplyResponse> {
+        let client = remote
+            .as_socket_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| remote.to_string());
+        state
+            .apply_limiter
+            .check(&client)
+            .map_err(AppError::rate_limited)?;
+        let b = body.0;
+        let app = Application::parse(
+            b.kind,
+            &ApplicationInput {
+                legal_name: b.legal_name,
+                display_name: b.display_name,
+                uscc: b.uscc,
+                contact_email: b.contact_email,
+                province: b.province,
+                city: b.city,
+                category: b.category,
+                brand_name: b.brand_name,
+                trademark_number: b.trademark_number,
+                industry_belt: b.industry_belt,
+            },
+        )?;
+        let (m, key) = merchants::apply(&state.db, app).await?;
+        Ok(ApplyResponse::Created(Json(MerchantApplied {
+            merchant: m.into(),
+            api_key: key.into(),
+        })))
+    }
+
+    /// List merchants
+    ///
+    /// Staff only. Filter by `kind`, `status`, `industry_belt`, or `q` (part of a name, or a
+    /// whole USCC). Ordered by id; the cursor stays correct while merchants are added.
+    #[oai(path = "/merchants", method = "get", operation_id = "merchants_list")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        kind: Query<Option<MerchantKind>>,
+        status: Query<Option<MerchantStatus>>,
+        industry_belt: Query<Option<String>>,
+        q: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<MerchantPage>> {
+        let _ = auth;
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        let (rows, next_cursor) = merchants::list(
+            &state.db,
+            ListFilter {
+                kind: kind.0,
+                status: status.0,
+                industry_belt: industry_belt.0,
+                q: q.0,
+            },
+            limit,
+            after,
+        )
+        .await?;
+        Ok(Json(MerchantPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Get a merchant
+    ///
+    /// Staff see any merchant; a merchant key sees only its own (others are 404).
+    #[oai(
+        path = "/merchants/:id",
+        method = "get",
+        operation_id = "merchants_get"
+    )]
+    async fn get(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+    ) -> AppResult<Json<Merchant>> {
+        visible(&auth, id.0)?;
+        Ok(Json(merchants::get(&state.db, id.0).await?.into()))
+    }
+
+    /// Decide on a merchant
+    ///
+    /// Reviewers and admins. `approve`/`reject`/`request_changes` a submitted application,
+    /// `suspend` an approved merchant, `reinstate` a suspended one. An impossible transition
+    /// is 409 naming the current status. Every decision is recorded and emailed.
+    #[oai(
+        path = "/merchants/:id/decisions",
+        method = "post",
+        operation_id = "merchants_decide"
+    )]
+    async fn decide(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        body: Json<DecisionRequest>,
+    ) -> AppResult<Json<Merchant>> {
+        auth.0.require(&[Role::Admin, Role::Reviewer])?;
+        if body.0.action == DecisionAction::Resubmit {
+            return Err(AppError::invalid(
+                "action_invalid",
+                "action",
+                "resubmit happens when the merchant edits its application; staff cannot choose it",
+            ));
+        }
+        let m = merchants::decide(
+            &state.db,
+            &auth.0.actor(),
+            id.0,
+            body.0.action,
+            &body.0.reason,
+        )
+        .await?;
+        Ok(Json(m.into()))
+    }
+
+    /// A merchant's decisions
+    ///
+    /// Staff only: the audit trail of the application, oldest first.
+    #[oai(
+        path = "/merchants/:id/decisions",
+        method = "get",
+        operation_id = "merchants_decisions"
+    )]
+    async fn decisions(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+    ) -> AppResult<Json<DecisionPage>> {
+        let _ = auth;
+        let items = merchants::decisions(&state.db, id.0)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(Json(DecisionPage {
+            items,
+            next_cursor: None,
+        }))
+    }
+}

@@ -1,0 +1,45 @@
+//! The HTTP layer: one `#[OpenApi]` impl per tag, thin, no SQL.
+
+pub mod me;
+pub mod merchants;
+pub mod ops;
+pub mod staff;
+
+use poem_openapi::Tags;
+
+pub const DESCRIPTION: &str = "\
+Onboards brand and industry-belt merchants, records their GMV, evaluates their progress \
+against the marketplace's incentive tiers and emails status reports.\n\n\
+**Staff** authorize with `Authorization: Bearer <token>` (the `ADMIN_TOKEN`, or a token made \
+with `merchant-incentives staff create`). **Merchants** authorize with `X-API-Key: <key>`, \
+returned once by `POST /api/v1/merchants`.\n\n\
+Money is an integer number of fen (1 CNY = 100 fen). Errors are `{code, message, field}`. \
+Lists take `limit` (1–500, default 50) and an opaque `cursor`, and answer `{items, next_cursor}`.";
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Applying, reviewing and looking up merchants.
+    Merchants,
+    /// The calling merchant's own account, keys and notification settings.
+    Me,
+    /// Staff tokens and the audit log.
+    Staff,
+    /// Health, readiness and metrics.
+    Operations,
+}
+
+pub type Apis = (
+    ops::OpsApi,
+    staff::StaffApi,
+    merchants::MerchantsApi,
+    me::MeApi,
+);
+
+pub fn apis() -> Apis {
+    (
+        ops::OpsApi,
+        staff::StaffApi,
+        merchants::MerchantsApi,
+        me::MeApi,
+    )
+}

@@ -1,0 +1,65 @@
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    payload::{Json, PlainText},
+};
+
+use super::ApiTags;
+use crate::{app::AppState, db, error::AppError};
+
+pub struct OpsApi;
+
+/// Liveness or readiness.
+#[derive(Object)]
+pub struct Health {
+    /// `ok` when healthy.
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// The database answers.
+    #[oai(status = 200)]
+    Ready(Json<Health>),
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl OpsApi {
+    /// Liveness
+    ///
+    /// Answers 200 while the process serves HTTP.
+    #[oai(path = "/healthz", method = "get", operation_id = "ops_healthz")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+        })
+    }
+
+    /// Readiness
+    ///
+    /// Answers 200 when the database is reachable, 503 otherwise.
+    #[oai(path = "/readyz", method = "get", operation_id = "ops_readyz")]
+    async fn readyz(&self, state: Data<&AppState>) -> Result<ReadyResponse, AppError> {
+        if db::ping(&state.db).await {
+            Ok(ReadyResponse::Ready(Json(Health {
+                status: "ok".into(),
+            })))
+        } else {
+            Err(AppError::new(
+                poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database_unreachable",
+                "the database does not answer",
+            ))
+        }
+    }
+
+    /// Prometheus metrics
+    ///
+    /// Request counts and latency histograms by operation, and database pool gauges, in the
+    /// Prometheus text format.
+    #[oai(path = "/metrics", method = "get", operation_id = "ops_metrics")]
+    async fn metrics(&self, state: Data<&AppState>) -> PlainText<String> {
+        let (size, idle) = db::pool_stats(&state.db);
+        PlainText(state.metrics.render(size, idle))
+    }
+}

@@ -1,0 +1,150 @@
+//! The command line: `serve` (default), `migrate`, `openapi`, `staff create`, …
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{app, auth::Role, config::Config, db, services::staff};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "merchant-incentives",
+    version,
+    about = "Merchant onboarding, GMV, incentive tiers and status reports"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document, or write openapi/openapi.{json,yaml}.
+    Openapi {
+        /// Write both files into this folder instead of printing JSON.
+        #[arg(long)]
+        write: bool,
+        /// Folder for --write.
+        #[arg(long, default_value = "openapi")]
+        dir: PathBuf,
+        /// Format when printing.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Manage staff tokens.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StaffCommand {
+    /// Create a staff token and print it (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "role must be admin, reviewer or analyst".to_string())
+}
+
+/// The OpenAPI document as committed: JSON and YAML.
+pub fn openapi_documents() -> (String, String) {
+    let svc = app::openapi_service();
+    (format!("{}\n", svc.spec()), svc.spec_yaml())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi { write, dir, format } = &command {
+        let (json, yaml) = openapi_documents();
+        if *write {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join("openapi.json"), json)?;
+            std::fs::write(dir.join("openapi.yaml"), yaml)?;
+            eprintln!("wrote {0}/openapi.json and {0}/openapi.yaml", dir.display());
+        } else {
+            match format {
+                Format::Json => print!("{json}"),
+                Format::Yaml => print!("{yaml}"),
+            }
+        }
+        return Ok(());
+    }
+    let config = Config::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+    crate::telemetry::init(config.json_logs);
+    let database = db::connect(&config.database_url).await?;
+    db::migrate(&database).await?;
+    match command {
+        Command::Openapi { .. } => unreachable!("handled above"),
+        Command::Migrate => {
+            eprintln!("migrations applied to {}", db::redact(&config.database_url));
+            Ok(())
+        }
+        Command::Staff {
+            command: StaffCommand::Create { name, role },
+        } => {
+            let (row, token) = staff::create(&database, &name, role).await?;
+            eprintln!(
+                "created staff token {} ({}, {}); it is shown only now:",
+                row.id,
+                row.name,
+                role.as_str()
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Serve => serve(config, database).await,
+    }
+}
+
+async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = app::AppState::new(database, config);
+    let acceptor = app::bind(listen)
+        .await
+        .with_context(|| format!("LISTEN: cannot bind {listen}"))?;
+    tracing::info!(%listen, docs = %format!("http://{listen}/docs"), "serving");
+    app::serve_on(acceptor, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}

@@ -1,0 +1,18 @@
+//! merchant-incentives: onboards marketplace merchants, records their GMV, evaluates incentive
+//! tiers on a schedule and emails status reports.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod metrics;
+pub mod pagination;
+pub mod ratelimit;
+pub mod secrets;
+pub mod services;
+pub mod telemetry;

@@ -1,0 +1,84 @@
+//! Email: every message is an outbox row first (written in the same transaction as the change
+//! that causes it), rendered from the templates of its kind.
+
+pub mod templates;
+
+use chrono::Utc;
+use entity::email_outbox;
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
+
+/// The language of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Serialize)]
+pub enum Locale {
+    /// Simplified Chinese (the default).
+    #[oai(rename = "zh-CN")]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    /// English.
+    #[oai(rename = "en")]
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::En => "en",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        if s == "en" { Locale::En } else { Locale::ZhCn }
+    }
+}
+
+/// What every kind of email has once rendered.
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct NewEmail<'a> {
+    pub kind: &'a str,
+    pub merchant_id: Option<i64>,
+    pub recipient: &'a str,
+    pub locale: Locale,
+    pub rendered: Rendered,
+    /// One message per key, ever: a second enqueue with the same key is a no-op.
+    pub dedupe_key: String,
+}
+
+/// Writes the message to the outbox; `false` when its dedupe key was already there.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail<'_>) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let message_id = format!(
+        "<{}@merchant-incentives>",
+        &crate::secrets::hash(&email.dedupe_key)[..32]
+    );
+    let row = email_outbox::ActiveModel {
+        kind: Set(email.kind.to_string()),
+        merchant_id: Set(email.merchant_id),
+        recipient: Set(email.recipient.to_string()),
+        locale: Set(email.locale.as_str().to_string()),
+        subject: Set(email.rendered.subject),
+        text_body: Set(email.rendered.text),
+        html_body: Set(email.rendered.html),
+        dedupe_key: Set(email.dedupe_key),
+        message_id: Set(message_id),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = email_outbox::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(email_outbox::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
+}

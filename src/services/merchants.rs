@@ -1,0 +1,506 @@
+//! Onboarding: applications, the review status machine, API keys and merchant lookup.
+
+use chrono::{Duration, Utc};
+use entity::{api_key, merchant, merchant_decision};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func},
+};
+
+use crate::{
+    auth::MerchantCaller,
+    db,
+    domain::{
+        FieldError,
+        merchant::{Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus},
+        text,
+    },
+    error::{AppError, AppResult},
+    mail::{self, Locale, NewEmail},
+    pagination, secrets,
+    services::audit,
+};
+
+const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
+
+/// A new API key: the stored row and the secret, shown once.
+pub struct IssuedKey {
+    pub row: api_key::Model,
+    pub secret: String,
+}
+
+/// Resolves an `X-API-Key` to its merchant. Suspended merchants are refused with 403.
+pub async fn authenticate(db: &DatabaseConnection, key: &str) -> AppResult<MerchantCaller> {
+    let hash = secrets::hash(key);
+    let (key_row, merchant) = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash.clone()))
+        .find_also_related(merchant::Entity)
+        .one(db)
+        .await?
+        .filter(|(k, _)| k.revoked_at.is_none() && secrets::hashes_equal(&k.key_hash, &hash))
+        .ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
+    let merchant = merchant.ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
+    if merchant.status == MerchantStatus::Suspended.as_str() {
+        return Err(AppError::forbidden(
+            "merchant_suspended",
+            "this merchant is suspended; its keys are blocked until it is reinstated",
+        ));
+    }
+    let now = Utc::now();
+    if key_row
+        .last_used_at
+        .is_none_or(|t| now - t > LAST_USED_GRANULARITY)
+    {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+            .filter(api_key::Column::Id.eq(key_row.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(MerchantCaller {
+        merchant_id: merchant.id,
+        key_id: key_row.id,
+        status: merchant.status,
+    })
+}
+
+fn status_labels(status: MerchantStatus) -> (&'static str, &'static str) {
+    match status {
+        MerchantStatus::Submitted => ("已提交，待审核", "submitted, awaiting review"),
+        MerchantStatus::Approved => ("审核通过", "approved"),
+        MerchantStatus::Rejected => ("未通过", "rejected"),
+        MerchantStatus::ChangesRequested => ("需修改资料", "changes requested"),
+        MerchantStatus::Suspended => ("已暂停", "suspended"),
+    }
+}
+
+/// Queues the `onboarding_status` email for the merchant's current status.
+async fn queue_status_email<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    m: &merchant::Model,
+    reason: Option<&str>,
+    dedupe: String,
+) -> AppResult<()> {
+    let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Submitted);
+    let (status_zh, status_en) = status_labels(status);
+    let locale = Locale::parse(&m.locale);
+    let rendered = mail::templates::render(
+        "onboarding_status",
+        &serde_json::json!({
+            "locale": locale.as_str(),
+            "legal_name": m.legal_name,
+            "display_name": m.display_name,
+            "uscc": m.uscc,
+            "status": m.status,
+            "status_zh": status_zh,
+            "status_en": status_en,
+            "reason": reason.filter(|r| !r.is_empty()),
+        }),
+    )?;
+    mail::enqueue(
+        db,
+        NewEmail {
+            kind: "onboarding_status",
+            merchant_id: Some(m.id),
+            recipient: &m.contact_email,
+            locale,
+            rendered,
+            dedupe_key: dedupe,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn new_key_row(merchant_id: i64) -> (api_key::ActiveModel, String) {
+    let secret = secrets::generate(secrets::MERCHANT_KEY_PREFIX);
+    (
+        api_key::ActiveModel {
+            merchant_id: Set(merchant_id),
+            prefix: Set(secret.prefix),
+            key_hash: Set(secret.hash),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        },
+        secret.value,
+    )
+}
+
+fn uscc_taken() -> AppError {
+    AppError::conflict(
+        "uscc_taken",
+        "a merchant with this unified social credit code already exists",
+    )
+    .with_field("uscc")
+}
+
+/// Registers an application: the merchant (`submitted`), its first key and the
+/// acknowledgement email, all in one transaction.
+pub async fn apply(
+    db: &DatabaseConnection,
+    app: Application,
+) -> AppResult<(merchant::Model, IssuedKey)> {
+    let exists = merchant::Entity::find()
+        .filter(merchant::Column::Uscc.eq(app.uscc.as_str()))
+        .count(db)
+        .await?;
+    if exists > 0 {
+        return Err(uscc_taken());
+    }
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let inserted = merchant::ActiveModel {
+        kind: Set(app.kind.as_str().to_string()),
+        status: Set(MerchantStatus::Submitted.as_str().to_string()),
+        legal_name: Set(app.legal_name),
+        display_name: Set(app.display_name),
+        uscc: Set(app.uscc.as_str().to_string()),
+        contact_email: Set(app.contact_email),
+        province: Set(app.province),
+        city: Set(app.city),
+        category: Set(app.category),
+        brand_name: Set(app.brand_name),
+        trademark_number: Set(app.trademark_number),
+        industry_belt: Set(app.industry_belt),
+        weekly_report: Set(true),
+        locale: Set(Locale::ZhCn.as_str().to_string()),
+        last_gmv_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let m = match inserted {
+        Ok(m) => m,
+        Err(e) if db::is_unique_violation(&e) => return Err(uscc_taken()),
+        Err(e) => return Err(e.into()),
+    };
+    let (key, secret) = new_key_row(m.id);
+    let key = key.insert(&txn).await?;
+    queue_status_email(
+        &txn,
+        &m,
+        None,
+        format!("onboarding_status:{}:applied", m.id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((m, IssuedKey { row: key, secret }))
+}
+
+pub async fn get(db: &DatabaseConnection, id: i64) -> AppResult<merchant::Model> {
+    merchant::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("merchant"))
+}
+
+pub struct ListFilter {
+    pub kind: Option<MerchantKind>,
+    pub status: Option<MerchantStatus>,
+    pub industry_belt: Option<String>,
+    pub q: Option<String>,
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    f: ListFilter,
+    limit: u64,
+    after: Option<i64>,
+) -> AppResult<(Vec<merchant::Model>, Option<String>)> {
+    let mut cond = Condition::all();
+    if let Some(k) = f.kind {
+        cond = cond.add(merchant::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(s) = f.status {
+        cond = cond.add(merchant::Column::Status.eq(s.as_str()));
+    }
+    if let Some(b) = f
+        .industry_belt
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    {
+        cond = cond.add(merchant::Column::IndustryBelt.eq(b));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pat = like_pattern(q);
+        let like = |col: merchant::Column| {
+            Expr::expr(Func::lower(Expr::col(col)))
+                .like(sea_orm::sea_query::LikeExpr::new(pat.clone()).escape('\\'))
+        };
+        cond = cond.add(
+            Condition::any()
+                .add(like(merchant::Column::LegalName))
+                .add(like(merchant::Column::DisplayName))
+                .add(like(merchant::Column::BrandName))
+                .add(merchant::Column::Uscc.eq(q.to_ascii_uppercase())),
+        );
+    }
+    if let Some(after) = after {
+        cond = cond.add(merchant::Column::Id.gt(after));
+    }
+    let rows = merchant::Entity::find()
+        .filter(cond)
+        .order_by_asc(merchant::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    Ok(pagination::page(rows, limit, |m| m.id.to_string()))
+}
+
+/// Applies a decision (or the merchant's re-submission) if the status machine allows it.
+/// The update is conditional on the status read, so two racing reviewers cannot both win.
+pub async fn decide(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    action: DecisionAction,
+    reason: &str,
+) -> AppResult<merchant::Model> {
+    let reason = text::optional("reason", Some(reason), 2000)?.unwrap_or_default();
+    if action.needs_reason() && reason.is_empty() {
+        return Err(FieldError::new(
+            "reason",
+            "required",
+            format!("a reason is required to {}", action.as_str()),
+        )
+        .into());
+    }
+    let txn = db.begin().await?;
+    let m = merchant::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("merchant"))?;
+    let from = MerchantStatus::parse(&m.status).ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("merchant {id} has status {:?}", m.status))
+    })?;
+    let impossible = || {
+        AppError::conflict(
+            "invalid_transition",
+            format!(
+                "cannot {} a merchant whose status is {}",
+                action.as_str(),
+                from.as_str()
+            ),
+        )
+    };
+    let to = from.apply(action).ok_or_else(impossible)?;
+    let now = Utc::now();
+    let updated = merchant::Entity::update_many()
+        .col_expr(merchant::Column::Status, Expr::value(to.as_str()))
+        .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant::Column::Id.eq(id))
+        .filter(merchant::Column::Status.eq(from.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(impossible());
+    }
+    let decision = merchant_decision::ActiveModel {
+        merchant_id: Set(id),
+        actor: Set(actor.to_string()),
+        action: Set(action.as_str().to_string()),
+        reason: Set(reason.clone()),
+        from_status: Set(from.as_str().to_string()),
+        to_status: Set(to.as_str().to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let m = merchant::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("merchant"))?;
+    queue_status_email(
+        &txn,
+        &m,
+        Some(&reason),
+        format!("onboarding_status:{id}:{}", decision.id),
+    )
+    .await?;
+    if actor.starts_with("staff:") {
+        audit::record(
+            &txn,
+            actor,
+            "merchant.decide",
+            &format!("merchant:{id}"),
+            serde_json::json!({"action": action.as_str(), "from": from.as_str(), "to": to.as_str(), "reason": reason}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(m)
+}
+
+pub async fn decisions(
+    db: &DatabaseConnection,
+    id: i64,
+) -> AppResult<Vec<merchant_decision::Model>> {
+    get(db, id).await?;
+    Ok(merchant_decision::Entity::find()
+        .filter(merchant_decision::Column::MerchantId.eq(id))
+        .order_by_asc(merchant_decision::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The fields a merchant may change while its application is open.
+#[derive(Default)]
+pub struct Edit {
+    pub legal_name: Option<String>,
+    pub display_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub category: Option<String>,
+    pub brand_name: Option<String>,
+    pub trademark_number: Option<String>,
+    pub industry_belt: Option<String>,
+}
+
+/// Edits the application; in `changes_requested` this re-submits it.
+pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> AppResult<merchant::Model> {
+    let m = get(db, id).await?;
+    let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Rejected);
+    if !status.editable() {
+        return Err(AppError::conflict(
+            "not_editable",
+            format!(
+                "the application can only be edited while submitted or changes_requested; it is {}",
+                m.status
+            ),
+        ));
+    }
+    let kind = MerchantKind::parse(&m.kind).unwrap_or(MerchantKind::Brand);
+    let input = ApplicationInput {
+        legal_name: e.legal_name.unwrap_or_else(|| m.legal_name.clone()),
+        display_name: e.display_name.unwrap_or_else(|| m.display_name.clone()),
+        uscc: m.uscc.clone(),
+        contact_email: e.contact_email.unwrap_or_else(|| m.contact_email.clone()),
+        province: e.province.unwrap_or_else(|| m.province.clone()),
+        city: e.city.unwrap_or_else(|| m.city.clone()),
+        category: e.category.unwrap_or_else(|| m.category.clone()),
+        brand_name: e.brand_name.or_else(|| m.brand_name.clone()),
+        trademark_number: e.trademark_number.or_else(|| m.trademark_number.clone()),
+        industry_belt: e.industry_belt.or_else(|| m.industry_belt.clone()),
+    };
+    let app = Application::parse(kind, &input)?;
+    let txn = db.begin().await?;
+    let mut active: merchant::ActiveModel = m.clone().into();
+    active.legal_name = Set(app.legal_name);
+    active.display_name = Set(app.display_name);
+    active.contact_email = Set(app.contact_email);
+    active.province = Set(app.province);
+    active.city = Set(app.city);
+    active.category = Set(app.category);
+    active.brand_name = Set(app.brand_name);
+    active.trademark_number = Set(app.trademark_number);
+    active.industry_belt = Set(app.industry_belt);
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    txn.commit().await?;
+    if status == MerchantStatus::ChangesRequested {
+        return decide(
+            db,
+            &format!("merchant:{id}"),
+            id,
+            DecisionAction::Resubmit,
+            "",
+        )
+        .await;
+    }
+    get(db, id).await
+}
+
+pub async fn set_notifications(
+    db: &DatabaseConnection,
+    id: i64,
+    weekly_report: bool,
+    locale: Locale,
+) -> AppResult<merchant::Model> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
+        .col_expr(merchant::Column::Locale, Expr::value(locale.as_str()))
+        .col_expr(merchant::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(merchant::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    get(db, id).await
+}
+
+pub async fn keys(db: &DatabaseConnection, merchant_id: i64) -> AppResult<Vec<api_key::Model>> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::MerchantId.eq(merchant_id))
+        .order_by_asc(api_key::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// At most this many usable keys per merchant.
+pub const MAX_ACTIVE_KEYS: u64 = 10;
+
+pub async fn create_key(db: &DatabaseConnection, merchant_id: i64) -> AppResult<IssuedKey> {
+    let active = api_key::Entity::find()
+        .filter(api_key::Column::MerchantId.eq(merchant_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .count(db)
+        .await?;
+    if active >= MAX_ACTIVE_KEYS {
+        return Err(AppError::conflict(
+            "too_many_keys",
+            format!("a merchant may hold at most {MAX_ACTIVE_KEYS} usable keys; revoke one first"),
+        ));
+    }
+    let (row, secret) = new_key_row(merchant_id);
+    Ok(IssuedKey {
+        row: row.insert(db).await?,
+        secret,
+    })
+}
+
+/// Revokes one of the merchant's keys, keeping at least one usable.
+pub async fn revoke_key(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    key_id: i64,
+) -> AppResult<api_key::Model> {
+    let txn = db.begin().await?;
+    let key = api_key::Entity::find_by_id(key_id)
+        .filter(api_key::Column::MerchantId.eq(merchant_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("API key"))?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    let others = api_key::Entity::find()
+        .filter(api_key::Column::MerchantId.eq(merchant_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .filter(api_key::Column::Id.ne(key_id))
+        .count(&txn)
+        .await?;
+    if others == 0 {
+        return Err(AppError::conflict(
+            "last_key",
+            "this is the only usable key; create another before revoking it",
+        ));
+    }
+    let mut active: api_key::ActiveModel = key.into();
+    active.revoked_at = Set(Some(Utc::now()));
+    let key = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(key)
+}

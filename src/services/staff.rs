@@ -1,0 +1,102 @@
+//! Staff tokens: the bootstrap `ADMIN_TOKEN` and tokens made with `staff create`.
+
+use chrono::{Duration, Utc};
+use entity::staff_token;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Expr,
+};
+
+use crate::{
+    app::AppState,
+    auth::{Role, Staff},
+    error::{AppError, AppResult},
+    secrets,
+};
+
+/// How stale `last_used_at` may get before a request refreshes it (saves a write per call).
+const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
+
+pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Staff> {
+    let hash = secrets::hash(token);
+    if let Some(admin) = &state.admin_token_hash
+        && secrets::hashes_equal(admin, &hash)
+    {
+        return Ok(Staff {
+            token_id: None,
+            name: "admin".into(),
+            role: Role::Admin,
+        });
+    }
+    let row = staff_token::Entity::find()
+        .filter(staff_token::Column::TokenHash.eq(hash.clone()))
+        .one(&state.db)
+        .await?
+        .filter(|t| t.revoked_at.is_none() && secrets::hashes_equal(&t.token_hash, &hash))
+        .ok_or_else(|| AppError::unauthorized("unknown or revoked staff token"))?;
+    let role = Role::parse(&row.role).ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "staff token {} has role {:?}",
+            row.id,
+            row.role
+        ))
+    })?;
+    let now = Utc::now();
+    if row
+        .last_used_at
+        .is_none_or(|t| now - t > LAST_USED_GRANULARITY)
+    {
+        staff_token::Entity::update_many()
+            .col_expr(staff_token::Column::LastUsedAt, Expr::value(now))
+            .filter(staff_token::Column::Id.eq(row.id))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(Staff {
+        token_id: Some(row.id),
+        name: row.name,
+        role,
+    })
+}
+
+/// Creates a token; the returned secret is the only time it is visible.
+pub async fn create(
+    db: &DatabaseConnection,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<(staff_token::Model, String)> {
+    let name = crate::domain::text::required("name", name, 100)?;
+    let secret = secrets::generate(secrets::STAFF_TOKEN_PREFIX);
+    let row = staff_token::ActiveModel {
+        name: Set(name),
+        role: Set(role.as_str().to_string()),
+        prefix: Set(secret.prefix.clone()),
+        token_hash: Set(secret.hash.clone()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((row, secret.value))
+}
+
+pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<staff_token::Model>> {
+    Ok(staff_token::Entity::find()
+        .order_by_asc(staff_token::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Revokes a token; revoking twice is harmless.
+pub async fn revoke(db: &DatabaseConnection, id: i64) -> AppResult<staff_token::Model> {
+    let row = staff_token::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("staff token"))?;
+    if row.revoked_at.is_some() {
+        return Ok(row);
+    }
+    let mut active: staff_token::ActiveModel = row.into();
+    active.revoked_at = Set(Some(Utc::now()));
+    Ok(active.update(db).await?)
+}

@@ -1,0 +1,181 @@
+//! The skeleton: documents, health, the error body, staff authentication, metrics.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::json;
+use support::{As, spawn_app};
+
+#[tokio::test]
+async fn health_readiness_and_documents_are_served() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/healthz", &As::Anonymous).await.expect(200).body["status"],
+        "ok"
+    );
+    assert_eq!(
+        app.get("/readyz", &As::Anonymous).await.expect(200).body["status"],
+        "ok"
+    );
+    let doc = app.get("/openapi.json", &As::Anonymous).await.expect(200);
+    assert_eq!(doc.body["info"]["title"], "merchant-incentives");
+    let yaml = app.get("/openapi.yaml", &As::Anonymous).await.expect(200);
+    assert!(yaml.text.contains("openapi: 3"));
+    let docs = app.get("/docs", &As::Anonymous).await.expect(200);
+    assert!(docs.text.contains("swagger"), "Swagger UI page");
+}
+
+#[tokio::test]
+async fn every_failure_uses_the_error_body() {
+    let app = spawn_app().await;
+    let r = app
+        .get("/no/such/route", &As::Anonymous)
+        .await
+        .expect_error(404, "not_found");
+    assert!(r.headers.contains_key("x-request-id"));
+    app.raw(
+        Method::POST,
+        "/api/v1/merchants",
+        &As::Anonymous,
+        "application/json",
+        b"{not json".to_vec(),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    let r = app
+        .raw(
+            Method::POST,
+            "/api/v1/merchants",
+            &As::Anonymous,
+            "text/plain",
+            b"hello".to_vec(),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.text);
+    assert!(r.body["code"].is_string(), "{}", r.text);
+    let r = app
+        .get("/api/v1/merchants?limit=many", &As::Admin)
+        .await
+        .expect_error(400, "bad_request");
+    assert_eq!(r.body["field"], "limit");
+    app.get("/api/v1/merchants?limit=501", &As::Admin)
+        .await
+        .expect_error(422, "limit_out_of_range");
+    app.get("/api/v1/merchants?cursor=garbage!", &As::Admin)
+        .await
+        .expect_error(400, "invalid_cursor");
+    let big = vec![b' '; 2 * 1024 * 1024 + 10];
+    app.raw(
+        Method::POST,
+        "/api/v1/merchants",
+        &As::Anonymous,
+        "application/json",
+        big,
+    )
+    .await
+    .expect_error(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn staff_authenticate_with_the_admin_token_or_a_created_token() {
+    let app = spawn_app().await;
+    app.get("/api/v1/staff/me", &As::Anonymous)
+        .await
+        .expect_error(401, "unauthorized");
+    app.get("/api/v1/staff/me", &As::Staff("wrong".into()))
+        .await
+        .expect_error(401, "unauthorized");
+    let me = app.get("/api/v1/staff/me", &As::Admin).await.expect(200);
+    assert_eq!(me.body["role"], "admin");
+
+    let token = app.staff_token("analyst").await;
+    let me = app
+        .get("/api/v1/staff/me", &As::Staff(token.clone()))
+        .await
+        .expect(200);
+    assert_eq!(me.body["role"], "analyst");
+    let id = me.body["token_id"].as_i64().unwrap();
+
+    // The token is stored only as a hash.
+    let listed = app
+        .get("/api/v1/staff/tokens", &As::Admin)
+        .await
+        .expect(200);
+    assert!(!listed.text.contains(&token));
+    // Analysts cannot revoke; admins can, and the token stops working at once.
+    app.delete(
+        &format!("/api/v1/staff/tokens/{id}"),
+        &As::Staff(token.clone()),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
+    let revoked = app
+        .delete(&format!("/api/v1/staff/tokens/{id}"), &As::Admin)
+        .await
+        .expect(200);
+    assert!(revoked.body["revoked_at"].is_string());
+    app.get("/api/v1/staff/me", &As::Staff(token))
+        .await
+        .expect_error(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation() {
+    let app = spawn_app().await;
+    app.get("/healthz", &As::Anonymous).await.expect(200);
+    app.get("/api/v1/merchants", &As::Anonymous)
+        .await
+        .expect(401);
+    let text = app.get("/metrics", &As::Anonymous).await.expect(200).text;
+    assert!(
+        text.contains("http_requests_total{operation=\"ops_healthz\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_requests_total{operation=\"merchants_list\",status=\"401\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{operation=\"ops_healthz\""),
+        "{text}"
+    );
+    assert!(text.contains("db_pool_connections"), "{text}");
+    let _ = json!({});
+}
+
+#[tokio::test]
+async fn committed_openapi_document_matches_the_code() {
+    let (json, yaml) = merchant_incentives::cli::openapi_documents();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let committed_json = std::fs::read_to_string(format!("{root}/openapi/openapi.json"))
+        .expect("openapi/openapi.json is committed");
+    let committed_yaml = std::fs::read_to_string(format!("{root}/openapi/openapi.yaml"))
+        .expect("openapi/openapi.yaml is committed");
+    assert!(
+        committed_json == json && committed_yaml == yaml,
+        "openapi/ is stale: run `cargo run -- openapi --write` and commit the result"
+    );
+    // Every operation has a unique operationId, a tag, a summary and a description.
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{id} has no tag"
+            );
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{id} has no summary"
+            );
+            assert!(
+                op["description"].as_str().is_some_and(|s| !s.is_empty()),
+                "{id} has no description"
+            );
+        }
+    }
+}

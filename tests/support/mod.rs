@@ -1,0 +1,369 @@
+//! `spawn_app()`: the real application on a real port against a fresh database — a new SQLite
+//! file, or a new PostgreSQL database (named by a uuid, dropped afterwards) when
+//! `TEST_DATABASE_URL` is set. Set `TEST_LOG=1` to see the server's logs.
+#![allow(dead_code)]
+
+use std::{collections::HashMap, net::SocketAddr};
+
+use merchant_incentives::{
+    app::{self, AppState},
+    config::Config,
+    db,
+    domain::uscc::check_char,
+};
+use poem::listener::Acceptor;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// Who a request is sent as.
+#[derive(Clone, Debug)]
+pub enum As {
+    Anonymous,
+    Admin,
+    Staff(String),
+    Merchant(String),
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub state: AppState,
+    pub tmp: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    pg: Option<(String, String)>,
+    uscc_seq: std::sync::atomic::AtomicU32,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Response {
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+    /// Asserts an error status and code in the one error body.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        let s = self.expect(status);
+        assert_eq!(s.body["code"], code, "unexpected error body: {}", s.text);
+        assert!(
+            s.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            s.text
+        );
+        s
+    }
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        merchant_incentives::telemetry::init(false);
+    }
+}
+
+/// Creates the fresh database and returns its URL (and, for PostgreSQL, what to drop).
+async fn fresh_database(tmp: &std::path::Path) -> (String, Option<(String, String)>) {
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(base) if base.starts_with("postgres") => {
+            let name = format!("mi_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&base)
+                .await
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {base} is not reachable: {e}"));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let mut url = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), Some((base, name)))
+        }
+        Some(other) => panic!("TEST_DATABASE_URL must be a postgres:// URL, not {other}"),
+        None => (format!("sqlite://{}/test.db?mode=rwc", tmp.display()), None),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with extra settings (`("APPLY_RATE_PER_MINUTE", "2")`, …).
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (database_url, pg) = fresh_database(tmp.path()).await;
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        ("LISTEN".into(), "127.0.0.1:0".into()),
+        (
+            "MAIL_DIR".into(),
+            tmp.path().join("outbox").display().to_string(),
+        ),
+        ("SCHEDULER".into(), "off".into()),
+        ("APPLY_RATE_PER_MINUTE".into(), "100000".into()),
+        ("KEY_RATE_PER_SECOND".into(), "100000".into()),
+    ]);
+    for (k, v) in settings {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_lookup(&move |k| env.get(k).cloned()).expect("test configuration");
+    let database = db::connect(&config.database_url).await.expect("connect");
+    db::migrate(&database).await.expect("migrate");
+    let state = AppState::new(database.clone(), config);
+    let acceptor = app::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind");
+    let addr = acceptor.local_addr()[0]
+        .as_socket_addr()
+        .copied()
+        .expect("tcp address");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server_state = state.clone();
+    let server = tokio::spawn(async move {
+        app::serve_on(acceptor, server_state, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        db: database,
+        state,
+        tmp,
+        shutdown: Some(tx),
+        server: Some(server),
+        pg,
+        uscc_seq: std::sync::atomic::AtomicU32::new(0),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some((base, name)) = self.pg.take() {
+            // Dropping needs a runtime of its own: this may run inside a finished test's runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(&base).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        admin.close().await.ok();
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A valid unified social credit code, different for every `n`.
+pub fn uscc(n: u32) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut body = String::from("91330782");
+    let mut x = n;
+    let mut tail = Vec::new();
+    for _ in 0..9 {
+        tail.push(ALPHABET[(x % 31) as usize]);
+        x /= 31;
+    }
+    body.push_str(std::str::from_utf8(&tail).unwrap());
+    let check = check_char(body.as_bytes()).unwrap();
+    body.push(check);
+    body
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        who: &As,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        req = match who {
+            As::Anonymous => req,
+            As::Admin => req.bearer_auth(ADMIN_TOKEN),
+            As::Staff(t) => req.bearer_auth(t),
+            As::Merchant(k) => req.header("X-API-Key", k),
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, who: &As) -> Response {
+        self.request(Method::GET, path, who, None).await
+    }
+    pub async fn post(&self, path: &str, who: &As, body: Value) -> Response {
+        self.request(Method::POST, path, who, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, who: &As, body: Value) -> Response {
+        self.request(Method::PATCH, path, who, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, who: &As, body: Value) -> Response {
+        self.request(Method::PUT, path, who, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, who: &As) -> Response {
+        self.request(Method::DELETE, path, who, None).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        who: &As,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
+        req = match who {
+            As::Anonymous => req,
+            As::Admin => req.bearer_auth(ADMIN_TOKEN),
+            As::Staff(t) => req.bearer_auth(t),
+            As::Merchant(k) => req.header("X-API-Key", k),
+        };
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// A distinct valid application body of `kind` ("brand" or "industry_belt").
+    pub fn application(&self, kind: &str) -> Value {
+        let n = self
+            .uscc_seq
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let mut body = json!({
+            "kind": kind,
+            "legal_name": format!("义乌市第{n}日用品有限公司"),
+            "display_name": format!("第{n}号店"),
+            "uscc": uscc(n),
+            "contact_email": format!("merchant{n}@example.cn"),
+            "province": "浙江",
+            "city": "金华",
+            "category": "日用百货",
+        });
+        if kind == "brand" {
+            body["brand_name"] = json!(format!("品牌{n}"));
+            body["trademark_number"] = json!(format!("{}", 30000000 + n));
+        } else {
+            body["industry_belt"] = json!("义乌小商品");
+        }
+        body
+    }
+
+    /// Applies as a merchant of `kind`; returns (merchant id, API key).
+    pub async fn register_merchant(&self, kind: &str) -> (i64, String) {
+        let r = self
+            .post("/api/v1/merchants", &As::Anonymous, self.application(kind))
+            .await
+            .expect(201);
+        (
+            r.body["merchant"]["id"].as_i64().unwrap(),
+            r.body["api_key"]["key"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub async fn decide(&self, id: i64, action: &str, reason: &str) -> Response {
+        self.post(
+            &format!("/api/v1/merchants/{id}/decisions"),
+            &As::Admin,
+            json!({"action": action, "reason": reason}),
+        )
+        .await
+    }
+
+    /// Registers and approves a merchant; returns (merchant id, API key).
+    pub async fn approved_merchant(&self, kind: &str) -> (i64, String) {
+        let (id, key) = self.register_merchant(kind).await;
+        self.decide(id, "approve", "").await.expect(200);
+        (id, key)
+    }
+
+    /// Creates a staff token through the service the CLI uses.
+    pub async fn staff_token(&self, role: &str) -> String {
+        let role = merchant_incentives::auth::Role::parse(role).expect("role");
+        merchant_incentives::services::staff::create(
+            &self.db,
+            &format!("{}-{}", role.as_str(), uuid::Uuid::new_v4().simple()),
+            role,
+        )
+        .await
+        .expect("staff token")
+        .1
+    }
+
+    /// Outbox rows, oldest first, as (kind, recipient, subject, status).
+    pub async fn outbox(&self) -> Vec<entity::email_outbox::Model> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        entity::email_outbox::Entity::find()
+            .order_by_asc(entity::email_outbox::Column::Id)
+            .all(&self.db)
+            .await
+            .expect("outbox")
+    }
+}
