@@ -87,6 +87,32 @@ pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
         .around(move |ep, req| observe(ep, req, state.clone(), timeout))
 }
 
+/// Operations whose only security scheme is the staff bearer token, read from the document.
+fn staff_only_operations() -> &'static std::collections::HashSet<String> {
+    static OPS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        let doc: serde_json::Value = serde_json::from_str(&openapi_service().spec()).unwrap_or_default();
+        let mut ops = std::collections::HashSet::new();
+        for item in doc["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+            for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+                let schemes: Vec<&str> = op["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_object())
+                    .flat_map(|s| s.keys().map(String::as_str))
+                    .collect();
+                if schemes == ["StaffAuth"]
+                    && let Some(id) = op["operationId"].as_str()
+                {
+                    ops.insert(id.to_string());
+                }
+            }
+        }
+        ops
+    })
+}
+
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a length.
 async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Output> {
     let too_large = || {
@@ -128,6 +154,10 @@ async fn observe<E: Endpoint<Output = Response>>(
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
+    let merchant_key = (!req.headers().contains_key(poem::http::header::AUTHORIZATION))
+        .then(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string))
+        .flatten();
+    let db = state.db.clone();
     let call = REQUEST_ID.scope(request_id.clone(), async move {
         match tokio::time::timeout(timeout, ep.call(req)).await {
             Ok(Ok(resp)) => resp,
@@ -141,11 +171,24 @@ async fn observe<E: Endpoint<Output = Response>>(
         }
     });
     let mut resp = call.instrument(span.clone()).await;
-    let elapsed = started.elapsed();
     let op = resp
         .data::<OperationId>()
         .map(|o| o.0)
         .unwrap_or("unmatched");
+    if resp.status() == poem::http::StatusCode::UNAUTHORIZED
+        && staff_only_operations().contains(op)
+        && let Some(key) = merchant_key
+        && crate::services::merchants::authenticate(&db, &key).await.is_ok()
+    {
+        // A valid merchant key on a staff-only operation: authenticated, but not allowed.
+        resp = AppError::forbidden(
+            "staff_only",
+            "only platform staff may do this; merchant keys cannot",
+        )
+        .into_response();
+        resp.set_data(OperationId(op));
+    }
+    let elapsed = started.elapsed();
     state.metrics.observe(op, resp.status().as_u16(), elapsed);
     span.in_scope(|| {
         tracing::info!(

@@ -6,6 +6,7 @@ use super::{
     ApiTags,
     merchants::{IssuedApiKey, Merchant},
 };
+use crate::api::types::{Text, opt};
 use crate::{
     app::AppState,
     auth::MerchantAuth,
@@ -20,15 +21,15 @@ pub struct MeApi;
 #[derive(Object, Default)]
 #[oai(example)]
 pub struct MerchantEdit {
-    pub legal_name: Option<String>,
-    pub display_name: Option<String>,
-    pub contact_email: Option<String>,
-    pub province: Option<String>,
-    pub city: Option<String>,
-    pub category: Option<String>,
-    pub brand_name: Option<String>,
-    pub trademark_number: Option<String>,
-    pub industry_belt: Option<String>,
+    pub legal_name: Option<Text>,
+    pub display_name: Option<Text>,
+    pub contact_email: Option<Text>,
+    pub province: Option<Text>,
+    pub city: Option<Text>,
+    pub category: Option<Text>,
+    pub brand_name: Option<Text>,
+    pub trademark_number: Option<Text>,
+    pub industry_belt: Option<Text>,
 }
 
 impl poem_openapi::types::Example for MerchantEdit {
@@ -123,15 +124,15 @@ impl MeApi {
             &state.db,
             auth.0.merchant_id,
             Edit {
-                legal_name: b.legal_name,
-                display_name: b.display_name,
-                contact_email: b.contact_email,
-                province: b.province,
-                city: b.city,
-                category: b.category,
-                brand_name: b.brand_name,
-                trademark_number: b.trademark_number,
-                industry_belt: b.industry_belt,
+                legal_name: opt(b.legal_name),
+                display_name: opt(b.display_name),
+                contact_email: opt(b.contact_email),
+                province: opt(b.province),
+                city: opt(b.city),
+                category: opt(b.category),
+                brand_name: opt(b.brand_name),
+                trademark_number: opt(b.trademark_number),
+                industry_belt: opt(b.industry_belt),
             },
         )
         .await?;

@@ -6,7 +6,10 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::ApiTags;
+use super::{
+    ApiTags,
+    types::{Text, opt},
+};
 use crate::{
     app::AppState,
     auth::{AnyAuth, Role, StaffAuth},
@@ -85,21 +88,21 @@ impl From<entity::merchant::Model> for Merchant {
 pub struct MerchantApplication {
     pub kind: MerchantKind,
     /// 1–200 characters.
-    pub legal_name: String,
+    pub legal_name: Text,
     /// 1–100 characters.
-    pub display_name: String,
+    pub display_name: Text,
     /// 18-character unified social credit code (GB 32100-2015).
-    pub uscc: String,
-    pub contact_email: String,
-    pub province: String,
-    pub city: String,
-    pub category: String,
+    pub uscc: Text,
+    pub contact_email: Text,
+    pub province: Text,
+    pub city: Text,
+    pub category: Text,
     /// Required for `brand`.
-    pub brand_name: Option<String>,
+    pub brand_name: Option<Text>,
     /// Required for `brand`: letters and digits.
-    pub trademark_number: Option<String>,
+    pub trademark_number: Option<Text>,
     /// Required for `industry_belt`.
-    pub industry_belt: Option<String>,
+    pub industry_belt: Option<Text>,
 }
 
 impl poem_openapi::types::Example for MerchantApplication {
@@ -172,7 +175,7 @@ pub struct DecisionRequest {
     pub action: DecisionAction,
     /// Shown to the merchant in the email; required to reject, request changes or suspend.
     #[oai(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 impl poem_openapi::types::Example for DecisionRequest {
@@ -264,16 +267,16 @@ impl MerchantsApi {
         let app = Application::parse(
             b.kind,
             &ApplicationInput {
-                legal_name: b.legal_name,
-                display_name: b.display_name,
-                uscc: b.uscc,
-                contact_email: b.contact_email,
-                province: b.province,
-                city: b.city,
-                category: b.category,
-                brand_name: b.brand_name,
-                trademark_number: b.trademark_number,
-                industry_belt: b.industry_belt,
+                legal_name: b.legal_name.into(),
+                display_name: b.display_name.into(),
+                uscc: b.uscc.into(),
+                contact_email: b.contact_email.into(),
+                province: b.province.into(),
+                city: b.city.into(),
+                category: b.category.into(),
+                brand_name: opt(b.brand_name),
+                trademark_number: opt(b.trademark_number),
+                industry_belt: opt(b.industry_belt),
             },
         )?;
         let (m, key) = merchants::apply(&state.db, app).await?;

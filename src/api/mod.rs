@@ -4,6 +4,7 @@ pub mod me;
 pub mod merchants;
 pub mod ops;
 pub mod staff;
+pub mod types;
 
 use poem_openapi::Tags;
 

@@ -1,0 +1,153 @@
+//! The access-control matrix, over every operation in the OpenAPI document (so a new endpoint
+//! is covered the moment it exists): no credentials → 401; a merchant key on staff-only
+//! operations → 403; merchant A on merchant B's resources → 404; analysts on writes → 403;
+//! a suspended merchant's key → 403; a revoked key → 401.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{As, spawn_app};
+
+struct Op {
+    id: String,
+    method: Method,
+    path: String,
+    schemes: Vec<String>,
+    example: Option<Value>,
+}
+
+fn operations() -> Vec<Op> {
+    let (json, _) = merchant_incentives::cli::openapi_documents();
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let schemes = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.as_object().unwrap().keys().cloned())
+                .collect();
+            let example = op["requestBody"]["content"]
+                .as_object()
+                .and_then(|c| c.values().next())
+                .and_then(|m| m["schema"]["$ref"].as_str())
+                .and_then(|r| r.rsplit('/').next())
+                .map(|name| doc["components"]["schemas"][name]["example"].clone())
+                .filter(|e| !e.is_null());
+            ops.push(Op {
+                id: op["operationId"].as_str().unwrap().to_string(),
+                method: method.to_uppercase().parse().unwrap(),
+                path: path.clone(),
+                schemes,
+                example,
+            });
+        }
+    }
+    ops
+}
+
+/// The path with every `{param}` set to `id`.
+fn fill(path: &str, id: i64) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        out.push_str(&id.to_string());
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Op {
+    fn staff_only(&self) -> bool {
+        self.schemes == ["StaffAuth"]
+    }
+    fn merchant_allowed(&self) -> bool {
+        self.schemes.iter().any(|s| s == "MerchantAuth")
+    }
+    fn secured(&self) -> bool {
+        !self.schemes.is_empty()
+    }
+    fn body(&self) -> Option<Value> {
+        (self.method != Method::GET && self.method != Method::DELETE)
+            .then(|| self.example.clone().unwrap_or_else(|| json!({})))
+    }
+}
+
+#[tokio::test]
+async fn every_operation_enforces_its_access_rules() {
+    let app = spawn_app().await;
+    let ops = operations();
+    assert!(ops.len() >= 15, "the document lists the operations");
+    let (a, key_a) = app.approved_merchant("brand").await;
+    let (b, _key_b) = app.approved_merchant("industry_belt").await;
+    let analyst = app.staff_token("analyst").await;
+
+    for op in &ops {
+        let path = fill(&op.path, a);
+        if op.secured() {
+            let r = app.request(op.method.clone(), &path, &As::Anonymous, op.body()).await;
+            assert_eq!(r.status.as_u16(), 401, "{} without credentials: {}", op.id, r.text);
+            assert_eq!(r.body["code"], "unauthorized", "{}: {}", op.id, r.text);
+            let r = app
+                .request(op.method.clone(), &path, &As::Merchant("mik_not_a_real_key".into()), op.body())
+                .await;
+            assert_eq!(r.status.as_u16(), 401, "{} with an unknown key: {}", op.id, r.text);
+        }
+        if op.staff_only() {
+            let r = app.request(op.method.clone(), &path, &As::Merchant(key_a.clone()), op.body()).await;
+            assert_eq!(r.status.as_u16(), 403, "{} with a merchant key: {}", op.id, r.text);
+            assert_eq!(r.body["code"], "staff_only", "{}", op.id);
+        }
+        if op.schemes.iter().any(|s| s == "StaffAuth") && op.method != Method::GET {
+            let r = app.request(op.method.clone(), &path, &As::Staff(analyst.clone()), op.body()).await;
+            assert_eq!(r.status.as_u16(), 403, "{} as analyst: {}", op.id, r.text);
+            assert_eq!(r.body["code"], "insufficient_role", "{}", op.id);
+        }
+        if op.merchant_allowed() && op.path.starts_with("/api/v1/merchants/{id}") {
+            let other = fill(&op.path, b);
+            let r = app.request(op.method.clone(), &other, &As::Merchant(key_a.clone()), op.body()).await;
+            assert_eq!(r.status.as_u16(), 404, "{} on another merchant: {}", op.id, r.text);
+            assert_eq!(r.body["code"], "not_found", "{}", op.id);
+        }
+    }
+
+    // Suspended: every merchant operation answers 403 merchant_suspended.
+    app.decide(a, "suspend", "风控复核").await.expect(200);
+    for op in ops.iter().filter(|o| o.merchant_allowed()) {
+        let r = app
+            .request(op.method.clone(), &fill(&op.path, a), &As::Merchant(key_a.clone()), op.body())
+            .await;
+        assert_eq!(r.status.as_u16(), 403, "{} while suspended: {}", op.id, r.text);
+        assert_eq!(r.body["code"], "merchant_suspended", "{}", op.id);
+    }
+    app.decide(a, "reinstate", "").await.expect(200);
+
+    // Revoked: every merchant operation answers 401.
+    let fresh = app.post("/api/v1/me/api-keys", &As::Merchant(key_a.clone()), json!({})).await.expect(201);
+    let new_key = fresh.body["key"].as_str().unwrap().to_string();
+    let old_id = app.get("/api/v1/me/api-keys", &As::Merchant(new_key.clone())).await.expect(200).body["items"][0]
+        ["id"]
+        .as_i64()
+        .unwrap();
+    app.delete(&format!("/api/v1/me/api-keys/{old_id}"), &As::Merchant(new_key)).await.expect(200);
+    for op in ops.iter().filter(|o| o.merchant_allowed()) {
+        let r = app
+            .request(op.method.clone(), &fill(&op.path, a), &As::Merchant(key_a.clone()), op.body())
+            .await;
+        assert_eq!(r.status.as_u16(), 401, "{} with a revoked key: {}", op.id, r.text);
+    }
+}
+
+#[test]
+fn every_write_with_a_body_documents_an_example() {
+    for op in operations() {
+        if op.body().is_some() && op.id != "me_keys_create" {
+            assert!(op.example.is_some(), "{} has a request body without an example", op.id);
+        }
+    }
+}
