@@ -87,13 +87,43 @@ pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
         .around(move |ep, req| observe(ep, req, state.clone(), timeout))
 }
 
+/// Records a successful staff write in the audit log (who, which operation, which path).
+async fn audit_staff_write(
+    state: &AppState,
+    token: &str,
+    op: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+) {
+    let Ok(staff) = crate::services::staff::authenticate(state, token).await else {
+        return;
+    };
+    if let Err(e) = crate::services::audit::record(
+        &state.db,
+        &staff.actor(),
+        op,
+        &format!("{method} {path}"),
+        serde_json::json!({ "status": status, "role": staff.role.as_str(), "request_id": crate::error::current_request_id() }),
+    )
+    .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
+}
+
 /// Operations whose only security scheme is the staff bearer token, read from the document.
 fn staff_only_operations() -> &'static std::collections::HashSet<String> {
     static OPS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
     OPS.get_or_init(|| {
-        let doc: serde_json::Value = serde_json::from_str(&openapi_service().spec()).unwrap_or_default();
+        let doc: serde_json::Value =
+            serde_json::from_str(&openapi_service().spec()).unwrap_or_default();
         let mut ops = std::collections::HashSet::new();
-        for item in doc["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for item in doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
             for op in item.as_object().into_iter().flat_map(|o| o.values()) {
                 let schemes: Vec<&str> = op["security"]
                     .as_array()
@@ -154,10 +184,34 @@ async fn observe<E: Endpoint<Output = Response>>(
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
-    let merchant_key = (!req.headers().contains_key(poem::http::header::AUTHORIZATION))
-        .then(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string))
-        .flatten();
+    let merchant_key = (!req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION))
+    .then(|| {
+        req.headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    })
+    .flatten();
+    let staff_write = (req.method() != poem::http::Method::GET)
+        .then(|| {
+            req.headers()
+                .get(poem::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_string)
+        })
+        .flatten()
+        .map(|token| {
+            (
+                token,
+                req.method().to_string(),
+                req.uri().path().to_string(),
+            )
+        });
     let db = state.db.clone();
+    let audit_state = state.clone();
     let call = REQUEST_ID.scope(request_id.clone(), async move {
         match tokio::time::timeout(timeout, ep.call(req)).await {
             Ok(Ok(resp)) => resp,
@@ -178,7 +232,9 @@ async fn observe<E: Endpoint<Output = Response>>(
     if resp.status() == poem::http::StatusCode::UNAUTHORIZED
         && staff_only_operations().contains(op)
         && let Some(key) = merchant_key
-        && crate::services::merchants::authenticate(&db, &key).await.is_ok()
+        && crate::services::merchants::authenticate(&db, &key)
+            .await
+            .is_ok()
     {
         // A valid merchant key on a staff-only operation: authenticated, but not allowed.
         resp = AppError::forbidden(
@@ -187,6 +243,19 @@ async fn observe<E: Endpoint<Output = Response>>(
         )
         .into_response();
         resp.set_data(OperationId(op));
+    }
+    if resp.status().is_success()
+        && let Some((token, method, path)) = staff_write
+    {
+        audit_staff_write(
+            &audit_state,
+            &token,
+            op,
+            &method,
+            &path,
+            resp.status().as_u16(),
+        )
+        .await;
     }
     let elapsed = started.elapsed();
     state.metrics.observe(op, resp.status().as_u16(), elapsed);

@@ -90,28 +90,80 @@ async fn every_operation_enforces_its_access_rules() {
     for op in &ops {
         let path = fill(&op.path, a);
         if op.secured() {
-            let r = app.request(op.method.clone(), &path, &As::Anonymous, op.body()).await;
-            assert_eq!(r.status.as_u16(), 401, "{} without credentials: {}", op.id, r.text);
+            let r = app
+                .request(op.method.clone(), &path, &As::Anonymous, op.body())
+                .await;
+            assert_eq!(
+                r.status.as_u16(),
+                401,
+                "{} without credentials: {}",
+                op.id,
+                r.text
+            );
             assert_eq!(r.body["code"], "unauthorized", "{}: {}", op.id, r.text);
             let r = app
-                .request(op.method.clone(), &path, &As::Merchant("mik_not_a_real_key".into()), op.body())
+                .request(
+                    op.method.clone(),
+                    &path,
+                    &As::Merchant("mik_not_a_real_key".into()),
+                    op.body(),
+                )
                 .await;
-            assert_eq!(r.status.as_u16(), 401, "{} with an unknown key: {}", op.id, r.text);
+            assert_eq!(
+                r.status.as_u16(),
+                401,
+                "{} with an unknown key: {}",
+                op.id,
+                r.text
+            );
         }
         if op.staff_only() {
-            let r = app.request(op.method.clone(), &path, &As::Merchant(key_a.clone()), op.body()).await;
-            assert_eq!(r.status.as_u16(), 403, "{} with a merchant key: {}", op.id, r.text);
+            let r = app
+                .request(
+                    op.method.clone(),
+                    &path,
+                    &As::Merchant(key_a.clone()),
+                    op.body(),
+                )
+                .await;
+            assert_eq!(
+                r.status.as_u16(),
+                403,
+                "{} with a merchant key: {}",
+                op.id,
+                r.text
+            );
             assert_eq!(r.body["code"], "staff_only", "{}", op.id);
         }
         if op.schemes.iter().any(|s| s == "StaffAuth") && op.method != Method::GET {
-            let r = app.request(op.method.clone(), &path, &As::Staff(analyst.clone()), op.body()).await;
+            let r = app
+                .request(
+                    op.method.clone(),
+                    &path,
+                    &As::Staff(analyst.clone()),
+                    op.body(),
+                )
+                .await;
             assert_eq!(r.status.as_u16(), 403, "{} as analyst: {}", op.id, r.text);
             assert_eq!(r.body["code"], "insufficient_role", "{}", op.id);
         }
         if op.merchant_allowed() && op.path.starts_with("/api/v1/merchants/{id}") {
             let other = fill(&op.path, b);
-            let r = app.request(op.method.clone(), &other, &As::Merchant(key_a.clone()), op.body()).await;
-            assert_eq!(r.status.as_u16(), 404, "{} on another merchant: {}", op.id, r.text);
+            let r = app
+                .request(
+                    op.method.clone(),
+                    &other,
+                    &As::Merchant(key_a.clone()),
+                    op.body(),
+                )
+                .await;
+            assert_eq!(
+                r.status.as_u16(),
+                404,
+                "{} on another merchant: {}",
+                op.id,
+                r.text
+            );
             assert_eq!(r.body["code"], "not_found", "{}", op.id);
         }
     }
@@ -120,26 +172,63 @@ async fn every_operation_enforces_its_access_rules() {
     app.decide(a, "suspend", "风控复核").await.expect(200);
     for op in ops.iter().filter(|o| o.merchant_allowed()) {
         let r = app
-            .request(op.method.clone(), &fill(&op.path, a), &As::Merchant(key_a.clone()), op.body())
+            .request(
+                op.method.clone(),
+                &fill(&op.path, a),
+                &As::Merchant(key_a.clone()),
+                op.body(),
+            )
             .await;
-        assert_eq!(r.status.as_u16(), 403, "{} while suspended: {}", op.id, r.text);
+        assert_eq!(
+            r.status.as_u16(),
+            403,
+            "{} while suspended: {}",
+            op.id,
+            r.text
+        );
         assert_eq!(r.body["code"], "merchant_suspended", "{}", op.id);
     }
     app.decide(a, "reinstate", "").await.expect(200);
 
     // Revoked: every merchant operation answers 401.
-    let fresh = app.post("/api/v1/me/api-keys", &As::Merchant(key_a.clone()), json!({})).await.expect(201);
+    let fresh = app
+        .post(
+            "/api/v1/me/api-keys",
+            &As::Merchant(key_a.clone()),
+            json!({}),
+        )
+        .await
+        .expect(201);
     let new_key = fresh.body["key"].as_str().unwrap().to_string();
-    let old_id = app.get("/api/v1/me/api-keys", &As::Merchant(new_key.clone())).await.expect(200).body["items"][0]
-        ["id"]
+    let old_id = app
+        .get("/api/v1/me/api-keys", &As::Merchant(new_key.clone()))
+        .await
+        .expect(200)
+        .body["items"][0]["id"]
         .as_i64()
         .unwrap();
-    app.delete(&format!("/api/v1/me/api-keys/{old_id}"), &As::Merchant(new_key)).await.expect(200);
+    app.delete(
+        &format!("/api/v1/me/api-keys/{old_id}"),
+        &As::Merchant(new_key),
+    )
+    .await
+    .expect(200);
     for op in ops.iter().filter(|o| o.merchant_allowed()) {
         let r = app
-            .request(op.method.clone(), &fill(&op.path, a), &As::Merchant(key_a.clone()), op.body())
+            .request(
+                op.method.clone(),
+                &fill(&op.path, a),
+                &As::Merchant(key_a.clone()),
+                op.body(),
+            )
             .await;
-        assert_eq!(r.status.as_u16(), 401, "{} with a revoked key: {}", op.id, r.text);
+        assert_eq!(
+            r.status.as_u16(),
+            401,
+            "{} with a revoked key: {}",
+            op.id,
+            r.text
+        );
     }
 }
 
@@ -147,7 +236,11 @@ async fn every_operation_enforces_its_access_rules() {
 fn every_write_with_a_body_documents_an_example() {
     for op in operations() {
         if op.body().is_some() && op.id != "me_keys_create" {
-            assert!(op.example.is_some(), "{} has a request body without an example", op.id);
+            assert!(
+                op.example.is_some(),
+                "{} has a request body without an example",
+                op.id
+            );
         }
     }
 }

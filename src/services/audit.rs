@@ -2,7 +2,12 @@
 
 use chrono::Utc;
 use entity::audit_log;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use crate::pagination;
 
 pub async fn record<C: ConnectionTrait>(
     db: &C,
@@ -22,4 +27,22 @@ pub async fn record<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Newest first; `before` is the id of the last entry of the previous page.
+pub async fn list(
+    db: &DatabaseConnection,
+    limit: u64,
+    before: Option<i64>,
+) -> Result<(Vec<audit_log::Model>, Option<String>), DbErr> {
+    let mut q = audit_log::Entity::find();
+    if let Some(b) = before {
+        q = q.filter(audit_log::Column::Id.lt(b));
+    }
+    let rows = q
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    Ok(pagination::page(rows, limit, |r| r.id.to_string()))
 }

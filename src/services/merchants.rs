@@ -19,7 +19,6 @@ use crate::{
     error::{AppError, AppResult},
     mail::{self, Locale, NewEmail},
     pagination, secrets,
-    services::audit,
 };
 
 const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
@@ -331,16 +330,6 @@ pub async fn decide(
         format!("onboarding_status:{id}:{}", decision.id),
     )
     .await?;
-    if actor.starts_with("staff:") {
-        audit::record(
-            &txn,
-            actor,
-            "merchant.decide",
-            &format!("merchant:{id}"),
-            serde_json::json!({"action": action.as_str(), "from": from.as_str(), "to": to.as_str(), "reason": reason}),
-        )
-        .await?;
-    }
     txn.commit().await?;
     Ok(m)
 }
