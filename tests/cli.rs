@@ -10,7 +10,11 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_merchant-incentives");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn base_command(dir: &std::path::Path) -> Command {
@@ -37,7 +41,10 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         assert!(err.contains(var), "names {var}: {err}");
-        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
     }
 }
 
@@ -45,13 +52,24 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
 fn staff_create_prints_a_token_once_and_migrate_works() {
     let dir = tempfile::tempdir().unwrap();
     let out = base_command(dir.path()).arg("migrate").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(dir.path().join("data/merchant-incentives.db").exists(), "the embedded default database");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("data/merchant-incentives.db").exists(),
+        "the embedded default database"
+    );
     let out = base_command(dir.path())
         .args(["staff", "create", "--name", "alice", "--role", "reviewer"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(token.starts_with("mis_") && token.len() > 40, "{token}");
     let out = base_command(dir.path())
@@ -80,7 +98,9 @@ fn serves_and_shuts_down_gracefully() {
             Err(e) => panic!("server did not start: {e}"),
         }
     };
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     // Send half of an application, then SIGTERM, then the rest: the request must still complete.
     let body = r#"{"kind":"industry_belt","legal_name":"义乌市星辰日用品有限公司","display_name":"星辰","uscc":"91440300708461136T","contact_email":"ops@xingchen.cn","province":"浙江","city":"金华","category":"日用百货","industry_belt":"义乌小商品"}"#;
     let head = format!(
@@ -90,17 +110,28 @@ fn serves_and_shuts_down_gracefully() {
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&body.as_bytes()[..20]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     std::thread::sleep(Duration::from_millis(300));
     stream.write_all(&body.as_bytes()[20..]).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 201"), "in-flight request finished: {response}");
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "in-flight request finished: {response}"
+    );
     let exit = child.wait().unwrap();
     assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     assert!(logs.contains("shutting down"), "{logs}");
     // A new connection is refused once stopped.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
@@ -111,6 +142,8 @@ fn openapi_prints_the_committed_document() {
     let dir = tempfile::tempdir().unwrap();
     let out = base_command(dir.path()).args(["openapi"]).output().unwrap();
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
