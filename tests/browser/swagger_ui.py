@@ -111,19 +111,29 @@ def main():
         # Authorize with the staff token.
         page.click("button.authorize")
         page.wait_for("!!document.querySelector('.modal-ux')", "the Authorize dialog")
-        page.type_into(".modal-ux input[type=text], .modal-ux input[type=password]", token)
-        page.click(".modal-ux .auth-btn-wrapper button.authorize")
-        page.wait_for("[...document.querySelectorAll('.modal-ux button')].some(b => b.textContent.trim() === 'Logout')", "authorization to be accepted")
+        # The dialog lists both schemes; use the staff bearer one.
+        found = page.js("""(() => {
+            const c = [...document.querySelectorAll('.modal-ux .auth-container')]
+                .find(c => c.textContent.includes('StaffAuth'));
+            if (!c) return false;
+            c.id = 'staff-auth-container';
+            return true;
+        })()""")
+        if not found:
+            sys.exit("FAIL: the Authorize dialog has no StaffAuth scheme")
+        page.type_into("#staff-auth-container input", token)
+        page.click("#staff-auth-container .auth-btn-wrapper button.authorize")
+        page.wait_for("[...document.querySelectorAll('#staff-auth-container button')].some(b => b.textContent.trim() === 'Logout')", "authorization to be accepted")
         page.click(".modal-ux button.close-modal")
 
         # Execute GET /api/v1/merchants.
-        page.click("#operations-Merchants-merchants_list .opblock-summary")
+        page.click("#operations-Merchants-merchants_list button.opblock-summary-control")
         page.wait_for("!!document.querySelector('#operations-Merchants-merchants_list .try-out__btn')", "Try it out")
         page.click("#operations-Merchants-merchants_list .try-out__btn")
         page.wait_for("!!document.querySelector('#operations-Merchants-merchants_list button.execute')", "Execute")
         page.click("#operations-Merchants-merchants_list button.execute")
         status = page.wait_for(
-            "(() => { const c = document.querySelector('#operations-Merchants-merchants_list .live-responses-table .response-col_status'); return c && c.textContent.trim(); })()",
+            "(() => { const c = document.querySelector('#operations-Merchants-merchants_list .live-responses-table tbody .response-col_status'); return c && c.textContent.trim(); })()",
             "the live response",
         )
         body = page.js("(() => { const b = document.querySelector('#operations-Merchants-merchants_list .live-responses-table .microlight, #operations-Merchants-merchants_list .live-responses-table pre'); return b ? b.textContent : ''; })()")
