@@ -83,7 +83,6 @@ pub enum KeyCreated {
 pub struct Notifications {
     /// Receive the weekly progress report.
     pub weekly_report: bool,
-    /// Language of all emails.
     pub locale: Locale,
 }
 

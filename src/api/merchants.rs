@@ -51,7 +51,6 @@ pub struct Merchant {
     pub last_gmv_at: Option<DateTime<Utc>>,
     /// Whether the weekly report is sent.
     pub weekly_report: bool,
-    /// Language of emails.
     pub locale: Locale,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -171,7 +170,6 @@ pub struct MerchantPage {
 #[derive(Object)]
 #[oai(example)]
 pub struct DecisionRequest {
-    /// `approve`, `reject`, `request_changes`, `suspend` or `reinstate`.
     pub action: DecisionAction,
     /// Shown to the merchant in the email; required to reject, request changes or suspend.
     #[oai(default)]

@@ -22,7 +22,6 @@ pub struct StaffApi;
 pub struct StaffWhoami {
     /// Name given when the token was created (`admin` for the bootstrap token).
     pub name: String,
-    /// The role, which decides what this token may do.
     pub role: Role,
     /// Token id; absent for the bootstrap `ADMIN_TOKEN`.
     pub token_id: Option<i64>,
