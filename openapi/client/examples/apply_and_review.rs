@@ -1,0 +1,48 @@
+//! Apply as a merchant, let staff approve, read the account back — through the generated client.
+//!
+//! ```sh
+//! ADMIN_TOKEN=change-me cargo run &
+//! ADMIN_TOKEN=change-me cargo run -p merchant-incentives-client --example apply_and_review
+//! ```
+
+use merchant_incentives_client::{anonymous, types, with_api_key, with_bearer};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let base = std::env::var("BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let admin = std::env::var("ADMIN_TOKEN").unwrap_or_else(|_| "change-me".into());
+
+    let applied = anonymous(&base)
+        .merchants_apply(&types::MerchantApplication {
+            kind: types::MerchantKind::IndustryBelt,
+            legal_name: "义乌市星辰日用品有限公司".into(),
+            display_name: "星辰日用".into(),
+            uscc: std::env::var("USCC").unwrap_or_else(|_| "91440300708461136T".into()),
+            contact_email: "ops@xingchen.example".into(),
+            province: "浙江".into(),
+            city: "金华".into(),
+            category: "日用百货".into(),
+            industry_belt: Some("义乌小商品".into()),
+            brand_name: None,
+            trademark_number: None,
+        })
+        .await?
+        .into_inner();
+    println!("applied: merchant {} is {:?}", applied.merchant.id, applied.merchant.status);
+
+    let staff = with_bearer(&base, &admin)?;
+    staff
+        .merchants_decide(
+            applied.merchant.id,
+            &types::DecisionRequest {
+                action: types::DecisionAction::Approve,
+                reason: "资料齐全".into(),
+            },
+        )
+        .await?;
+
+    let merchant = with_api_key(&base, &applied.api_key.key)?;
+    let me = merchant.me_get().await?.into_inner();
+    println!("{} is now {:?}", me.display_name, me.status);
+    Ok(())
+}
