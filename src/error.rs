@@ -269,3 +269,34 @@ pub fn render_poem_error(err: poem::Error) -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn internal_errors_hide_the_cause_and_carry_the_request_id() {
+        let err = REQUEST_ID
+            .scope("req-42".to_string(), async {
+                AppError::internal(anyhow::anyhow!("password=hunter2 connection refused"))
+            })
+            .await;
+        assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err.body.code, "internal");
+        assert!(err.body.message.contains("req-42"));
+        assert!(!err.body.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn poem_errors_get_the_error_body() {
+        let resp = render_poem_error(poem::Error::from_status(StatusCode::METHOD_NOT_ALLOWED));
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            resp.headers().get("content-type").unwrap(),
+            "application/json; charset=utf-8"
+        );
+        let resp = render_poem_error(AppError::rate_limited(7).into());
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "7");
+    }
+}

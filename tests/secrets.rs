@@ -120,6 +120,19 @@ async fn secrets_never_reach_logs_or_the_database() {
         .read_to_string(&mut logs)
         .unwrap();
     assert!(logs.contains("served"), "the run produced request logs");
+    let serve_logs = logs
+        .lines()
+        .filter(|l| l.contains("\"served\""))
+        .collect::<Vec<_>>();
+    assert!(!serve_logs.is_empty());
+    for line in serve_logs {
+        let v: serde_json::Value =
+            serde_json::from_str(line).expect("LOG_FORMAT=json logs are JSON lines");
+        assert!(
+            v["status"].is_number() && v["operation"].is_string(),
+            "{line}"
+        );
+    }
 
     let mut stored = Vec::new();
     for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {

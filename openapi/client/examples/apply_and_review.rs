@@ -28,7 +28,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         })
         .await?
         .into_inner();
-    println!("applied: merchant {} is {:?}", applied.merchant.id, applied.merchant.status);
+    println!(
+        "applied: merchant {} is {:?}",
+        applied.merchant.id, applied.merchant.status
+    );
 
     let staff = with_bearer(&base, &admin)?;
     staff
