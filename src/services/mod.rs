@@ -3,3 +3,5 @@
 pub mod audit;
 pub mod merchants;
 pub mod staff;
+pub mod evaluation;
+pub mod programs;
