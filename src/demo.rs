@@ -248,7 +248,9 @@ pub async fn run(
             updated_at: Set(now),
             ..Default::default()
         };
-        let m = merchant::Entity::insert(m).exec_with_returning(&txn).await?;
+        let m = merchant::Entity::insert(m)
+            .exec_with_returning(&txn)
+            .await?;
         merchant_decision::Entity::insert(merchant_decision::ActiveModel {
             merchant_id: Set(m.id),
             actor: Set("staff:demo".into()),
@@ -375,14 +377,16 @@ pub async fn run(
         }
         let rows: Vec<_> = per_product
             .into_iter()
-            .map(|((p, day, ch), (amount, n))| gmv_daily_product::ActiveModel {
-                merchant_id: Set(m.id),
-                product_id: Set(p),
-                day: Set(day),
-                channel: Set(ch.into()),
-                amount: Set(amount),
-                records: Set(n),
-            })
+            .map(
+                |((p, day, ch), (amount, n))| gmv_daily_product::ActiveModel {
+                    merchant_id: Set(m.id),
+                    product_id: Set(p),
+                    day: Set(day),
+                    channel: Set(ch.into()),
+                    amount: Set(amount),
+                    records: Set(n),
+                },
+            )
             .collect();
         for chunk in rows.chunks(1_000) {
             gmv_daily_product::Entity::insert_many(chunk.iter().cloned())
@@ -391,14 +395,16 @@ pub async fn run(
         }
         let rows: Vec<_> = per_creator
             .into_iter()
-            .map(|((c, day, ch), (amount, n))| gmv_daily_creator::ActiveModel {
-                creator_id: Set(c),
-                merchant_id: Set(m.id),
-                day: Set(day),
-                channel: Set(ch.into()),
-                amount: Set(amount),
-                records: Set(n),
-            })
+            .map(
+                |((c, day, ch), (amount, n))| gmv_daily_creator::ActiveModel {
+                    creator_id: Set(c),
+                    merchant_id: Set(m.id),
+                    day: Set(day),
+                    channel: Set(ch.into()),
+                    amount: Set(amount),
+                    records: Set(n),
+                },
+            )
             .collect();
         for chunk in rows.chunks(1_000) {
             gmv_daily_creator::Entity::insert_many(chunk.iter().cloned())

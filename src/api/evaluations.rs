@@ -113,7 +113,11 @@ impl EvaluationsApi {
     /// Admins. Evaluates every active programme now (or `as_of`) and answers the finished
     /// run. A run that fails is recorded with its error (see `GET /evaluations`) and answered
     /// with 500.
-    #[oai(path = "/evaluations", method = "post", operation_id = "evaluations_run")]
+    #[oai(
+        path = "/evaluations",
+        method = "post",
+        operation_id = "evaluations_run"
+    )]
     async fn run(
         &self,
         auth: StaffAuth,
@@ -146,7 +150,11 @@ impl EvaluationsApi {
     ///
     /// Staff. Every run — scheduled, API or command line — with its outcome and counts,
     /// newest first.
-    #[oai(path = "/evaluations", method = "get", operation_id = "evaluations_list")]
+    #[oai(
+        path = "/evaluations",
+        method = "get",
+        operation_id = "evaluations_list"
+    )]
     async fn list(
         &self,
         auth: StaffAuth,

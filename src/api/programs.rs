@@ -457,7 +457,11 @@ impl ProgramsApi {
     ///
     /// Admins. Absent fields stay as they are; the result is validated as a whole. Editing
     /// tiers keeps the achievements already recorded; the next evaluation applies the new tiers.
-    #[oai(path = "/programs/:id", method = "patch", operation_id = "programs_update")]
+    #[oai(
+        path = "/programs/:id",
+        method = "patch",
+        operation_id = "programs_update"
+    )]
     async fn update(
         &self,
         auth: StaffAuth,
@@ -705,7 +709,11 @@ impl ProgramsApi {
     /// My progress
     ///
     /// The calling merchant's progress in every active programme (latest evaluated period).
-    #[oai(path = "/me/progress", method = "get", operation_id = "programs_my_progress")]
+    #[oai(
+        path = "/me/progress",
+        method = "get",
+        operation_id = "programs_my_progress"
+    )]
     async fn my_progress(
         &self,
         auth: MerchantAuth,

@@ -91,7 +91,10 @@ impl Period {
 
     /// The period just before this one.
     pub fn previous(&self, kind: PeriodKind) -> Period {
-        Self::containing_day(kind, self.start.pred_opt().expect("dates before the period"))
+        Self::containing_day(
+            kind,
+            self.start.pred_opt().expect("dates before the period"),
+        )
     }
 
     /// Number of days, both ends included.
@@ -132,12 +135,7 @@ pub struct Overflow(pub &'static str);
 
 /// `value + recent × days_left / window_days`, rounding toward zero; `value` when there is no
 /// window or no day left.
-pub fn project(
-    value: i64,
-    recent: i64,
-    window_days: i64,
-    days_left: i64,
-) -> Result<i64, Overflow> {
+pub fn project(value: i64, recent: i64, window_days: i64, days_left: i64) -> Result<i64, Overflow> {
     if window_days <= 0 || days_left <= 0 {
         return Ok(value);
     }
@@ -342,10 +340,16 @@ mod tests {
         assert_eq!(days_left(&y, d("2027-02-01")), 0, "ended");
         // Full window.
         let w = run_rate_window(d("2026-06-01"), d("2026-01-01")).unwrap();
-        assert_eq!((w.start, w.end, w.days()), (d("2026-05-04"), d("2026-05-31"), 28));
+        assert_eq!(
+            (w.start, w.end, w.days()),
+            (d("2026-05-04"), d("2026-05-31"), 28)
+        );
         // Fewer than 28 days of history: the days available.
         let w = run_rate_window(d("2026-01-11"), d("2026-01-01")).unwrap();
-        assert_eq!((w.start, w.end, w.days()), (d("2026-01-01"), d("2026-01-10"), 10));
+        assert_eq!(
+            (w.start, w.end, w.days()),
+            (d("2026-01-01"), d("2026-01-10"), 10)
+        );
         // On the first day there is no full day yet.
         assert_eq!(run_rate_window(d("2026-01-01"), d("2026-01-01")), None);
     }
@@ -400,8 +404,14 @@ mod tests {
 
     #[test]
     fn local_day_uses_the_zone() {
-        assert_eq!(local_day(Shanghai, at("2026-03-01T15:59:59Z")), d("2026-03-01"));
-        assert_eq!(local_day(Shanghai, at("2026-03-01T16:00:00Z")), d("2026-03-02"));
+        assert_eq!(
+            local_day(Shanghai, at("2026-03-01T15:59:59Z")),
+            d("2026-03-01")
+        );
+        assert_eq!(
+            local_day(Shanghai, at("2026-03-01T16:00:00Z")),
+            d("2026-03-02")
+        );
         let _ = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0);
     }
 }

@@ -151,7 +151,10 @@ impl ProgramDef {
             FieldError::new(
                 "time_zone",
                 "time_zone_unknown",
-                format!("{:?} is not an IANA time zone such as Asia/Shanghai", i.time_zone),
+                format!(
+                    "{:?} is not an IANA time zone such as Asia/Shanghai",
+                    i.time_zone
+                ),
             )
         })?;
         if let Some(end) = i.ends_on
@@ -320,10 +323,16 @@ mod tests {
     fn rejects_bad_definitions_naming_the_field() {
         let mut i = input();
         i.tiers.reverse();
-        assert_eq!(field(i), ("tiers.1.threshold".into(), "tiers_not_ascending"));
+        assert_eq!(
+            field(i),
+            ("tiers.1.threshold".into(), "tiers_not_ascending")
+        );
         let mut i = input();
         i.tiers[1].threshold = 10;
-        assert_eq!(field(i), ("tiers.1.threshold".into(), "tiers_not_ascending"));
+        assert_eq!(
+            field(i),
+            ("tiers.1.threshold".into(), "tiers_not_ascending")
+        );
         let mut i = input();
         i.tiers[1].name = "a".into();
         assert_eq!(field(i), ("tiers.1.name".into(), "tier_name_duplicate"));

@@ -18,8 +18,15 @@ pub async fn run_tick(
     scheduled_at: DateTime<Utc>,
     replica: &str,
 ) -> anyhow::Result<Option<job_run::Model>> {
-    let Some(run) = claim_tick(db, JOB, scheduled_at, scheduled_at, replica, Trigger::Scheduler)
-        .await?
+    let Some(run) = claim_tick(
+        db,
+        JOB,
+        scheduled_at,
+        scheduled_at,
+        replica,
+        Trigger::Scheduler,
+    )
+    .await?
     else {
         return Ok(None);
     };

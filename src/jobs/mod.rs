@@ -8,7 +8,7 @@ pub mod evaluate;
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use entity::job_run;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
@@ -130,7 +130,9 @@ pub async fn finish<C: ConnectionTrait>(
 /// before it (with half a second of slack for a timer firing early), so every replica
 /// computes the same key.
 pub fn tick_time(schedule: &Schedule, now: DateTime<Utc>) -> DateTime<Utc> {
-    let local = (now + Duration::milliseconds(500)).with_timezone(&chrono_tz::Asia::Shanghai);
+    let slack = now + Duration::milliseconds(500);
+    let whole = slack.with_nanosecond(0).unwrap_or(slack);
+    let local = whole.with_timezone(&chrono_tz::Asia::Shanghai);
     schedule
         .cron
         .find_previous_occurrence(&local, true)

@@ -63,9 +63,15 @@ pub async fn run(
     let mut scheduled_at = Utc::now();
     let claimed = loop {
         // The key is the current instant; two claims in the same microsecond take the next one.
-        if let Some(row) =
-            jobs::claim_tick(db, crate::jobs::evaluate::JOB, scheduled_at, as_of, replica, trigger)
-                .await?
+        if let Some(row) = jobs::claim_tick(
+            db,
+            crate::jobs::evaluate::JOB,
+            scheduled_at,
+            as_of,
+            replica,
+            trigger,
+        )
+        .await?
         {
             break row;
         }

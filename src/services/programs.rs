@@ -246,13 +246,11 @@ pub async fn leaderboard(
                     .with_field("cursor")
             })?;
         q = q.filter(
-            Condition::any()
-                .add(progress::Column::Value.lt(v))
-                .add(
-                    Condition::all()
-                        .add(progress::Column::Value.eq(v))
-                        .add(progress::Column::SubjectId.gt(s)),
-                ),
+            Condition::any().add(progress::Column::Value.lt(v)).add(
+                Condition::all()
+                    .add(progress::Column::Value.eq(v))
+                    .add(progress::Column::SubjectId.gt(s)),
+            ),
         );
     }
     let rows = q.limit(limit + 1).all(db).await?;
@@ -423,8 +421,7 @@ pub async fn summary(
     .map(|s| (s, status_n(s)));
     let today = crate::domain::period::local_day(def.time_zone, Utc::now());
     let gmv = gmv_structure(db, period.start, period.end.min(today)).await?;
-    let prev = Period::containing_day(def.period, period.start)
-        .previous(def.period);
+    let prev = Period::containing_day(def.period, period.start).previous(def.period);
     let previous_gmv = gmv_structure(db, prev.start, prev.end.min(today)).await?;
     Ok(Summary {
         period,
