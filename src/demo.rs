@@ -39,9 +39,9 @@ impl Bar {
             return;
         }
         let mut err = std::io::stderr();
-        if self.total > 0 {
-            let width = 30;
-            let filled = (done.min(self.total) * width / self.total) as usize;
+        let width = 30;
+        if let Some(filled) = (done.min(self.total) * width).checked_div(self.total) {
+            let filled = filled as usize;
             let _ = write!(
                 err,
                 "\r{} [{}{}] {}/{}",

@@ -118,7 +118,8 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
     assert_eq!(got.len(), 2);
     assert!(
         got.iter()
-            .all(|x| x["subject_id"] == a.to_string() && x["revoked_at"].is_null())
+            .all(|x| x["subject_id"].as_str() == Some(a.to_string().as_str())
+                && x["revoked_at"].is_null())
     );
 
     // One tier_achieved email per new achievement, to the merchant.
