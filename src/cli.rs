@@ -36,6 +36,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Evaluate every active programme now (or as of an instant) and print the run.
+    Evaluate {
+        /// Evaluate as if it were this RFC 3339 instant, e.g. 2026-06-30T15:59:59Z.
+        #[arg(long, value_parser = parse_instant)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Fill the database with demo merchants, a year of GMV and programmes, then evaluate.
+    Demo {
+        /// How many merchants to create.
+        #[arg(long, default_value_t = 300)]
+        merchants: u32,
+        /// Random seed, for reproducible data.
+        #[arg(long, default_value_t = 618)]
+        seed: u64,
+    },
     /// Manage staff tokens.
     Staff {
         #[command(subcommand)]
@@ -58,6 +73,12 @@ pub enum StaffCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+}
+
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 instant ({e})"))
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -91,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(config.json_logs);
     let database = db::connect(&config.database_url).await?;
     db::migrate(&database).await?;
+    crate::services::programs::seed(&database).await?;
     match command {
         Command::Openapi { .. } => unreachable!("handled above"),
         Command::Migrate => {
@@ -110,6 +132,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Evaluate { as_of } => crate::demo::evaluate_cli(&database, &config, as_of).await,
+        Command::Demo { merchants, seed } => {
+            crate::demo::run(&database, &config, merchants, seed).await
+        }
         Command::Serve => serve(config, database).await,
     }
 }
@@ -117,11 +143,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = app::AppState::new(database, config);
+    let mut scheduler = if state.config.scheduler {
+        Some(crate::jobs::start_scheduler(&state).await?)
+    } else {
+        None
+    };
     let acceptor = app::bind(listen)
         .await
         .with_context(|| format!("LISTEN: cannot bind {listen}"))?;
     tracing::info!(%listen, docs = %format!("http://{listen}/docs"), "serving");
     app::serve_on(acceptor, state, shutdown_signal()).await?;
+    if let Some(s) = scheduler.as_mut() {
+        let _ = s.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

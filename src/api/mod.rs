@@ -1,8 +1,10 @@
 //! The HTTP layer: one `#[OpenApi]` impl per tag, thin, no SQL.
 
+pub mod evaluations;
 pub mod me;
 pub mod merchants;
 pub mod ops;
+pub mod programs;
 pub mod staff;
 pub mod types;
 
@@ -27,6 +29,10 @@ pub enum ApiTags {
     Staff,
     /// Health, readiness and metrics.
     Operations,
+    /// Incentive programmes, tiers, leaderboards and achievements.
+    Programs,
+    /// Evaluation runs: run now, and the history of scheduled and manual runs.
+    Evaluations,
 }
 
 pub type Apis = (
@@ -34,6 +40,8 @@ pub type Apis = (
     staff::StaffApi,
     merchants::MerchantsApi,
     me::MeApi,
+    programs::ProgramsApi,
+    evaluations::EvaluationsApi,
 );
 
 pub fn apis() -> Apis {
@@ -42,5 +50,7 @@ pub fn apis() -> Apis {
         staff::StaffApi,
         merchants::MerchantsApi,
         me::MeApi,
+        programs::ProgramsApi,
+        evaluations::EvaluationsApi,
     )
 }

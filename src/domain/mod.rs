@@ -2,6 +2,8 @@
 
 pub mod merchant;
 pub mod money;
+pub mod period;
+pub mod program;
 pub mod text;
 pub mod uscc;
 

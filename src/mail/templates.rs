@@ -42,6 +42,7 @@ fn env() -> &'static Environment<'static> {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         kind!(env, "onboarding_status");
+        kind!(env, "tier_achieved");
         env
     })
 }

@@ -1,5 +1,7 @@
 //! Domain services: the logic, taking a database connection and domain types. No poem here.
 
 pub mod audit;
+pub mod evaluation;
 pub mod merchants;
+pub mod programs;
 pub mod staff;

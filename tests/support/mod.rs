@@ -367,3 +367,111 @@ impl TestApp {
             .expect("outbox")
     }
 }
+
+/// Roll-up rows written directly, as GMV ingestion keeps them (days are Asia/Shanghai dates).
+impl TestApp {
+    pub async fn add_rollup(&self, merchant_id: i64, day: &str, channel: &str, amount: i64) {
+        use sea_orm::{
+            EntityTrait, Set,
+            sea_query::{ExprTrait, OnConflict},
+        };
+        let row = entity::gmv_daily_merchant::ActiveModel {
+            merchant_id: Set(merchant_id),
+            day: Set(day.parse().expect("YYYY-MM-DD")),
+            channel: Set(channel.to_string()),
+            amount: Set(amount),
+            records: Set(1),
+        };
+        entity::gmv_daily_merchant::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    entity::gmv_daily_merchant::Column::MerchantId,
+                    entity::gmv_daily_merchant::Column::Day,
+                    entity::gmv_daily_merchant::Column::Channel,
+                ])
+                .value(
+                    entity::gmv_daily_merchant::Column::Amount,
+                    sea_orm::sea_query::Expr::col((
+                        entity::gmv_daily_merchant::Entity,
+                        entity::gmv_daily_merchant::Column::Amount,
+                    ))
+                    .add(amount),
+                )
+                .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .expect("roll-up row");
+    }
+
+    pub async fn add_product_rollup(
+        &self,
+        merchant_id: i64,
+        product_id: &str,
+        day: &str,
+        channel: &str,
+        amount: i64,
+    ) {
+        use sea_orm::{EntityTrait, Set};
+        entity::gmv_daily_product::Entity::insert(entity::gmv_daily_product::ActiveModel {
+            merchant_id: Set(merchant_id),
+            product_id: Set(product_id.to_string()),
+            day: Set(day.parse().expect("YYYY-MM-DD")),
+            channel: Set(channel.to_string()),
+            amount: Set(amount),
+            records: Set(1),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .expect("product roll-up row");
+    }
+
+    pub async fn add_creator_rollup(
+        &self,
+        creator_id: &str,
+        merchant_id: i64,
+        day: &str,
+        channel: &str,
+        amount: i64,
+    ) {
+        use sea_orm::{EntityTrait, Set};
+        entity::gmv_daily_creator::Entity::insert(entity::gmv_daily_creator::ActiveModel {
+            creator_id: Set(creator_id.to_string()),
+            merchant_id: Set(merchant_id),
+            day: Set(day.parse().expect("YYYY-MM-DD")),
+            channel: Set(channel.to_string()),
+            amount: Set(amount),
+            records: Set(1),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .expect("creator roll-up row");
+    }
+
+    /// Creates the seeded public-goal programmes, as `serve` does at start.
+    pub async fn seed_programs(&self) {
+        merchant_incentives::services::programs::seed(&self.db)
+            .await
+            .expect("seed programmes");
+    }
+
+    /// `POST /api/v1/evaluations` as admin with `as_of`; asserts 201.
+    pub async fn evaluate(&self, as_of: &str) -> Value {
+        self.post("/api/v1/evaluations", &As::Admin, json!({ "as_of": as_of }))
+            .await
+            .expect(201)
+            .body
+    }
+
+    /// The id of the seeded programme with this seed key.
+    pub async fn seeded_program(&self, seed_key: &str) -> i64 {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::program::Entity::find()
+            .filter(entity::program::Column::SeedKey.eq(seed_key))
+            .one(&self.db)
+            .await
+            .expect("query")
+            .expect("seeded programme")
+            .id
+    }
+}

@@ -1,0 +1,728 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+};
+
+use super::{
+    ApiTags,
+    merchants::{staff_only, visible},
+};
+use crate::{
+    app::AppState,
+    auth::{AnyAuth, MerchantAuth, StaffAuth},
+    domain::{
+        merchant::MerchantKind,
+        period::{PeriodKind, Status, Tier},
+        program::{Channel, Metric, ProgramDef, ProgramInput, Subject},
+    },
+    error::{AppError, AppResult},
+    pagination,
+    services::programs::{self, LeaderboardFilter},
+};
+
+pub struct ProgramsApi;
+
+/// A tier: reached when the period's net GMV is at least `threshold`.
+#[derive(Object, Clone)]
+pub struct TierDef {
+    /// Unique within the programme, e.g. `亿元商家 ¥100M`.
+    pub name: String,
+    /// Fen; positive, strictly increasing along the list.
+    pub threshold: i64,
+}
+
+impl From<TierDef> for Tier {
+    fn from(t: TierDef) -> Self {
+        Tier {
+            name: t.name,
+            threshold: t.threshold,
+        }
+    }
+}
+
+impl From<Tier> for TierDef {
+    fn from(t: Tier) -> Self {
+        TierDef {
+            name: t.name,
+            threshold: t.threshold,
+        }
+    }
+}
+
+/// An incentive programme.
+#[derive(Object)]
+pub struct Program {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub subject: Subject,
+    /// Merchant kinds taking part.
+    pub merchant_kinds: Vec<MerchantKind>,
+    pub metric: Metric,
+    /// Set for `channel_gmv`.
+    pub channel: Option<Channel>,
+    pub period: PeriodKind,
+    /// IANA time zone of the calendar periods.
+    pub time_zone: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    /// Ascending.
+    pub tiers: Vec<TierDef>,
+    /// How many subjects should reach the top tier.
+    pub goal: i64,
+    /// Only active programmes are evaluated and shown to merchants.
+    pub active: bool,
+    /// Set for the programmes created on first start.
+    pub seed_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn to_api(p: entity::program::Model) -> AppResult<Program> {
+    let d = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+    Ok(Program {
+        id: p.id,
+        name: d.name,
+        description: d.description,
+        subject: d.subject,
+        merchant_kinds: d.merchant_kinds,
+        metric: d.metric,
+        channel: d.channel,
+        period: d.period,
+        time_zone: p.time_zone,
+        starts_on: d.starts_on,
+        ends_on: d.ends_on,
+        tiers: d.tiers.into_iter().map(Into::into).collect(),
+        goal: d.goal,
+        active: d.active,
+        seed_key: p.seed_key,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    })
+}
+
+/// A new programme.
+#[derive(Object)]
+#[oai(example)]
+pub struct NewProgram {
+    pub name: String,
+    #[oai(default)]
+    pub description: String,
+    pub subject: Subject,
+    /// Default: both kinds.
+    pub merchant_kinds: Option<Vec<MerchantKind>>,
+    pub metric: Metric,
+    /// Required for `channel_gmv`, refused otherwise.
+    pub channel: Option<Channel>,
+    pub period: PeriodKind,
+    /// IANA name; default `Asia/Shanghai`.
+    pub time_zone: Option<String>,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    /// At least one; thresholds positive and strictly increasing; names unique.
+    pub tiers: Vec<TierDef>,
+    /// Positive.
+    pub goal: i64,
+    /// Default true.
+    pub active: Option<bool>,
+}
+
+impl poem_openapi::types::Example for NewProgram {
+    fn example() -> Self {
+        Self {
+            name: "品牌直播 · brand live-stream stars".into(),
+            description: "Brand merchants' live-stream GMV per quarter.".into(),
+            subject: Subject::Merchant,
+            merchant_kinds: Some(vec![MerchantKind::Brand]),
+            metric: Metric::ChannelGmv,
+            channel: Some(Channel::LiveStream),
+            period: PeriodKind::Quarter,
+            time_zone: Some("Asia/Shanghai".into()),
+            starts_on: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            ends_on: None,
+            tiers: vec![
+                TierDef {
+                    name: "¥1M".into(),
+                    threshold: 100_000_000,
+                },
+                TierDef {
+                    name: "¥5M".into(),
+                    threshold: 500_000_000,
+                },
+            ],
+            goal: 200,
+            active: Some(true),
+        }
+    }
+}
+
+/// Changes to a programme; absent fields stay. The result is validated as a whole.
+#[derive(Object)]
+#[oai(example)]
+pub struct ProgramPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub subject: Option<Subject>,
+    pub merchant_kinds: Option<Vec<MerchantKind>>,
+    pub metric: Option<Metric>,
+    /// `null` removes the channel.
+    pub channel: MaybeUndefined<Channel>,
+    pub period: Option<PeriodKind>,
+    pub time_zone: Option<String>,
+    pub starts_on: Option<NaiveDate>,
+    /// `null` removes the end date.
+    pub ends_on: MaybeUndefined<NaiveDate>,
+    /// Replaces the tiers; achievements already recorded are kept.
+    pub tiers: Option<Vec<TierDef>>,
+    pub goal: Option<i64>,
+    pub active: Option<bool>,
+}
+
+impl poem_openapi::types::Example for ProgramPatch {
+    fn example() -> Self {
+        Self {
+            name: None,
+            description: None,
+            subject: None,
+            merchant_kinds: None,
+            metric: None,
+            channel: MaybeUndefined::Undefined,
+            period: None,
+            time_zone: None,
+            starts_on: None,
+            ends_on: MaybeUndefined::Undefined,
+            tiers: None,
+            goal: Some(1_200),
+            active: None,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum CreateProgramResponse {
+    /// The programme was created.
+    #[oai(status = 201)]
+    Created(Json<Program>),
+}
+
+/// A page of programmes.
+#[derive(Object)]
+pub struct ProgramPage {
+    pub items: Vec<Program>,
+    pub next_cursor: Option<String>,
+}
+
+/// A subject's progress in a programme period.
+#[derive(Object)]
+pub struct ProgressEntry {
+    pub program_id: i64,
+    pub period_start: NaiveDate,
+    /// Inclusive.
+    pub period_end: NaiveDate,
+    pub subject_type: Subject,
+    /// Merchant id, creator id, or `{merchant_id}:{product_id}`.
+    pub subject_id: String,
+    /// Net GMV of the period to date, fen.
+    pub value: i64,
+    /// Highest tier reached.
+    pub tier: Option<String>,
+    pub next_tier: Option<String>,
+    pub next_threshold: Option<i64>,
+    /// Fen missing to the next tier (0 at the top).
+    pub remaining: i64,
+    /// `value + (net GMV of the last 28 full days / 28) × days left`.
+    pub projected: i64,
+    pub status: Status,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+impl From<entity::progress::Model> for ProgressEntry {
+    fn from(p: entity::progress::Model) -> Self {
+        Self {
+            program_id: p.program_id,
+            period_start: p.period_start,
+            period_end: p.period_end,
+            subject_type: Subject::parse(&p.subject_type).unwrap_or(Subject::Merchant),
+            subject_id: p.subject_id,
+            value: p.value,
+            tier: p.tier,
+            next_tier: p.next_tier,
+            next_threshold: p.next_threshold,
+            remaining: p.remaining,
+            projected: p.projected,
+            status: Status::parse(&p.status).unwrap_or(Status::Behind),
+            evaluated_at: p.evaluated_at,
+        }
+    }
+}
+
+/// A page of progress entries.
+#[derive(Object)]
+pub struct ProgressPage {
+    pub items: Vec<ProgressEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// A tier reached by a subject in a period, recorded once.
+#[derive(Object)]
+pub struct Achievement {
+    pub id: i64,
+    pub program_id: i64,
+    pub period_start: NaiveDate,
+    pub subject_type: Subject,
+    pub subject_id: String,
+    pub merchant_id: Option<i64>,
+    pub tier: String,
+    /// The tier's threshold when it was reached.
+    pub threshold: i64,
+    /// The value when it was reached.
+    pub value: i64,
+    pub achieved_at: DateTime<Utc>,
+    /// Set while refunds keep the subject under the threshold.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The evaluation run that recorded it.
+    pub run_id: i64,
+}
+
+/// A page of achievements.
+#[derive(Object)]
+pub struct AchievementPage {
+    pub items: Vec<Achievement>,
+    pub next_cursor: Option<String>,
+}
+
+/// Subjects that reached a tier (or a higher one).
+#[derive(Object)]
+pub struct TierSummary {
+    pub name: String,
+    pub threshold: i64,
+    pub subjects: i64,
+}
+
+/// How many subjects have each status.
+#[derive(Object)]
+pub struct StatusCounts {
+    pub achieved: i64,
+    pub on_track: i64,
+    pub at_risk: i64,
+    pub behind: i64,
+}
+
+/// GMV of approved merchants over a span of days; shares in basis points (1/100 %).
+#[derive(Object)]
+pub struct GmvShares {
+    pub from: Option<NaiveDate>,
+    /// Inclusive (today for the open period).
+    pub to: Option<NaiveDate>,
+    pub total: i64,
+    /// Brand merchants' live-stream GMV.
+    pub brand_live_stream: i64,
+    /// Industry-belt merchants' GMV.
+    pub industry_belt: i64,
+    /// `brand_live_stream / total` in basis points; null when the total is not positive.
+    pub brand_live_stream_share_bp: Option<i64>,
+    /// `industry_belt / total` in basis points; null when the total is not positive.
+    pub industry_belt_share_bp: Option<i64>,
+}
+
+impl From<programs::GmvStructure> for GmvShares {
+    fn from(g: programs::GmvStructure) -> Self {
+        Self {
+            from: g.from,
+            to: g.to,
+            total: g.total,
+            brand_live_stream: g.brand_live_stream,
+            industry_belt: g.industry_belt,
+            brand_live_stream_share_bp: g.share_bp(g.brand_live_stream),
+            industry_belt_share_bp: g.share_bp(g.industry_belt),
+        }
+    }
+}
+
+/// The GMV structure of the period against the previous one.
+#[derive(Object)]
+pub struct GmvStructure {
+    pub current: GmvShares,
+    /// The previous calendar period.
+    pub previous: GmvShares,
+    /// Change of the brand live-stream share, basis points.
+    pub brand_live_stream_share_change_bp: Option<i64>,
+    /// Change of the industry-belt share, basis points.
+    pub industry_belt_share_change_bp: Option<i64>,
+}
+
+/// A programme's period at a glance.
+#[derive(Object)]
+pub struct ProgramSummary {
+    pub program_id: i64,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub goal: i64,
+    /// Subjects evaluated in the period.
+    pub subjects: i64,
+    /// Per tier, subjects at it or above.
+    pub tiers: Vec<TierSummary>,
+    /// Subjects at the top tier.
+    pub top_tier_reached: i64,
+    /// Subjects whose projection reaches the top tier.
+    pub projected_top_tier: i64,
+    pub statuses: StatusCounts,
+    pub gmv: GmvStructure,
+}
+
+fn merchant_visible(auth: &AnyAuth, p: &entity::program::Model) -> AppResult<()> {
+    if matches!(auth, AnyAuth::Merchant(_)) && !p.active {
+        return Err(AppError::not_found("programme"));
+    }
+    Ok(())
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Programs")]
+impl ProgramsApi {
+    /// Create a programme
+    ///
+    /// Admins. Tiers ascend strictly; `channel_gmv` needs a `channel`; the time zone is an
+    /// IANA name. Invalid definitions are 422 naming the field.
+    #[oai(path = "/programs", method = "post", operation_id = "programs_create")]
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        body: Json<NewProgram>,
+    ) -> AppResult<CreateProgramResponse> {
+        auth.0.require_admin()?;
+        let b = body.0;
+        let def = ProgramDef::parse(ProgramInput {
+            name: b.name,
+            description: b.description,
+            subject: b.subject,
+            merchant_kinds: b
+                .merchant_kinds
+                .unwrap_or_else(|| vec![MerchantKind::Brand, MerchantKind::IndustryBelt]),
+            metric: b.metric,
+            channel: b.channel,
+            period: b.period,
+            time_zone: b.time_zone.unwrap_or_else(|| "Asia/Shanghai".into()),
+            starts_on: b.starts_on,
+            ends_on: b.ends_on,
+            tiers: b.tiers.into_iter().map(Into::into).collect(),
+            goal: b.goal,
+            active: b.active.unwrap_or(true),
+        })?;
+        let row = programs::create(&state.db, &def).await?;
+        Ok(CreateProgramResponse::Created(Json(to_api(row)?)))
+    }
+
+    /// List programmes
+    ///
+    /// Staff see every programme; merchants only active ones. Ordered by id.
+    #[oai(path = "/programs", method = "get", operation_id = "programs_list")]
+    async fn list(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<ProgramPage>> {
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        let active_only = matches!(auth, AnyAuth::Merchant(_));
+        let (rows, next_cursor) = programs::list(&state.db, active_only, limit, after).await?;
+        Ok(Json(ProgramPage {
+            items: rows.into_iter().map(to_api).collect::<AppResult<_>>()?,
+            next_cursor,
+        }))
+    }
+
+    /// Get a programme
+    ///
+    /// Staff see any programme; merchants only active ones (others are 404).
+    #[oai(path = "/programs/:id", method = "get", operation_id = "programs_get")]
+    async fn get(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+    ) -> AppResult<Json<Program>> {
+        let p = programs::get(&state.db, id.0).await?;
+        merchant_visible(&auth, &p)?;
+        Ok(Json(to_api(p)?))
+    }
+
+    /// Edit a programme
+    ///
+    /// Admins. Absent fields stay as they are; the result is validated as a whole. Editing
+    /// tiers keeps the achievements already recorded; the next evaluation applies the new tiers.
+    #[oai(
+        path = "/programs/:id",
+        method = "patch",
+        operation_id = "programs_update"
+    )]
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        body: Json<ProgramPatch>,
+    ) -> AppResult<Json<Program>> {
+        auth.0.require_admin()?;
+        let b = body.0;
+        let row = programs::update(&state.db, id.0, move |i| {
+            if let Some(v) = b.name {
+                i.name = v;
+            }
+            if let Some(v) = b.description {
+                i.description = v;
+            }
+            if let Some(v) = b.subject {
+                i.subject = v;
+            }
+            if let Some(v) = b.merchant_kinds {
+                i.merchant_kinds = v;
+            }
+            if let Some(v) = b.metric {
+                i.metric = v;
+            }
+            match b.channel {
+                MaybeUndefined::Undefined => {}
+                MaybeUndefined::Null => i.channel = None,
+                MaybeUndefined::Value(c) => i.channel = Some(c),
+            }
+            if let Some(v) = b.period {
+                i.period = v;
+            }
+            if let Some(v) = b.time_zone {
+                i.time_zone = v;
+            }
+            if let Some(v) = b.starts_on {
+                i.starts_on = v;
+            }
+            match b.ends_on {
+                MaybeUndefined::Undefined => {}
+                MaybeUndefined::Null => i.ends_on = None,
+                MaybeUndefined::Value(d) => i.ends_on = Some(d),
+            }
+            if let Some(v) = b.tiers {
+                i.tiers = v.into_iter().map(Into::into).collect();
+            }
+            if let Some(v) = b.goal {
+                i.goal = v;
+            }
+            if let Some(v) = b.active {
+                i.active = v;
+            }
+        })
+        .await?;
+        Ok(Json(to_api(row)?))
+    }
+
+    /// A programme's leaderboard
+    ///
+    /// Staff. Progress of one period (default: the latest evaluated), by value descending,
+    /// ties by subject id. Filter by `status` or `tier` (a tier name).
+    #[oai(
+        path = "/programs/:id/progress",
+        method = "get",
+        operation_id = "programs_progress"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn progress(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        period_start: Query<Option<NaiveDate>>,
+        status: Query<Option<Status>>,
+        tier: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<ProgressPage>> {
+        let _ = auth;
+        let limit = pagination::limit(limit.0)?;
+        let cursor = pagination::decode(cursor.0.as_deref())?;
+        let p = programs::get(&state.db, id.0).await?;
+        let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+        let period = programs::resolve_period(&state.db, &p, &def, period_start.0).await?;
+        let (rows, next_cursor) = programs::leaderboard(
+            &state.db,
+            p.id,
+            period.start,
+            LeaderboardFilter {
+                status: status.0,
+                tier: tier.0,
+            },
+            limit,
+            cursor,
+        )
+        .await?;
+        Ok(Json(ProgressPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// A programme's summary
+    ///
+    /// Staff. Subjects per tier against the goal, how many are projected to reach the top
+    /// tier, and the GMV structure of the period (brand live-stream and industry-belt shares in
+    /// basis points) against the previous period.
+    #[oai(
+        path = "/programs/:id/summary",
+        method = "get",
+        operation_id = "programs_summary"
+    )]
+    async fn summary(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        period_start: Query<Option<NaiveDate>>,
+    ) -> AppResult<Json<ProgramSummary>> {
+        let _ = auth;
+        let p = programs::get(&state.db, id.0).await?;
+        let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+        let period = programs::resolve_period(&state.db, &p, &def, period_start.0).await?;
+        let s = programs::summary(&state.db, &p, &def, period).await?;
+        let current: GmvShares = s.gmv.into();
+        let previous: GmvShares = s.previous_gmv.into();
+        let change = |a: Option<i64>, b: Option<i64>| Some(a? - b?);
+        let count = |st: Status| {
+            s.by_status
+                .iter()
+                .find(|(x, _)| *x == st)
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok(Json(ProgramSummary {
+            program_id: p.id,
+            period_start: s.period.start,
+            period_end: s.period.end,
+            goal: def.goal,
+            subjects: s.subjects,
+            top_tier_reached: s.tiers.last().map_or(0, |t| t.subjects),
+            tiers: s
+                .tiers
+                .into_iter()
+                .map(|t| TierSummary {
+                    name: t.tier.name,
+                    threshold: t.tier.threshold,
+                    subjects: t.subjects,
+                })
+                .collect(),
+            projected_top_tier: s.projected_top,
+            statuses: StatusCounts {
+                achieved: count(Status::Achieved),
+                on_track: count(Status::OnTrack),
+                at_risk: count(Status::AtRisk),
+                behind: count(Status::Behind),
+            },
+            gmv: GmvStructure {
+                brand_live_stream_share_change_bp: change(
+                    current.brand_live_stream_share_bp,
+                    previous.brand_live_stream_share_bp,
+                ),
+                industry_belt_share_change_bp: change(
+                    current.industry_belt_share_bp,
+                    previous.industry_belt_share_bp,
+                ),
+                current,
+                previous,
+            },
+        }))
+    }
+
+    /// A programme's achievements
+    ///
+    /// Staff. Every tier reached by a subject in a period, recorded once, oldest first;
+    /// `revoked_at` is set while refunds keep the subject under the threshold.
+    #[oai(
+        path = "/programs/:id/achievements",
+        method = "get",
+        operation_id = "programs_achievements"
+    )]
+    async fn achievements(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        subject_id: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<AchievementPage>> {
+        let _ = auth;
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        programs::get(&state.db, id.0).await?;
+        let (rows, next_cursor) =
+            programs::achievements(&state.db, id.0, subject_id.0, limit, after).await?;
+        Ok(Json(AchievementPage {
+            items: rows
+                .into_iter()
+                .map(|a| Achievement {
+                    id: a.id,
+                    program_id: a.program_id,
+                    period_start: a.period_start,
+                    subject_type: Subject::parse(&a.subject_type).unwrap_or(Subject::Merchant),
+                    subject_id: a.subject_id,
+                    merchant_id: a.merchant_id,
+                    tier: a.tier,
+                    threshold: a.threshold,
+                    value: a.value,
+                    achieved_at: a.achieved_at,
+                    revoked_at: a.revoked_at,
+                    run_id: a.run_id,
+                })
+                .collect(),
+            next_cursor,
+        }))
+    }
+
+    /// A merchant's progress
+    ///
+    /// Staff, or the merchant itself (others are 404): its progress as a subject in every
+    /// active programme, for the latest evaluated period of each.
+    #[oai(
+        path = "/merchants/:id/progress",
+        method = "get",
+        operation_id = "programs_merchant_progress"
+    )]
+    async fn merchant_progress(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+    ) -> AppResult<Json<ProgressPage>> {
+        visible(&auth, id.0)?;
+        if staff_only(&auth).is_ok() {
+            crate::services::merchants::get(&state.db, id.0).await?;
+        }
+        let rows = programs::merchant_progress(&state.db, id.0).await?;
+        Ok(Json(ProgressPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor: None,
+        }))
+    }
+
+    /// My progress
+    ///
+    /// The calling merchant's progress in every active programme (latest evaluated period).
+    #[oai(
+        path = "/me/progress",
+        method = "get",
+        operation_id = "programs_my_progress"
+    )]
+    async fn my_progress(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+    ) -> AppResult<Json<ProgressPage>> {
+        let rows = programs::merchant_progress(&state.db, auth.0.merchant_id).await?;
+        Ok(Json(ProgressPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor: None,
+        }))
+    }
+}

@@ -1,0 +1,361 @@
+//! A validated incentive programme definition.
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+use super::{
+    FieldError,
+    merchant::MerchantKind,
+    period::{PeriodKind, Tier},
+};
+
+/// Who a programme ranks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Subject {
+    /// Merchants (subject id: the merchant id).
+    Merchant,
+    /// Creators / 达人 (subject id: the creator id).
+    Creator,
+    /// Products (subject id: `{merchant_id}:{product_id}`).
+    Product,
+}
+
+/// What is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Metric {
+    /// Net GMV over all channels.
+    Gmv,
+    /// Net GMV of one `channel`.
+    ChannelGmv,
+}
+
+/// A sales channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Channel {
+    /// Live streams (直播).
+    LiveStream,
+    /// Short videos (短视频).
+    ShortVideo,
+    /// The shop's storefront (货架/商城).
+    Storefront,
+    /// Anything else.
+    Other,
+}
+
+macro_rules! names {
+    ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(Self::$v),)+ _ => None }
+            }
+        }
+    };
+}
+
+names!(Subject { Merchant => "merchant", Creator => "creator", Product => "product" });
+names!(Metric { Gmv => "gmv", ChannelGmv => "channel_gmv" });
+names!(Channel {
+    LiveStream => "live_stream",
+    ShortVideo => "short_video",
+    Storefront => "storefront",
+    Other => "other",
+});
+
+/// The raw fields of a programme, as received or as merged for an edit.
+#[derive(Clone, Debug)]
+pub struct ProgramInput {
+    pub name: String,
+    pub description: String,
+    pub subject: Subject,
+    pub merchant_kinds: Vec<MerchantKind>,
+    pub metric: Metric,
+    pub channel: Option<Channel>,
+    pub period: PeriodKind,
+    pub time_zone: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub tiers: Vec<Tier>,
+    pub goal: i64,
+    pub active: bool,
+}
+
+/// A programme that passed validation.
+#[derive(Clone, Debug)]
+pub struct ProgramDef {
+    pub name: String,
+    pub description: String,
+    pub subject: Subject,
+    /// Non-empty, without repeats.
+    pub merchant_kinds: Vec<MerchantKind>,
+    pub metric: Metric,
+    /// Set exactly when `metric` is `channel_gmv`.
+    pub channel: Option<Channel>,
+    pub period: PeriodKind,
+    pub time_zone: Tz,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    /// Non-empty, thresholds positive and strictly increasing, names unique.
+    pub tiers: Vec<Tier>,
+    pub goal: i64,
+    pub active: bool,
+}
+
+impl ProgramDef {
+    pub fn parse(i: ProgramInput) -> Result<Self, FieldError> {
+        let name = super::text::required("name", &i.name, 200)?;
+        let description = i.description.trim().to_string();
+        if description.chars().count() > 2_000 {
+            return Err(FieldError::new(
+                "description",
+                "description_too_long",
+                "description must be at most 2000 characters",
+            ));
+        }
+        let mut merchant_kinds: Vec<MerchantKind> = Vec::new();
+        for k in i.merchant_kinds {
+            if !merchant_kinds.contains(&k) {
+                merchant_kinds.push(k);
+            }
+        }
+        if merchant_kinds.is_empty() {
+            return Err(FieldError::new(
+                "merchant_kinds",
+                "merchant_kinds_empty",
+                "name at least one merchant kind (brand, industry_belt)",
+            ));
+        }
+        let channel = match (i.metric, i.channel) {
+            (Metric::ChannelGmv, None) => {
+                return Err(FieldError::new(
+                    "channel",
+                    "channel_required",
+                    "metric channel_gmv needs a channel",
+                ));
+            }
+            (Metric::Gmv, Some(_)) => {
+                return Err(FieldError::new(
+                    "channel",
+                    "channel_not_allowed",
+                    "a channel is only meaningful with metric channel_gmv",
+                ));
+            }
+            (_, c) => c,
+        };
+        let time_zone: Tz = i.time_zone.trim().parse().map_err(|_| {
+            FieldError::new(
+                "time_zone",
+                "time_zone_unknown",
+                format!(
+                    "{:?} is not an IANA time zone such as Asia/Shanghai",
+                    i.time_zone
+                ),
+            )
+        })?;
+        if let Some(end) = i.ends_on
+            && end < i.starts_on
+        {
+            return Err(FieldError::new(
+                "ends_on",
+                "ends_before_start",
+                "ends_on must not be before starts_on",
+            ));
+        }
+        if i.tiers.is_empty() {
+            return Err(FieldError::new(
+                "tiers",
+                "tiers_empty",
+                "a programme needs at least one tier",
+            ));
+        }
+        let mut tiers = Vec::with_capacity(i.tiers.len());
+        for (n, t) in i.tiers.into_iter().enumerate() {
+            let tname = super::text::required(&format!("tiers.{n}.name"), &t.name, 100)?;
+            if tiers.iter().any(|p: &Tier| p.name == tname) {
+                return Err(FieldError::new(
+                    format!("tiers.{n}.name"),
+                    "tier_name_duplicate",
+                    format!("the tier name {tname:?} is used twice"),
+                ));
+            }
+            if t.threshold <= 0 {
+                return Err(FieldError::new(
+                    format!("tiers.{n}.threshold"),
+                    "tier_threshold_not_positive",
+                    "thresholds are positive amounts in fen",
+                ));
+            }
+            if let Some(prev) = tiers.last()
+                && t.threshold <= prev.threshold
+            {
+                return Err(FieldError::new(
+                    format!("tiers.{n}.threshold"),
+                    "tiers_not_ascending",
+                    "tier thresholds must be strictly increasing",
+                ));
+            }
+            tiers.push(Tier {
+                name: tname,
+                threshold: t.threshold,
+            });
+        }
+        if i.goal <= 0 {
+            return Err(FieldError::new(
+                "goal",
+                "goal_not_positive",
+                "goal (how many subjects should reach the top tier) must be positive",
+            ));
+        }
+        Ok(Self {
+            name,
+            description,
+            subject: i.subject,
+            merchant_kinds,
+            metric: i.metric,
+            channel,
+            period: i.period,
+            time_zone,
+            starts_on: i.starts_on,
+            ends_on: i.ends_on,
+            tiers,
+            goal: i.goal,
+            active: i.active,
+        })
+    }
+
+    /// The definition stored in a row (which was validated when written).
+    pub fn from_row(p: &entity::program::Model) -> anyhow::Result<Self> {
+        Ok(Self::parse(input_of_row(p)?)?)
+    }
+
+    /// The merchant kinds as stored: comma-separated.
+    pub fn kinds_csv(&self) -> String {
+        self.merchant_kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn tiers_json(&self) -> String {
+        serde_json::to_string(&self.tiers).expect("tiers serialise")
+    }
+}
+
+/// The raw fields of a stored row, for merging an edit or re-validating.
+pub fn input_of_row(p: &entity::program::Model) -> anyhow::Result<ProgramInput> {
+    let bad = |what: &str| anyhow::anyhow!("programme {}: stored {what} is invalid", p.id);
+    Ok(ProgramInput {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        subject: Subject::parse(&p.subject).ok_or_else(|| bad("subject"))?,
+        merchant_kinds: p
+            .merchant_kinds
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| MerchantKind::parse(s).ok_or_else(|| bad("merchant kind")))
+            .collect::<Result<_, _>>()?,
+        metric: Metric::parse(&p.metric).ok_or_else(|| bad("metric"))?,
+        channel: p
+            .channel
+            .as_deref()
+            .map(|c| Channel::parse(c).ok_or_else(|| bad("channel")))
+            .transpose()?,
+        period: PeriodKind::parse(&p.period).ok_or_else(|| bad("period"))?,
+        time_zone: p.time_zone.clone(),
+        starts_on: p.starts_on,
+        ends_on: p.ends_on,
+        tiers: serde_json::from_str(&p.tiers).map_err(|_| bad("tiers"))?,
+        goal: p.goal,
+        active: p.active,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> ProgramInput {
+        ProgramInput {
+            name: "亿元商家".into(),
+            description: String::new(),
+            subject: Subject::Merchant,
+            merchant_kinds: vec![MerchantKind::Brand, MerchantKind::IndustryBelt],
+            metric: Metric::Gmv,
+            channel: None,
+            period: PeriodKind::Year,
+            time_zone: "Asia/Shanghai".into(),
+            starts_on: "2026-01-01".parse().unwrap(),
+            ends_on: None,
+            tiers: vec![
+                Tier {
+                    name: "a".into(),
+                    threshold: 10,
+                },
+                Tier {
+                    name: "b".into(),
+                    threshold: 20,
+                },
+            ],
+            goal: 10,
+            active: true,
+        }
+    }
+
+    fn field(i: ProgramInput) -> (String, &'static str) {
+        let e = ProgramDef::parse(i).unwrap_err();
+        (e.field, e.code)
+    }
+
+    #[test]
+    fn accepts_a_valid_definition() {
+        let d = ProgramDef::parse(input()).unwrap();
+        assert_eq!(d.time_zone, chrono_tz::Asia::Shanghai);
+        assert_eq!(d.kinds_csv(), "brand,industry_belt");
+    }
+
+    #[test]
+    fn rejects_bad_definitions_naming_the_field() {
+        let mut i = input();
+        i.tiers.reverse();
+        assert_eq!(
+            field(i),
+            ("tiers.1.threshold".into(), "tiers_not_ascending")
+        );
+        let mut i = input();
+        i.tiers[1].threshold = 10;
+        assert_eq!(
+            field(i),
+            ("tiers.1.threshold".into(), "tiers_not_ascending")
+        );
+        let mut i = input();
+        i.tiers[1].name = "a".into();
+        assert_eq!(field(i), ("tiers.1.name".into(), "tier_name_duplicate"));
+        let mut i = input();
+        i.tiers[0].threshold = 0;
+        assert_eq!(field(i).1, "tier_threshold_not_positive");
+        let mut i = input();
+        i.tiers.clear();
+        assert_eq!(field(i), ("tiers".into(), "tiers_empty"));
+        let mut i = input();
+        i.time_zone = "Mars/Olympus".into();
+        assert_eq!(field(i), ("time_zone".into(), "time_zone_unknown"));
+        let mut i = input();
+        i.metric = Metric::ChannelGmv;
+        assert_eq!(field(i), ("channel".into(), "channel_required"));
+        let mut i = input();
+        i.goal = 0;
+        assert_eq!(field(i).0, "goal");
+        let mut i = input();
+        i.ends_on = Some("2025-12-31".parse().unwrap());
+        assert_eq!(field(i).0, "ends_on");
+        let mut i = input();
+        i.merchant_kinds.clear();
+        assert_eq!(field(i).0, "merchant_kinds");
+    }
+}

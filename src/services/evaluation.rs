@@ -1,0 +1,608 @@
+//! Evaluation: for every active programme and open period, every subject with GMV gets its
+//! value, tier, projection and status (pure functions in `domain::period`), stored as the
+//! current `progress` plus a `progress_snapshot`; achievements are recorded once per
+//! (programme, period, subject, tier) by the unique index.
+//!
+//! - Aggregation happens in the database (`SUM … GROUP BY` over the daily roll-ups, never the
+//!   raw records), one page of subjects at a time (keyset on the subject key), so memory stays
+//!   flat however many subjects there are. Each page is written in its own transaction, so a
+//!   long run never blocks GMV ingestion for its whole duration.
+//! - Late, back-dated GMV: the open period is recomputed from the roll-ups on every run, and
+//!   the previous period is evaluated again while the evaluation day is within
+//!   [`REOPEN_DAYS`] days of its end, so corrections reported shortly after a period closes
+//!   still count. Later corrections to a closed period are not picked up.
+//! - Refunds that take a subject back under a tier's threshold (the threshold stored with the
+//!   achievement) mark the achievement `revoked_at`; climbing back above clears `revoked_at`
+//!   again (the achievement keeps its first `achieved_at`, and no second email is sent).
+//! - Progress rows of subjects that no longer qualify (merchant suspended, kind filter
+//!   changed) and were not written by this or a later run are removed from the leaderboard.
+//! - Only approved merchants count; the programme's `merchant_kinds` filter joins
+//!   `merchant.kind`; `channel_gmv` sums only its channel.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::{achievement, job_run, merchant, program, progress, progress_snapshot};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, Statement, TransactionTrait, TryInsertResult, Value,
+    sea_query::{Expr, OnConflict},
+};
+
+use crate::{
+    domain::{
+        money::format_cny,
+        period::{self, Period, local_day, project, run_rate_window, standing},
+        program::{Metric, ProgramDef, Subject},
+    },
+    jobs::{self, Counts, Trigger},
+    mail::{self, Locale, NewEmail},
+};
+
+/// The previous period is re-evaluated while "today" is at most this many days after its end.
+pub const REOPEN_DAYS: i64 = 7;
+/// Subjects aggregated and written per page.
+pub const PAGE_SIZE: u64 = 2_000;
+/// Rows per multi-row insert: 17 columns × 500 stays far below every bind limit.
+const CHUNK: usize = 500;
+
+/// Reports progress: (programme name, subjects evaluated so far in it).
+pub type OnProgress<'a> = &'a (dyn Fn(&str, u64) + Send + Sync);
+
+/// Claims a run (scheduled at now, unique per job), evaluates and records the outcome.
+/// For `POST /evaluations` and the CLI. A failed evaluation is recorded as `failed` with its
+/// error and also returned as the error.
+pub async fn run(
+    db: &DatabaseConnection,
+    as_of: DateTime<Utc>,
+    trigger: Trigger,
+    replica: &str,
+    on_progress: OnProgress<'_>,
+) -> anyhow::Result<job_run::Model> {
+    let mut scheduled_at = Utc::now();
+    let claimed = loop {
+        // The key is the current instant; two claims in the same microsecond take the next one.
+        if let Some(row) = jobs::claim_tick(
+            db,
+            crate::jobs::evaluate::JOB,
+            scheduled_at,
+            as_of,
+            replica,
+            trigger,
+        )
+        .await?
+        {
+            break row;
+        }
+        scheduled_at += Duration::microseconds(1);
+    };
+    let result = evaluate(db, claimed.id, as_of, on_progress).await;
+    let row = jobs::finish(db, claimed, &result).await?;
+    result.map(|_| row)
+}
+
+/// The periods of `def` evaluated at `as_of`: the previous one while within
+/// [`REOPEN_DAYS`] of its end, and the open one; both clipped to the programme's dates.
+pub fn periods_to_evaluate(def: &ProgramDef, as_of: DateTime<Utc>) -> Vec<Period> {
+    let today = local_day(def.time_zone, as_of);
+    let open = Period::containing_day(def.period, today);
+    let mut out = Vec::with_capacity(2);
+    for p in [open.previous(def.period), open] {
+        if let Some(c) = p.clip(def.starts_on, def.ends_on)
+            && c.start <= today
+            && (today - c.end).num_days() <= REOPEN_DAYS
+        {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Evaluates every active programme at `as_of`, attributing the writes to `run_id`.
+pub async fn evaluate(
+    db: &DatabaseConnection,
+    run_id: i64,
+    as_of: DateTime<Utc>,
+    on_progress: OnProgress<'_>,
+) -> anyhow::Result<Counts> {
+    let programs = program::Entity::find()
+        .filter(program::Column::Active.eq(true))
+        .order_by_asc(program::Column::Id)
+        .all(db)
+        .await?;
+    let mut counts = Counts::default();
+    for p in programs {
+        let def = ProgramDef::from_row(&p)?;
+        for period in periods_to_evaluate(&def, as_of) {
+            let c = evaluate_period(db, run_id, &p, &def, period, as_of, on_progress)
+                .await
+                .with_context(|| {
+                    format!(
+                        "evaluating programme {} ({}) for the period starting {}",
+                        p.id, p.name, period.start
+                    )
+                })?;
+            counts.subjects_evaluated += c.subjects_evaluated;
+            counts.achievements_recorded += c.achievements_recorded;
+            counts.achievements_revoked += c.achievements_revoked;
+            counts.emails_queued += c.emails_queued;
+        }
+    }
+    Ok(counts)
+}
+
+/// A position in the subject order, for keyset paging.
+#[derive(Clone, Debug)]
+enum Cursor {
+    Merchant(i64),
+    Creator(String),
+    Product(i64, String),
+}
+
+/// One subject's sums from the roll-ups.
+#[derive(Clone, Debug)]
+struct Aggregate {
+    subject_id: String,
+    merchant_id: Option<i64>,
+    cursor: Cursor,
+    value: i64,
+    recent: i64,
+}
+
+/// The date ranges of one period's aggregation.
+struct Ranges {
+    value_from: NaiveDate,
+    value_to: NaiveDate,
+    recent_from: NaiveDate,
+    recent_to: NaiveDate,
+    window_days: i64,
+    days_left: i64,
+}
+
+fn ranges(def: &ProgramDef, period: Period, today: NaiveDate) -> Ranges {
+    let value_to = today.min(period.end);
+    let days_left = period::days_left(&period, today);
+    match run_rate_window(today, def.starts_on) {
+        Some(w) => Ranges {
+            value_from: period.start,
+            value_to,
+            recent_from: w.start,
+            recent_to: w.end,
+            window_days: w.days(),
+            days_left,
+        },
+        // An empty range: no run rate yet.
+        None => Ranges {
+            value_from: period.start,
+            value_to,
+            recent_from: today,
+            recent_to: today - Duration::days(1),
+            window_days: 0,
+            days_left,
+        },
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL (the SQL holds no literal `?`).
+pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = if backend == DatabaseBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    } else {
+        sql.to_string()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// One page of subjects after `after`, aggregated in the database.
+async fn aggregate_page(
+    db: &DatabaseConnection,
+    def: &ProgramDef,
+    r: &Ranges,
+    after: Option<&Cursor>,
+) -> anyhow::Result<Vec<Aggregate>> {
+    let (table, key_cols) = match def.subject {
+        Subject::Merchant => ("gmv_daily_merchant", "g.merchant_id"),
+        Subject::Creator => ("gmv_daily_creator", "g.creator_id"),
+        Subject::Product => ("gmv_daily_product", "g.merchant_id, g.product_id"),
+    };
+    let mut values: Vec<Value> = vec![
+        r.value_from.into(),
+        r.value_to.into(),
+        r.recent_from.into(),
+        r.recent_to.into(),
+    ];
+    let scan_from = r.value_from.min(r.recent_from);
+    let scan_to = r.value_to.max(r.recent_to);
+    values.push(scan_from.into());
+    values.push(scan_to.into());
+    let mut filter = String::from("g.day >= ? AND g.day <= ? AND m.status = 'approved'");
+    filter.push_str(" AND m.kind IN (");
+    for (i, k) in def.merchant_kinds.iter().enumerate() {
+        filter.push_str(if i == 0 { "?" } else { ", ?" });
+        values.push(k.as_str().into());
+    }
+    filter.push(')');
+    if def.metric == Metric::ChannelGmv
+        && let Some(c) = def.channel
+    {
+        filter.push_str(" AND g.channel = ?");
+        values.push(c.as_str().into());
+    }
+    match after {
+        None => {}
+        Some(Cursor::Merchant(id)) => {
+            filter.push_str(" AND g.merchant_id > ?");
+            values.push((*id).into());
+        }
+        Some(Cursor::Creator(id)) => {
+            filter.push_str(" AND g.creator_id > ?");
+            values.push(id.clone().into());
+        }
+        Some(Cursor::Product(mid, pid)) => {
+            filter.push_str(" AND (g.merchant_id > ? OR (g.merchant_id = ? AND g.product_id > ?))");
+            values.push((*mid).into());
+            values.push((*mid).into());
+            values.push(pid.clone().into());
+        }
+    }
+    values.push((PAGE_SIZE as i64).into());
+    let sql = format!(
+        "SELECT {key_cols}, \
+         CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS v, \
+         CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS r \
+         FROM {table} g JOIN merchant m ON m.id = g.merchant_id \
+         WHERE {filter} GROUP BY {key_cols} ORDER BY {key_cols} LIMIT ?"
+    );
+    let rows = db
+        .query_all_raw(statement(db.get_database_backend(), &sql, values))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let agg = match def.subject {
+            Subject::Merchant => {
+                let id: i64 = row.try_get_by_index(0)?;
+                Aggregate {
+                    subject_id: id.to_string(),
+                    merchant_id: Some(id),
+                    cursor: Cursor::Merchant(id),
+                    value: row.try_get_by_index(1)?,
+                    recent: row.try_get_by_index(2)?,
+                }
+            }
+            Subject::Creator => {
+                let id: String = row.try_get_by_index(0)?;
+                Aggregate {
+                    subject_id: id.clone(),
+                    merchant_id: None,
+                    cursor: Cursor::Creator(id),
+                    value: row.try_get_by_index(1)?,
+                    recent: row.try_get_by_index(2)?,
+                }
+            }
+            Subject::Product => {
+                let mid: i64 = row.try_get_by_index(0)?;
+                let pid: String = row.try_get_by_index(1)?;
+                Aggregate {
+                    subject_id: format!("{mid}:{pid}"),
+                    merchant_id: Some(mid),
+                    cursor: Cursor::Product(mid, pid),
+                    value: row.try_get_by_index(2)?,
+                    recent: row.try_get_by_index(3)?,
+                }
+            }
+        };
+        out.push(agg);
+    }
+    Ok(out)
+}
+
+/// One subject's computed outcome.
+struct Outcome {
+    agg: Aggregate,
+    standing: period::Standing,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn evaluate_period(
+    db: &DatabaseConnection,
+    run_id: i64,
+    p: &program::Model,
+    def: &ProgramDef,
+    period: Period,
+    as_of: DateTime<Utc>,
+    on_progress: OnProgress<'_>,
+) -> anyhow::Result<Counts> {
+    let started = Utc::now();
+    let today = local_day(def.time_zone, as_of);
+    let r = ranges(def, period, today);
+    let mut counts = Counts::default();
+    let mut after: Option<Cursor> = None;
+    loop {
+        let page = aggregate_page(db, def, &r, after.as_ref()).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.cursor.clone());
+        let full = page.len() as u64 == PAGE_SIZE;
+        let mut outcomes = Vec::with_capacity(page.len());
+        for agg in page {
+            let projected = project(agg.value, agg.recent, r.window_days, r.days_left)
+                .with_context(|| format!("subject {}", agg.subject_id))?;
+            let standing = standing(&def.tiers, agg.value, projected)
+                .with_context(|| format!("subject {}", agg.subject_id))?;
+            outcomes.push(Outcome { agg, standing });
+        }
+        let c = write_page(db, run_id, p, def, period, as_of, &outcomes).await?;
+        counts.subjects_evaluated += c.subjects_evaluated;
+        counts.achievements_recorded += c.achievements_recorded;
+        counts.achievements_revoked += c.achievements_revoked;
+        counts.emails_queued += c.emails_queued;
+        on_progress(&p.name, counts.subjects_evaluated as u64);
+        if !full {
+            break;
+        }
+    }
+    // Subjects that no longer qualify leave the leaderboard; rows written after this period's
+    // evaluation started (by this or a concurrent run) stay.
+    progress::Entity::delete_many()
+        .filter(progress::Column::ProgramId.eq(p.id))
+        .filter(progress::Column::PeriodStart.eq(period.start))
+        .filter(progress::Column::EvaluatedAt.lt(started))
+        .exec(db)
+        .await?;
+    Ok(counts)
+}
+
+async fn write_page(
+    db: &DatabaseConnection,
+    run_id: i64,
+    p: &program::Model,
+    def: &ProgramDef,
+    period: Period,
+    as_of: DateTime<Utc>,
+    outcomes: &[Outcome],
+) -> anyhow::Result<Counts> {
+    let now = Utc::now();
+    let subject_type = def.subject.as_str();
+    let txn = db.begin().await?;
+
+    // Current progress: one row per (programme, period, subject), replaced.
+    for chunk in outcomes.chunks(CHUNK) {
+        let rows = chunk.iter().map(|o| {
+            let s = &o.standing;
+            progress::ActiveModel {
+                program_id: Set(p.id),
+                period_start: Set(period.start),
+                subject_id: Set(o.agg.subject_id.clone()),
+                period_end: Set(period.end),
+                subject_type: Set(subject_type.to_string()),
+                merchant_id: Set(o.agg.merchant_id),
+                value: Set(o.agg.value),
+                tier_index: Set(s.tier_index),
+                tier: Set(tier_name(def, s.tier_index)),
+                next_tier: Set(s.next_index.map(|i| def.tiers[i].name.clone())),
+                next_threshold: Set(s.next_threshold),
+                remaining: Set(s.remaining),
+                projected: Set(s.projected),
+                status: Set(s.status.as_str().to_string()),
+                evaluated_at: Set(now),
+                run_id: Set(run_id),
+            }
+        });
+        progress::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    progress::Column::ProgramId,
+                    progress::Column::PeriodStart,
+                    progress::Column::SubjectId,
+                ])
+                .update_columns([
+                    progress::Column::PeriodEnd,
+                    progress::Column::SubjectType,
+                    progress::Column::MerchantId,
+                    progress::Column::Value,
+                    progress::Column::TierIndex,
+                    progress::Column::Tier,
+                    progress::Column::NextTier,
+                    progress::Column::NextThreshold,
+                    progress::Column::Remaining,
+                    progress::Column::Projected,
+                    progress::Column::Status,
+                    progress::Column::EvaluatedAt,
+                    progress::Column::RunId,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+
+    // History.
+    for chunk in outcomes.chunks(CHUNK) {
+        let rows = chunk.iter().map(|o| progress_snapshot::ActiveModel {
+            run_id: Set(run_id),
+            program_id: Set(p.id),
+            period_start: Set(period.start),
+            subject_id: Set(o.agg.subject_id.clone()),
+            value: Set(o.agg.value),
+            tier_index: Set(o.standing.tier_index),
+            projected: Set(o.standing.projected),
+            status: Set(o.standing.status.as_str().to_string()),
+            evaluated_at: Set(now),
+            ..Default::default()
+        });
+        progress_snapshot::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+
+    // Achievements: what exists for these subjects decides what to add, revoke or restore.
+    let mut existing: HashMap<&str, Vec<achievement::Model>> = HashMap::new();
+    let ids: Vec<&str> = outcomes.iter().map(|o| o.agg.subject_id.as_str()).collect();
+    let mut found = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        found.extend(
+            achievement::Entity::find()
+                .filter(achievement::Column::ProgramId.eq(p.id))
+                .filter(achievement::Column::PeriodStart.eq(period.start))
+                .filter(achievement::Column::SubjectId.is_in(chunk.iter().copied()))
+                .all(&txn)
+                .await?,
+        );
+    }
+    let by_subject: HashMap<&str, &Outcome> = outcomes
+        .iter()
+        .map(|o| (o.agg.subject_id.as_str(), o))
+        .collect();
+    for a in &found {
+        if let Some((k, _)) = by_subject.get_key_value(a.subject_id.as_str()) {
+            existing.entry(k).or_default().push(a.clone());
+        }
+    }
+    let mut revoke = Vec::new();
+    let mut restore = Vec::new();
+    for (subject, rows) in &existing {
+        let value = by_subject[subject].agg.value;
+        for a in rows {
+            match (a.revoked_at, value >= a.threshold) {
+                (None, false) => revoke.push(a.id),
+                (Some(_), true) => restore.push(a.id),
+                _ => {}
+            }
+        }
+    }
+    for chunk in revoke.chunks(CHUNK) {
+        achievement::Entity::update_many()
+            .col_expr(achievement::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(achievement::Column::Id.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    for chunk in restore.chunks(CHUNK) {
+        achievement::Entity::update_many()
+            .col_expr(
+                achievement::Column::RevokedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(achievement::Column::Id.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    let mut new_rows = Vec::new();
+    for o in outcomes {
+        let have: HashSet<&str> = existing
+            .get(o.agg.subject_id.as_str())
+            .map(|v| v.iter().map(|a| a.tier.as_str()).collect())
+            .unwrap_or_default();
+        for t in def
+            .tiers
+            .iter()
+            .take((o.standing.tier_index + 1).max(0) as usize)
+        {
+            if !have.contains(t.name.as_str()) {
+                new_rows.push(achievement::ActiveModel {
+                    program_id: Set(p.id),
+                    period_start: Set(period.start),
+                    subject_type: Set(subject_type.to_string()),
+                    subject_id: Set(o.agg.subject_id.clone()),
+                    merchant_id: Set(o.agg.merchant_id),
+                    tier: Set(t.name.clone()),
+                    threshold: Set(t.threshold),
+                    value: Set(o.agg.value),
+                    achieved_at: Set(as_of),
+                    revoked_at: Set(None),
+                    run_id: Set(run_id),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    let mut inserted = Vec::new();
+    for chunk in new_rows.chunks(CHUNK) {
+        let res = achievement::Entity::insert_many(chunk.iter().cloned())
+            .on_conflict_do_nothing_on([
+                achievement::Column::ProgramId,
+                achievement::Column::PeriodStart,
+                achievement::Column::SubjectId,
+                achievement::Column::Tier,
+            ])
+            .exec_with_returning_many(&txn)
+            .await?;
+        if let TryInsertResult::Inserted(rows) = res {
+            inserted.extend(rows);
+        }
+    }
+
+    // A `tier_achieved` email per new merchant achievement, in the same transaction.
+    let mut emails = 0;
+    if def.subject == Subject::Merchant && !inserted.is_empty() {
+        let merchant_ids: Vec<i64> = inserted.iter().filter_map(|a| a.merchant_id).collect();
+        let mut merchants = HashMap::new();
+        for chunk in merchant_ids.chunks(CHUNK) {
+            for m in merchant::Entity::find()
+                .filter(merchant::Column::Id.is_in(chunk.iter().copied()))
+                .all(&txn)
+                .await?
+            {
+                merchants.insert(m.id, m);
+            }
+        }
+        for a in &inserted {
+            let Some(m) = a.merchant_id.and_then(|id| merchants.get(&id)) else {
+                continue;
+            };
+            let locale = Locale::parse(&m.locale);
+            let rendered = mail::templates::render(
+                "tier_achieved",
+                &serde_json::json!({
+                    "locale": locale.as_str(),
+                    "display_name": m.display_name,
+                    "program": p.name,
+                    "tier": a.tier,
+                    "threshold": format_cny(a.threshold),
+                    "value": format_cny(a.value),
+                    "period_start": period.start.to_string(),
+                    "period_end": period.end.to_string(),
+                }),
+            )?;
+            if mail::enqueue(
+                &txn,
+                NewEmail {
+                    kind: "tier_achieved",
+                    merchant_id: Some(m.id),
+                    recipient: &m.contact_email,
+                    locale,
+                    rendered,
+                    dedupe_key: format!("tier_achieved:{}", a.id),
+                },
+            )
+            .await?
+            {
+                emails += 1;
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(Counts {
+        subjects_evaluated: outcomes.len() as i64,
+        achievements_recorded: inserted.len() as i64,
+        achievements_revoked: revoke.len() as i64,
+        emails_queued: emails,
+    })
+}
+
+fn tier_name(def: &ProgramDef, index: i32) -> Option<String> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| def.tiers.get(i))
+        .map(|t| t.name.clone())
+}

@@ -1,0 +1,478 @@
+//! Incentive programmes: definitions, the seeded public goals, and reading evaluation
+//! results (leaderboards, summaries, achievements, run history).
+
+use chrono::{NaiveDate, Utc};
+use entity::{achievement, job_run, program, progress};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value, sea_query::OnConflict,
+};
+
+use crate::{
+    domain::{
+        merchant::MerchantKind,
+        money::checked_sum,
+        period::{Period, PeriodKind, Status, Tier},
+        program::{Metric, ProgramDef, ProgramInput, Subject},
+    },
+    error::{AppError, AppResult},
+    pagination,
+    services::evaluation::statement,
+};
+
+fn apply(row: &mut program::ActiveModel, d: &ProgramDef) {
+    row.name = Set(d.name.clone());
+    row.description = Set(d.description.clone());
+    row.subject = Set(d.subject.as_str().to_string());
+    row.merchant_kinds = Set(d.kinds_csv());
+    row.metric = Set(d.metric.as_str().to_string());
+    row.channel = Set(d.channel.map(|c| c.as_str().to_string()));
+    row.period = Set(d.period.as_str().to_string());
+    row.time_zone = Set(d.time_zone.name().to_string());
+    row.starts_on = Set(d.starts_on);
+    row.ends_on = Set(d.ends_on);
+    row.tiers = Set(d.tiers_json());
+    row.goal = Set(d.goal);
+    row.active = Set(d.active);
+}
+
+pub async fn create(db: &DatabaseConnection, d: &ProgramDef) -> AppResult<program::Model> {
+    let now = Utc::now();
+    let mut row = program::ActiveModel {
+        seed_key: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply(&mut row, d);
+    Ok(row.insert(db).await?)
+}
+
+/// Programmes by id; `active_only` for merchants.
+pub async fn list(
+    db: &DatabaseConnection,
+    active_only: bool,
+    limit: u64,
+    after: Option<i64>,
+) -> AppResult<(Vec<program::Model>, Option<String>)> {
+    let mut q = program::Entity::find().order_by_asc(program::Column::Id);
+    if active_only {
+        q = q.filter(program::Column::Active.eq(true));
+    }
+    if let Some(a) = after {
+        q = q.filter(program::Column::Id.gt(a));
+    }
+    let rows = q.limit(limit + 1).all(db).await?;
+    Ok(pagination::page(rows, limit, |r| r.id.to_string()))
+}
+
+pub async fn get(db: &DatabaseConnection, id: i64) -> AppResult<program::Model> {
+    program::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("programme"))
+}
+
+/// Applies an edit: `edit` changes the stored fields, the result is validated as a whole.
+/// Past achievements stay as they were (they carry their own tier name and threshold).
+pub async fn update(
+    db: &DatabaseConnection,
+    id: i64,
+    edit: impl FnOnce(&mut ProgramInput),
+) -> AppResult<program::Model> {
+    let current = get(db, id).await?;
+    let mut input = crate::domain::program::input_of_row(&current).map_err(AppError::internal)?;
+    edit(&mut input);
+    let def = ProgramDef::parse(input)?;
+    let mut row: program::ActiveModel = current.into();
+    apply(&mut row, &def);
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(db).await?)
+}
+
+const YUAN: i64 = 100;
+const WAN: i64 = 10_000 * YUAN;
+
+fn seeds() -> Vec<(&'static str, ProgramInput)> {
+    let starts_on = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let both = vec![MerchantKind::Brand, MerchantKind::IndustryBelt];
+    let tier = |name: &str, threshold: i64| Tier {
+        name: name.to_string(),
+        threshold,
+    };
+    let base = |name: &str, description: &str, subject, tiers, goal| ProgramInput {
+        name: name.to_string(),
+        description: description.to_string(),
+        subject,
+        merchant_kinds: both.clone(),
+        metric: Metric::Gmv,
+        channel: None,
+        period: PeriodKind::Year,
+        time_zone: "Asia/Shanghai".into(),
+        starts_on,
+        ends_on: None,
+        tiers,
+        goal,
+        active: true,
+    };
+    vec![
+        (
+            "merchants_100m",
+            base(
+                "亿元商家 · 1,000 merchants over ¥100M a year",
+                "Merchants whose annual net GMV exceeds ¥100M (1亿).",
+                Subject::Merchant,
+                vec![
+                    tier("千万商家 ¥10M", 1_000 * WAN),
+                    tier("五千万商家 ¥50M", 5_000 * WAN),
+                    tier("亿元商家 ¥100M", 10_000 * WAN),
+                ],
+                1_000,
+            ),
+        ),
+        (
+            "creators_10m",
+            base(
+                "千万达人 · 10,000 creators over ¥10M a year",
+                "Creators (达人) whose annual net GMV exceeds ¥10M (1000万).",
+                Subject::Creator,
+                vec![
+                    tier("百万达人 ¥1M", 100 * WAN),
+                    tier("五百万达人 ¥5M", 500 * WAN),
+                    tier("千万达人 ¥10M", 1_000 * WAN),
+                ],
+                10_000,
+            ),
+        ),
+        (
+            "products_100m",
+            base(
+                "亿元单品 · 100 products over ¥100M a year",
+                "Products whose annual net GMV exceeds ¥100M (1亿).",
+                Subject::Product,
+                vec![
+                    tier("千万单品 ¥10M", 1_000 * WAN),
+                    tier("五千万单品 ¥50M", 5_000 * WAN),
+                    tier("亿元单品 ¥100M", 10_000 * WAN),
+                ],
+                100,
+            ),
+        ),
+    ]
+}
+
+/// Creates the three public-goal programmes unless they exist (by `seed_key`); idempotent and
+/// safe when several replicas start at once. Returns how many were created.
+pub async fn seed<C: ConnectionTrait>(db: &C) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    let mut created = 0;
+    for (key, input) in seeds() {
+        let def = ProgramDef::parse(input)?;
+        let mut row = program::ActiveModel {
+            seed_key: Set(Some(key.to_string())),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        apply(&mut row, &def);
+        created += program::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(program::Column::SeedKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(created)
+}
+
+/// The period shown by default: the latest evaluated one, else the one containing now.
+pub async fn resolve_period(
+    db: &DatabaseConnection,
+    p: &program::Model,
+    def: &ProgramDef,
+    period_start: Option<NaiveDate>,
+) -> AppResult<Period> {
+    let start = match period_start {
+        Some(s) => Some(s),
+        None => progress::Entity::find()
+            .select_only()
+            .column_as(progress::Column::PeriodStart.max(), "s")
+            .filter(progress::Column::ProgramId.eq(p.id))
+            .into_tuple::<Option<NaiveDate>>()
+            .one(db)
+            .await?
+            .flatten(),
+    };
+    let day = start.unwrap_or_else(|| crate::domain::period::local_day(def.time_zone, Utc::now()));
+    let cal = Period::containing_day(def.period, day);
+    Ok(cal.clip(def.starts_on, def.ends_on).unwrap_or(cal))
+}
+
+/// Leaderboard filters.
+#[derive(Default)]
+pub struct LeaderboardFilter {
+    pub status: Option<Status>,
+    pub tier: Option<String>,
+}
+
+/// Progress of one period, by value descending then subject id; keyset on (value, subject).
+pub async fn leaderboard(
+    db: &DatabaseConnection,
+    program_id: i64,
+    period_start: NaiveDate,
+    filter: LeaderboardFilter,
+    limit: u64,
+    cursor: Option<String>,
+) -> AppResult<(Vec<progress::Model>, Option<String>)> {
+    let mut q = progress::Entity::find()
+        .filter(progress::Column::ProgramId.eq(program_id))
+        .filter(progress::Column::PeriodStart.eq(period_start))
+        .order_by_desc(progress::Column::Value)
+        .order_by_asc(progress::Column::SubjectId);
+    if let Some(s) = filter.status {
+        q = q.filter(progress::Column::Status.eq(s.as_str()));
+    }
+    if let Some(t) = filter.tier {
+        q = q.filter(progress::Column::Tier.eq(t));
+    }
+    if let Some(c) = cursor {
+        let (v, s) = c
+            .split_once('|')
+            .and_then(|(v, s)| Some((v.parse::<i64>().ok()?, s.to_string())))
+            .ok_or_else(|| {
+                AppError::bad_request("invalid_cursor", "the cursor is not one this server issued")
+                    .with_field("cursor")
+            })?;
+        q = q.filter(
+            Condition::any().add(progress::Column::Value.lt(v)).add(
+                Condition::all()
+                    .add(progress::Column::Value.eq(v))
+                    .add(progress::Column::SubjectId.gt(s)),
+            ),
+        );
+    }
+    let rows = q.limit(limit + 1).all(db).await?;
+    Ok(pagination::page(rows, limit, |r| {
+        format!("{}|{}", r.value, r.subject_id)
+    }))
+}
+
+/// Current progress of a merchant (as a subject) in every active programme: the latest
+/// evaluated period of each.
+pub async fn merchant_progress(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+) -> AppResult<Vec<progress::Model>> {
+    let active: Vec<i64> = program::Entity::find()
+        .select_only()
+        .column(program::Column::Id)
+        .filter(program::Column::Active.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let rows = progress::Entity::find()
+        .filter(progress::Column::MerchantId.eq(merchant_id))
+        .filter(progress::Column::SubjectType.eq(Subject::Merchant.as_str()))
+        .filter(progress::Column::ProgramId.is_in(active))
+        .order_by_asc(progress::Column::ProgramId)
+        .order_by_desc(progress::Column::PeriodStart)
+        .all(db)
+        .await?;
+    let mut out: Vec<progress::Model> = Vec::new();
+    for r in rows {
+        if out.last().is_none_or(|l| l.program_id != r.program_id) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn achievements(
+    db: &DatabaseConnection,
+    program_id: i64,
+    subject_id: Option<String>,
+    limit: u64,
+    after: Option<i64>,
+) -> AppResult<(Vec<achievement::Model>, Option<String>)> {
+    let mut q = achievement::Entity::find()
+        .filter(achievement::Column::ProgramId.eq(program_id))
+        .order_by_asc(achievement::Column::Id);
+    if let Some(s) = subject_id {
+        q = q.filter(achievement::Column::SubjectId.eq(s));
+    }
+    if let Some(a) = after {
+        q = q.filter(achievement::Column::Id.gt(a));
+    }
+    let rows = q.limit(limit + 1).all(db).await?;
+    Ok(pagination::page(rows, limit, |r| r.id.to_string()))
+}
+
+/// Evaluation runs, newest first.
+pub async fn runs(
+    db: &DatabaseConnection,
+    limit: u64,
+    before: Option<i64>,
+) -> AppResult<(Vec<job_run::Model>, Option<String>)> {
+    let mut q = job_run::Entity::find()
+        .filter(job_run::Column::Job.eq(crate::jobs::evaluate::JOB))
+        .order_by_desc(job_run::Column::Id);
+    if let Some(b) = before {
+        q = q.filter(job_run::Column::Id.lt(b));
+    }
+    let rows = q.limit(limit + 1).all(db).await?;
+    Ok(pagination::page(rows, limit, |r| r.id.to_string()))
+}
+
+/// Subjects per tier, against the goal.
+pub struct TierCount {
+    pub tier: Tier,
+    /// Subjects that reached at least this tier.
+    pub subjects: i64,
+}
+
+/// GMV structure of a period, from the merchant roll-ups of approved merchants.
+#[derive(Clone, Copy, Default)]
+pub struct GmvStructure {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub total: i64,
+    pub brand_live_stream: i64,
+    pub industry_belt: i64,
+}
+
+impl GmvStructure {
+    /// `part / total` in basis points (1/100 of a percent), rounded toward zero; `None` when
+    /// the total is not positive.
+    pub fn share_bp(&self, part: i64) -> Option<i64> {
+        (self.total > 0).then(|| (i128::from(part) * 10_000 / i128::from(self.total)) as i64)
+    }
+}
+
+pub struct Summary {
+    pub period: Period,
+    pub subjects: i64,
+    pub tiers: Vec<TierCount>,
+    pub projected_top: i64,
+    pub by_status: [(Status, i64); 4],
+    pub gmv: GmvStructure,
+    pub previous_gmv: GmvStructure,
+}
+
+pub async fn summary(
+    db: &DatabaseConnection,
+    p: &program::Model,
+    def: &ProgramDef,
+    period: Period,
+) -> AppResult<Summary> {
+    let base = || {
+        progress::Entity::find()
+            .filter(progress::Column::ProgramId.eq(p.id))
+            .filter(progress::Column::PeriodStart.eq(period.start))
+    };
+    let per_tier: Vec<(i32, i64)> = base()
+        .select_only()
+        .column(progress::Column::TierIndex)
+        .column_as(progress::Column::SubjectId.count(), "n")
+        .group_by(progress::Column::TierIndex)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let per_status: Vec<(String, i64)> = base()
+        .select_only()
+        .column(progress::Column::Status)
+        .column_as(progress::Column::SubjectId.count(), "n")
+        .group_by(progress::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let top = def.tiers.last().map_or(i64::MAX, |t| t.threshold);
+    let projected_top = base()
+        .filter(progress::Column::Projected.gte(top))
+        .count(db)
+        .await? as i64;
+    let subjects = per_tier.iter().map(|(_, n)| n).sum();
+    let tiers = def
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TierCount {
+            tier: t.clone(),
+            subjects: per_tier
+                .iter()
+                .filter(|(ti, _)| *ti >= i as i32)
+                .map(|(_, n)| n)
+                .sum(),
+        })
+        .collect();
+    let status_n = |s: Status| {
+        per_status
+            .iter()
+            .find(|(n, _)| n == s.as_str())
+            .map_or(0, |(_, c)| *c)
+    };
+    let by_status = [
+        Status::Achieved,
+        Status::OnTrack,
+        Status::AtRisk,
+        Status::Behind,
+    ]
+    .map(|s| (s, status_n(s)));
+    let today = crate::domain::period::local_day(def.time_zone, Utc::now());
+    let gmv = gmv_structure(db, period.start, period.end.min(today)).await?;
+    let prev = Period::containing_day(def.period, period.start).previous(def.period);
+    let previous_gmv = gmv_structure(db, prev.start, prev.end.min(today)).await?;
+    Ok(Summary {
+        period,
+        subjects,
+        tiers,
+        projected_top,
+        by_status,
+        gmv,
+        previous_gmv,
+    })
+}
+
+async fn gmv_structure(
+    db: &DatabaseConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<GmvStructure> {
+    let mut out = GmvStructure {
+        from: Some(from),
+        to: Some(to),
+        ..Default::default()
+    };
+    if to < from {
+        return Ok(out);
+    }
+    let sql = "SELECT m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
+               FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
+               WHERE g.day >= ? AND g.day <= ? AND m.status = 'approved' \
+               GROUP BY m.kind, g.channel";
+    let values: Vec<Value> = vec![from.into(), to.into()];
+    let rows = db
+        .query_all_raw(statement(db.get_database_backend(), sql, values))
+        .await?;
+    let overflow = || AppError::internal(anyhow::anyhow!("GMV total overflows i64"));
+    let mut total = Vec::new();
+    let mut brand_live = Vec::new();
+    let mut belt = Vec::new();
+    for r in rows {
+        let kind: String = r.try_get_by_index(0)?;
+        let channel: String = r.try_get_by_index(1)?;
+        let amount: i64 = r.try_get_by_index(2)?;
+        total.push(amount);
+        if kind == MerchantKind::Brand.as_str() && channel == "live_stream" {
+            brand_live.push(amount);
+        }
+        if kind == MerchantKind::IndustryBelt.as_str() {
+            belt.push(amount);
+        }
+    }
+    out.total = checked_sum(total).ok_or_else(overflow)?;
+    out.brand_live_stream = checked_sum(brand_live).ok_or_else(overflow)?;
+    out.industry_belt = checked_sum(belt).ok_or_else(overflow)?;
+    Ok(out)
+}

@@ -1,0 +1,632 @@
+//! Evaluation: progress, snapshots, achievements exactly once, revocation, emails, runs,
+//! the read endpoints over the results, and failed runs.
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use merchant_incentives::jobs::{self, Trigger, evaluate::run_tick};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use support::{As, TestApp, spawn_app};
+
+/// ¥1 in fen.
+const YUAN: i64 = 100;
+const MILLION: i64 = 1_000_000 * YUAN;
+/// Noon of 2026-03-01 in Shanghai.
+const MARCH_1: &str = "2026-03-01T04:00:00Z";
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn leaderboard(app: &TestApp, program: i64, query: &str) -> Value {
+    app.get(
+        &format!("/api/v1/programs/{program}/progress{query}"),
+        &As::Admin,
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+async fn achievements(app: &TestApp, program: i64) -> Vec<Value> {
+    app.get(
+        &format!("/api/v1/programs/{program}/achievements?limit=500"),
+        &As::Admin,
+    )
+    .await
+    .expect(200)
+    .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn evaluation_ranks_merchants_and_records_achievements_once() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let program = app.seeded_program("merchants_100m").await;
+    let (a, _) = app.approved_merchant("brand").await;
+    let (b, b_key) = app.approved_merchant("industry_belt").await;
+    let (pending, _) = app.register_merchant("brand").await;
+    // A: ¥60M by March (two tiers), ¥30M of it in February's run-rate window.
+    app.add_rollup(a, "2026-01-15", "live_stream", 30 * MILLION)
+        .await;
+    app.add_rollup(a, "2026-02-10", "storefront", 30 * MILLION)
+        .await;
+    // Not counted: before the programme, and after as_of.
+    app.add_rollup(a, "2025-12-31", "live_stream", 90 * MILLION)
+        .await;
+    app.add_rollup(a, "2026-03-02", "live_stream", 90 * MILLION)
+        .await;
+    // B: ¥100k, far behind.
+    app.add_rollup(b, "2026-02-20", "short_video", 100_000 * YUAN)
+        .await;
+    // Not approved: ignored.
+    app.add_rollup(pending, "2026-02-20", "live_stream", 500 * MILLION)
+        .await;
+
+    let run = app.evaluate(MARCH_1).await;
+    assert_eq!(at(run["as_of"].as_str().unwrap()), at(MARCH_1));
+    assert_eq!(run["subjects_evaluated"], 2);
+    assert_eq!(run["achievements_recorded"], 2);
+    assert_eq!(run["achievements_revoked"], 0);
+    assert!(run["id"].is_i64() && run["started_at"].is_string() && run["finished_at"].is_string());
+
+    let board = leaderboard(&app, program, "").await;
+    let items = board["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let first = &items[0];
+    let expected_keys = [
+        "program_id",
+        "period_start",
+        "period_end",
+        "subject_type",
+        "subject_id",
+        "value",
+        "tier",
+        "next_tier",
+        "next_threshold",
+        "remaining",
+        "projected",
+        "status",
+        "evaluated_at",
+    ];
+    for k in expected_keys {
+        assert!(first.get(k).is_some(), "{k} in {first}");
+    }
+    assert_eq!(first["subject_id"], a.to_string());
+    assert_eq!(first["subject_type"], "merchant");
+    assert_eq!(first["period_start"], "2026-01-01");
+    assert_eq!(first["period_end"], "2026-12-31");
+    assert_eq!(first["value"], 60 * MILLION);
+    assert_eq!(first["tier"], "五千万商家 ¥50M");
+    assert_eq!(first["next_tier"], "亿元商家 ¥100M");
+    assert_eq!(first["next_threshold"], 100 * MILLION);
+    assert_eq!(first["remaining"], 40 * MILLION);
+    // Last 28 full days (Feb 1–28): ¥30M; 305 days left after March 1.
+    assert_eq!(first["projected"], 60 * MILLION + 30 * MILLION * 305 / 28);
+    assert_eq!(first["status"], "on_track");
+    let second = &items[1];
+    assert_eq!(second["subject_id"], b.to_string());
+    assert!(second["tier"].is_null());
+    assert_eq!(second["status"], "behind");
+    assert_eq!(second["remaining"], 10 * MILLION - 100_000 * YUAN);
+
+    let got = achievements(&app, program).await;
+    assert_eq!(got.len(), 2);
+    assert!(
+        got.iter()
+            .all(|x| x["subject_id"].as_str() == Some(a.to_string().as_str())
+                && x["revoked_at"].is_null())
+    );
+
+    // One tier_achieved email per new achievement, to the merchant.
+    let mails: Vec<_> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "tier_achieved")
+        .collect();
+    assert_eq!(mails.len(), 2);
+    assert!(mails.iter().all(|m| m.merchant_id == Some(a)));
+    assert!(
+        mails.iter().any(|m| m.subject.contains("五千万商家")),
+        "{:?}",
+        mails[0].subject
+    );
+    assert!(mails[0].text_body.contains("¥"));
+
+    // The same data again changes nothing.
+    let again = app.evaluate(MARCH_1).await;
+    assert_eq!(again["subjects_evaluated"], 2);
+    assert_eq!(again["achievements_recorded"], 0);
+    assert_eq!(again["achievements_revoked"], 0);
+    assert_eq!(achievements(&app, program).await.len(), 2);
+    assert_eq!(
+        app.outbox()
+            .await
+            .iter()
+            .filter(|m| m.kind == "tier_achieved")
+            .count(),
+        2
+    );
+    let board2 = leaderboard(&app, program, "").await;
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        for i in v["items"].as_array_mut().unwrap() {
+            i.as_object_mut().unwrap().remove("evaluated_at");
+        }
+        v
+    };
+    assert_eq!(strip(&board), strip(&board2));
+    // Each run left a snapshot per subject.
+    let snaps = entity::progress_snapshot::Entity::find()
+        .filter(entity::progress_snapshot::Column::ProgramId.eq(program))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(snaps, 4);
+
+    // Merchants see their own progress; not another's.
+    let mine = app
+        .get("/api/v1/me/progress", &As::Merchant(b_key.clone()))
+        .await
+        .expect(200);
+    let mine = mine.body["items"].as_array().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["subject_id"], b.to_string());
+    app.get(
+        &format!("/api/v1/merchants/{b}/progress"),
+        &As::Merchant(b_key.clone()),
+    )
+    .await
+    .expect(200);
+    app.get(
+        &format!("/api/v1/merchants/{a}/progress"),
+        &As::Merchant(b_key.clone()),
+    )
+    .await
+    .expect_error(404, "not_found");
+    let staff = app
+        .get(&format!("/api/v1/merchants/{a}/progress"), &As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(staff.body["items"][0]["value"], 60 * MILLION);
+    // Leaderboards and achievements are staff-only.
+    app.get(
+        &format!("/api/v1/programs/{program}/progress"),
+        &As::Merchant(b_key),
+    )
+    .await
+    .expect(401);
+
+    // The run history lists both runs, newest first.
+    let runs = app.get("/api/v1/evaluations", &As::Admin).await.expect(200);
+    let runs = runs.body["items"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["id"], again["id"]);
+    assert_eq!(runs[0]["trigger"], "api");
+    assert_eq!(runs[0]["outcome"], "ok");
+}
+
+#[tokio::test]
+async fn refunds_revoke_achievements_and_recovery_restores_them() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let program = app.seeded_program("merchants_100m").await;
+    let (a, _) = app.approved_merchant("brand").await;
+    app.add_rollup(a, "2026-01-10", "live_stream", 12 * MILLION)
+        .await;
+    app.evaluate(MARCH_1).await;
+    let got = achievements(&app, program).await;
+    assert_eq!(got.len(), 1);
+    assert!(got[0]["revoked_at"].is_null());
+
+    // A refund takes A back under ¥10M.
+    app.add_rollup(a, "2026-02-25", "live_stream", -3 * MILLION)
+        .await;
+    let run = app.evaluate(MARCH_1).await;
+    assert_eq!(run["achievements_revoked"], 1);
+    let got = achievements(&app, program).await;
+    assert_eq!(got.len(), 1, "revoked, not deleted");
+    assert!(got[0]["revoked_at"].is_string());
+    let board = leaderboard(&app, program, "").await;
+    assert!(board["items"][0]["tier"].is_null());
+
+    // Sales bring it back: the same achievement, revoked_at cleared, no second email.
+    app.add_rollup(a, "2026-02-26", "storefront", 2 * MILLION)
+        .await;
+    let run = app.evaluate(MARCH_1).await;
+    assert_eq!(run["achievements_recorded"], 0);
+    let again = achievements(&app, program).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["id"], got[0]["id"]);
+    assert!(again[0]["revoked_at"].is_null());
+    assert_eq!(
+        app.outbox()
+            .await
+            .iter()
+            .filter(|m| m.kind == "tier_achieved")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn editing_tiers_keeps_past_achievements() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let program = app.seeded_program("merchants_100m").await;
+    let (a, _) = app.approved_merchant("brand").await;
+    app.add_rollup(a, "2026-01-10", "live_stream", 12 * MILLION)
+        .await;
+    app.evaluate(MARCH_1).await;
+    app.patch(
+        &format!("/api/v1/programs/{program}"),
+        &As::Admin,
+        json!({"tiers": [{"name": "入门 ¥5M", "threshold": 5 * MILLION}, {"name": "¥20M", "threshold": 20 * MILLION}]}),
+    )
+    .await
+    .expect(200);
+    app.evaluate(MARCH_1).await;
+    let got = achievements(&app, program).await;
+    let tiers: Vec<&str> = got.iter().map(|x| x["tier"].as_str().unwrap()).collect();
+    assert_eq!(tiers, vec!["千万商家 ¥10M", "入门 ¥5M"]);
+    assert!(got.iter().all(|x| x["revoked_at"].is_null()));
+    let board = leaderboard(&app, program, "").await;
+    assert_eq!(board["items"][0]["tier"], "入门 ¥5M");
+    assert_eq!(board["items"][0]["next_threshold"], 20 * MILLION);
+}
+
+#[tokio::test]
+async fn channel_kind_product_and_creator_programmes() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let (brand, _) = app.approved_merchant("brand").await;
+    let (belt, _) = app.approved_merchant("industry_belt").await;
+    app.add_rollup(brand, "2026-01-05", "live_stream", 2 * MILLION)
+        .await;
+    app.add_rollup(brand, "2026-01-05", "storefront", 50 * MILLION)
+        .await;
+    app.add_rollup(belt, "2026-01-05", "live_stream", 9 * MILLION)
+        .await;
+    let live = app
+        .post(
+            "/api/v1/programs",
+            &As::Admin,
+            json!({
+                "name": "品牌直播", "subject": "merchant", "merchant_kinds": ["brand"],
+                "metric": "channel_gmv", "channel": "live_stream", "period": "month",
+                "starts_on": "2026-01-01",
+                "tiers": [{"name": "¥1M", "threshold": MILLION}], "goal": 10
+            }),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    app.add_product_rollup(brand, "SKU-1", "2026-01-05", "live_stream", 11 * MILLION)
+        .await;
+    app.add_product_rollup(belt, "SKU-1", "2026-01-06", "live_stream", 3 * MILLION)
+        .await;
+    app.add_creator_rollup("达人-小美", brand, "2026-01-05", "live_stream", 4 * MILLION)
+        .await;
+    app.add_creator_rollup("达人-小美", belt, "2026-01-06", "short_video", 2 * MILLION)
+        .await;
+    // As of 2026-01-20 in Shanghai: the January month of the live programme.
+    app.evaluate("2026-01-20T02:00:00Z").await;
+
+    let board = leaderboard(&app, live, "").await;
+    let items = board["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only brand merchants: {board}");
+    assert_eq!(items[0]["subject_id"], brand.to_string());
+    assert_eq!(items[0]["value"], 2 * MILLION, "only live_stream counts");
+    assert_eq!(items[0]["period_start"], "2026-01-01");
+    assert_eq!(items[0]["period_end"], "2026-01-31");
+    assert_eq!(items[0]["status"], "achieved");
+
+    let products = app.seeded_program("products_100m").await;
+    let board = leaderboard(&app, products, "").await;
+    let ids: Vec<&str> = board["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![format!("{brand}:SKU-1"), format!("{belt}:SKU-1")]);
+    assert_eq!(board["items"][0]["tier"], "千万单品 ¥10M");
+    assert_eq!(board["items"][0]["subject_type"], "product");
+
+    let creators = app.seeded_program("creators_10m").await;
+    let board = leaderboard(&app, creators, "").await;
+    assert_eq!(board["items"][0]["subject_id"], "达人-小美");
+    assert_eq!(board["items"][0]["value"], 6 * MILLION);
+    assert_eq!(board["items"][0]["tier"], "五百万达人 ¥5M");
+    // Creator and product achievements send no merchant email.
+    assert!(
+        app.outbox()
+            .await
+            .iter()
+            .all(|m| m.kind != "tier_achieved" || m.merchant_id == Some(brand))
+    );
+}
+
+#[tokio::test]
+async fn leaderboard_filters_pages_and_summary() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let program = app.seeded_program("merchants_100m").await;
+    let mut ids = Vec::new();
+    // Five brand merchants: ¥5M, ¥15M, ¥15M, ¥60M, ¥120M (the last two live-stream).
+    for (n, amount) in [5, 15, 15, 60, 120].into_iter().enumerate() {
+        let kind = if n < 3 { "industry_belt" } else { "brand" };
+        let (id, _) = app.approved_merchant(kind).await;
+        let channel = if n >= 3 { "live_stream" } else { "storefront" };
+        app.add_rollup(id, "2026-01-20", channel, amount * MILLION)
+            .await;
+        ids.push(id);
+    }
+    // December 2025 (the previous period): all industry belt.
+    app.add_rollup(ids[0], "2025-12-20", "storefront", 100 * MILLION)
+        .await;
+    app.evaluate(MARCH_1).await;
+
+    let values = |b: &Value| -> Vec<i64> {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["value"].as_i64().unwrap())
+            .collect()
+    };
+    let page1 = leaderboard(&app, program, "?limit=2").await;
+    assert_eq!(values(&page1), vec![120 * MILLION, 60 * MILLION]);
+    let c = page1["next_cursor"].as_str().unwrap();
+    let page2 = leaderboard(&app, program, &format!("?limit=2&cursor={c}")).await;
+    assert_eq!(values(&page2), vec![15 * MILLION, 15 * MILLION]);
+    // Ties by subject id.
+    let s: Vec<String> = page2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = s.clone();
+    sorted.sort();
+    assert_eq!(s, sorted);
+    let c = page2["next_cursor"].as_str().unwrap();
+    let page3 = leaderboard(&app, program, &format!("?limit=2&cursor={c}")).await;
+    assert_eq!(values(&page3), vec![5 * MILLION]);
+    assert!(page3["next_cursor"].is_null());
+
+    let achieved = leaderboard(&app, program, "?status=achieved").await;
+    assert_eq!(values(&achieved), vec![120 * MILLION]);
+    let tier = urlencode("千万商家 ¥10M");
+    let ten = leaderboard(&app, program, &format!("?tier={tier}")).await;
+    assert_eq!(values(&ten), vec![15 * MILLION, 15 * MILLION]);
+    app.get(
+        &format!("/api/v1/programs/{program}/progress?status=winning"),
+        &As::Admin,
+    )
+    .await
+    .expect(400);
+    app.get(
+        &format!("/api/v1/programs/{program}/progress?cursor=zzz"),
+        &As::Admin,
+    )
+    .await
+    .expect_error(400, "invalid_cursor");
+
+    let s = app
+        .get(&format!("/api/v1/programs/{program}/summary"), &As::Admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(s["goal"], 1000);
+    assert_eq!(s["subjects"], 5);
+    let per_tier: Vec<i64> = s["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["subjects"].as_i64().unwrap())
+        .collect();
+    assert_eq!(per_tier, vec![4, 2, 1]);
+    assert_eq!(s["top_tier_reached"], 1);
+    assert!(s["projected_top_tier"].as_i64().unwrap() >= 1);
+    assert_eq!(s["statuses"]["achieved"], 1);
+    // Current period: total ¥215M; brand live ¥180M; industry belt ¥35M.
+    let g = &s["gmv"];
+    assert_eq!(g["current"]["total"], 215 * MILLION);
+    assert_eq!(
+        g["current"]["brand_live_stream_share_bp"],
+        180 * 10_000 / 215
+    );
+    assert_eq!(g["current"]["industry_belt_share_bp"], 35 * 10_000 / 215);
+    assert_eq!(g["previous"]["from"], "2025-01-01");
+    assert_eq!(g["previous"]["industry_belt_share_bp"], 10_000);
+    assert_eq!(
+        g["industry_belt_share_change_bp"],
+        35 * 10_000 / 215 - 10_000
+    );
+    app.get(
+        &format!("/api/v1/programs/{program}/summary"),
+        &As::Merchant("nope".into()),
+    )
+    .await
+    .expect(401);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn back_dated_gmv_of_the_previous_period_is_picked_up_for_a_week() {
+    let app = spawn_app().await;
+    let program = app
+        .post(
+            "/api/v1/programs",
+            &As::Admin,
+            json!({
+                "name": "月度", "subject": "merchant", "metric": "gmv", "period": "month",
+                "starts_on": "2026-01-01",
+                "tiers": [{"name": "¥1M", "threshold": MILLION}], "goal": 10
+            }),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let (a, _) = app.approved_merchant("brand").await;
+    app.add_rollup(a, "2026-02-27", "live_stream", MILLION / 2)
+        .await;
+    app.evaluate("2026-02-28T04:00:00Z").await;
+    // A late record for Feb 28 arrives on March 3.
+    app.add_rollup(a, "2026-02-28", "live_stream", MILLION)
+        .await;
+    app.evaluate("2026-03-03T04:00:00Z").await;
+    let feb = leaderboard(&app, program, "?period_start=2026-02-01").await;
+    assert_eq!(feb["items"][0]["value"], MILLION * 3 / 2);
+    assert_eq!(feb["items"][0]["status"], "achieved");
+    assert_eq!(achievements(&app, program).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let (a, _) = app.approved_merchant("brand").await;
+    // A corrupt roll-up so large that the run-rate projection overflows i64.
+    app.add_rollup(a, "2026-02-15", "live_stream", i64::MAX / 4)
+        .await;
+    let tick1 = at("2026-03-01T04:00:00Z");
+    let failed = run_tick(&app.db, tick1, "replica-a")
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(failed.outcome, "failed");
+    assert!(
+        failed.error.as_deref().unwrap().contains("overflow"),
+        "{:?}",
+        failed.error
+    );
+    assert!(failed.finished_at.is_some());
+    // Another replica firing for the same tick does nothing.
+    assert!(
+        run_tick(&app.db, tick1, "replica-b")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The API reports the failure with 500 and records it too.
+    app.post("/api/v1/evaluations", &As::Admin, json!({"as_of": MARCH_1}))
+        .await
+        .expect_error(500, "internal");
+
+    // The data is corrected; the next tick is fine.
+    app.add_rollup(
+        a,
+        "2026-02-15",
+        "live_stream",
+        -(i64::MAX / 4) + 5 * MILLION,
+    )
+    .await;
+    let ok = run_tick(&app.db, at("2026-03-01T04:15:00Z"), "replica-b")
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(ok.outcome, "ok");
+    assert_eq!(ok.subjects_evaluated, 1);
+    assert!(ok.error.is_none());
+
+    let runs = app.get("/api/v1/evaluations", &As::Admin).await.expect(200);
+    let outcomes: Vec<&str> = runs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, vec!["ok", "failed", "failed"]);
+    assert_eq!(runs.body["items"][0]["trigger"], "scheduler");
+    assert_eq!(runs.body["items"][1]["trigger"], "api");
+}
+
+#[tokio::test]
+async fn ticks_are_claimed_once_and_keyed_by_the_cron_time() {
+    let app = spawn_app().await;
+    let t = at("2026-05-01T00:15:00Z");
+    let first = jobs::claim_tick(&app.db, "evaluate", t, t, "r1", Trigger::Scheduler)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let second = jobs::claim_tick(&app.db, "evaluate", t, t, "r2", Trigger::Scheduler)
+        .await
+        .unwrap();
+    assert!(second.is_none());
+    let schedule = merchant_incentives::config::Schedule::parse("0 */15 * * * *").unwrap();
+    assert_eq!(
+        jobs::tick_time(&schedule, at("2026-05-01T00:15:00.020Z")),
+        t
+    );
+    assert_eq!(
+        jobs::tick_time(&schedule, at("2026-05-01T00:14:59.800Z")),
+        t
+    );
+    assert_eq!(
+        jobs::tick_time(&schedule, at("2026-05-01T00:29:00Z")),
+        at("2026-05-01T00:15:00Z")
+    );
+    // Bad requests.
+    app.post(
+        "/api/v1/evaluations",
+        &As::Admin,
+        json!({"as_of": "2999-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect_error(422, "as_of_in_future");
+    let analyst = app.staff_token("analyst").await;
+    app.post(
+        "/api/v1/evaluations",
+        &As::Staff(analyst.clone()),
+        json!({}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
+    app.get("/api/v1/evaluations", &As::Staff(analyst))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn the_scheduler_runs_evaluation_on_its_cron() {
+    let app = spawn_app().await;
+    let mut config = (*app.state.config).clone();
+    config.schedule_evaluate = merchant_incentives::config::Schedule::parse("* * * * * *").unwrap();
+    let state = merchant_incentives::app::AppState::new(app.db.clone(), config);
+    let mut sched = jobs::start_scheduler(&state).await.unwrap();
+    let mut runs = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        runs = entity::job_run::Entity::find()
+            .filter(entity::job_run::Column::Trigger.eq("scheduler"))
+            .filter(entity::job_run::Column::Outcome.eq("ok"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        if runs >= 1 {
+            break;
+        }
+    }
+    sched.shutdown().await.unwrap();
+    assert!(runs >= 1, "a scheduled run happened");
+}
