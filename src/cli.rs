@@ -36,6 +36,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Queue a digest now: `merchant_weekly` or `staff_daily` (sent by the dispatcher).
+    Digest {
+        #[arg(value_parser = parse_digest)]
+        kind: crate::mail::digests::DigestKind,
+        /// Make it as if it were this RFC 3339 instant (default: now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Manage staff tokens.
     Staff {
         #[command(subcommand)]
@@ -58,6 +66,11 @@ pub enum StaffCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+}
+
+fn parse_digest(s: &str) -> Result<crate::mail::digests::DigestKind, String> {
+    crate::mail::digests::DigestKind::parse(s)
+        .ok_or_else(|| "kind must be merchant_weekly or staff_daily".to_string())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -110,6 +123,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Digest { kind, as_of } => {
+            let state = app::AppState::new(database, config);
+            let q = crate::mail::digests::run_digest(
+                &state,
+                kind,
+                as_of.unwrap_or_else(chrono::Utc::now),
+            )
+            .await?;
+            println!(
+                "{}: {} recipients, {} queued, {} already queued",
+                kind.as_str(),
+                q.recipients,
+                q.queued,
+                q.duplicates
+            );
+            Ok(())
+        }
         Command::Serve => serve(config, database).await,
     }
 }
@@ -121,7 +151,16 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         .await
         .with_context(|| format!("LISTEN: cannot bind {listen}"))?;
     tracing::info!(%listen, docs = %format!("http://{listen}/docs"), "serving");
+    // The outbox dispatcher runs on every replica: its claims keep replicas from double-sending.
+    let mailer = crate::mail::dispatcher::Mailer::from_config(&state.config)?;
+    let dispatcher = tokio::spawn(crate::mail::dispatcher::run(
+        state.db.clone(),
+        mailer,
+        state.config.outbox_poll,
+        shutdown_signal(),
+    ));
     app::serve_on(acceptor, state, shutdown_signal()).await?;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatcher).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -42,6 +42,8 @@ fn env() -> &'static Environment<'static> {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         kind!(env, "onboarding_status");
+        kind!(env, "merchant_weekly");
+        kind!(env, "staff_daily");
         env
     })
 }
