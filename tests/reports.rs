@@ -436,6 +436,63 @@ async fn email_samples_in_docs_match_the_templates() {
     .await
     .expect(200);
     support::set_last_gmv_at(&app.db, en, Some(as_of() - chrono::Duration::days(5))).await;
+    // A top-tier merchant reached yesterday, a revoked tier, and some industry-belt GMV.
+    let program = support::insert_program(
+        &app.db,
+        "产业带商家季度冲刺",
+        "quarter",
+        &[("百万", 100_000_000), ("千万", 1_000_000_000)],
+        100,
+    )
+    .await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-10-01", "2026-12-31"),
+        en,
+        1_234_567_800,
+        (1, Some("千万")),
+        None,
+        1_500_000_000,
+        "achieved",
+    )
+    .await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-10-01", "2026-12-31"),
+        id,
+        98_000_000,
+        (-1, None),
+        Some(("百万", 100_000_000)),
+        99_000_000,
+        "at_risk",
+    )
+    .await;
+    let yesterday = as_of() - chrono::Duration::hours(10);
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-10-01",
+        en,
+        ("千万", 1_000_000_000),
+        1_234_567_800,
+        yesterday,
+        None,
+    )
+    .await;
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-10-01",
+        id,
+        ("百万", 100_000_000),
+        100_500_000,
+        as_of() - chrono::Duration::days(9),
+        Some(yesterday),
+    )
+    .await;
+    support::insert_gmv_day(&app.db, en, "2026-11-20", "storefront", 1_234_567_800).await;
     app.post(
         "/api/v1/digests",
         &As::Admin,

@@ -447,6 +447,7 @@ pub async fn insert_progress(
 }
 
 /// An achievement row (optionally revoked).
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_achievement(
     db: &DatabaseConnection,
     program_id: i64,
