@@ -128,3 +128,76 @@ async fn write_eml(dir: &Path, id: i64, bytes: &[u8]) -> std::io::Result<()> {
     .await
     .map_err(std::io::Error::other)?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(smtp: Option<&str>) -> Config {
+        Config::from_lookup(&|k| match k {
+            "SMTP_URL" => smtp.map(str::to_string),
+            "MAIL_DIR" => Some("/tmp/mail-test".into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn row() -> email_outbox::Model {
+        let now = chrono::Utc::now();
+        email_outbox::Model {
+            id: 7,
+            kind: "staff_daily".into(),
+            merchant_id: None,
+            recipient: "Ops <ops@example.cn>".into(),
+            locale: "zh-CN".into(),
+            subject: "日报 ¥1.23亿".into(),
+            text_body: "正文".into(),
+            html_body: "<p>正文</p>".into(),
+            dedupe_key: "k".into(),
+            message_id: "<abc@merchant-incentives>".into(),
+            status: "sending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            claimed_until: None,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn smtp_urls_build_a_transport() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:pass@mail.example.com:587?tls=required",
+            "smtp://mail.example.com?tls=opportunistic",
+            "smtps://user:pass@mail.example.com",
+        ] {
+            let t = Transport::from_config(&config(Some(url))).unwrap();
+            assert!(matches!(t, Transport::Smtp(_)), "{url}");
+        }
+        let t = Transport::from_config(&config(None)).unwrap();
+        assert!(matches!(t, Transport::File(ref d) if d == Path::new("/tmp/mail-test")));
+    }
+
+    #[test]
+    fn messages_are_multipart_with_the_rows_message_id() {
+        let from: Mailbox = "Merchant Incentives <noreply@localhost>".parse().unwrap();
+        let raw = String::from_utf8(build_message(&from, &row()).unwrap().formatted()).unwrap();
+        assert!(
+            raw.contains("Message-ID: <abc@merchant-incentives>"),
+            "{raw}"
+        );
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(
+            raw.contains("text/plain") && raw.contains("text/html"),
+            "{raw}"
+        );
+        let mut bad = row();
+        bad.recipient = "not an address".into();
+        assert!(matches!(
+            build_message(&from, &bad),
+            Err(SendError::Permanent(_))
+        ));
+    }
+}
