@@ -51,6 +51,14 @@ pub enum Command {
         #[arg(long, default_value_t = 618)]
         seed: u64,
     },
+    /// Queue a digest now: `merchant_weekly` or `staff_daily` (sent by the dispatcher).
+    Digest {
+        #[arg(value_parser = parse_digest)]
+        kind: crate::mail::digests::DigestKind,
+        /// Make it as if it were this RFC 3339 instant (default: now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Manage staff tokens.
     Staff {
         #[command(subcommand)]
@@ -79,6 +87,11 @@ fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("not an RFC 3339 instant ({e})"))
+}
+
+fn parse_digest(s: &str) -> Result<crate::mail::digests::DigestKind, String> {
+    crate::mail::digests::DigestKind::parse(s)
+        .ok_or_else(|| "kind must be merchant_weekly or staff_daily".to_string())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -136,6 +149,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { merchants, seed } => {
             crate::demo::run(&database, &config, merchants, seed).await
         }
+        Command::Digest { kind, as_of } => {
+            let state = app::AppState::new(database, config);
+            let q = crate::mail::digests::run_digest(
+                &state,
+                kind,
+                as_of.unwrap_or_else(chrono::Utc::now),
+            )
+            .await?;
+            println!(
+                "{}: {} recipients, {} queued, {} already queued",
+                kind.as_str(),
+                q.recipients,
+                q.queued,
+                q.duplicates
+            );
+            Ok(())
+        }
         Command::Serve => serve(config, database).await,
     }
 }
@@ -152,10 +182,19 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         .await
         .with_context(|| format!("LISTEN: cannot bind {listen}"))?;
     tracing::info!(%listen, docs = %format!("http://{listen}/docs"), "serving");
+    // The outbox dispatcher runs on every replica: its claims keep replicas from double-sending.
+    let mailer = crate::mail::dispatcher::Mailer::from_config(&state.config)?;
+    let dispatcher = tokio::spawn(crate::mail::dispatcher::run(
+        state.db.clone(),
+        mailer,
+        state.config.outbox_poll,
+        shutdown_signal(),
+    ));
     app::serve_on(acceptor, state, shutdown_signal()).await?;
     if let Some(s) = scheduler.as_mut() {
         let _ = s.shutdown().await;
     }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatcher).await;
     tracing::info!("stopped");
     Ok(())
 }

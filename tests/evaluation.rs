@@ -200,7 +200,7 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
         &As::Merchant(b_key),
     )
     .await
-    .expect(401);
+    .expect_error(403, "staff_only");
 
     // The run history lists both runs, newest first.
     let runs = app.get("/api/v1/evaluations", &As::Admin).await.expect(200);

@@ -92,7 +92,7 @@ async fn admins_create_programmes_and_invalid_definitions_are_422() {
     let (_, key) = app.approved_merchant("brand").await;
     app.post("/api/v1/programs", &As::Merchant(key), programme())
         .await
-        .expect(401);
+        .expect_error(403, "staff_only");
 }
 
 #[tokio::test]

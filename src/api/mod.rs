@@ -1,5 +1,6 @@
 //! The HTTP layer: one `#[OpenApi]` impl per tag, thin, no SQL.
 
+pub mod emails;
 pub mod evaluations;
 pub mod me;
 pub mod merchants;
@@ -33,6 +34,8 @@ pub enum ApiTags {
     Programs,
     /// Evaluation runs: run now, and the history of scheduled and manual runs.
     Evaluations,
+    /// Email reports: previews, digests and the outbox with its delivery state.
+    Reports,
 }
 
 pub type Apis = (
@@ -42,6 +45,7 @@ pub type Apis = (
     me::MeApi,
     programs::ProgramsApi,
     evaluations::EvaluationsApi,
+    emails::EmailsApi,
 );
 
 pub fn apis() -> Apis {
@@ -52,5 +56,6 @@ pub fn apis() -> Apis {
         me::MeApi,
         programs::ProgramsApi,
         evaluations::EvaluationsApi,
+        emails::EmailsApi,
     )
 }

@@ -63,7 +63,6 @@ pub struct Program {
     /// Merchant kinds taking part.
     pub merchant_kinds: Vec<MerchantKind>,
     pub metric: Metric,
-    /// Set for `channel_gmv`.
     pub channel: Option<Channel>,
     pub period: PeriodKind,
     /// IANA time zone of the calendar periods.
@@ -116,7 +115,6 @@ pub struct NewProgram {
     /// Default: both kinds.
     pub merchant_kinds: Option<Vec<MerchantKind>>,
     pub metric: Metric,
-    /// Required for `channel_gmv`, refused otherwise.
     pub channel: Option<Channel>,
     pub period: PeriodKind,
     /// IANA name; default `Asia/Shanghai`.
@@ -169,7 +167,6 @@ pub struct ProgramPatch {
     pub subject: Option<Subject>,
     pub merchant_kinds: Option<Vec<MerchantKind>>,
     pub metric: Option<Metric>,
-    /// `null` removes the channel.
     pub channel: MaybeUndefined<Channel>,
     pub period: Option<PeriodKind>,
     pub time_zone: Option<String>,

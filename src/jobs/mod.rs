@@ -3,6 +3,7 @@
 //! the replica whose insert went through runs the work. Jobs are plain async functions; the
 //! scheduler only calls them, and the CLI, the API and the tests call them directly.
 
+pub mod digest;
 pub mod evaluate;
 
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -16,7 +17,7 @@ use sea_orm::{
 };
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::{app::AppState, config::Schedule};
+use crate::{app::AppState, config::Schedule, mail::digests::DigestKind};
 
 /// Who started a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
@@ -186,6 +187,22 @@ pub async fn start_scheduler(state: &AppState) -> anyhow::Result<JobScheduler> {
         evaluate::JOB,
         &state.config.schedule_evaluate,
         Arc::new(|state, at| Box::pin(evaluate::tick(state, at))),
+    )
+    .await?;
+    register(
+        &sched,
+        state,
+        "merchant_weekly",
+        &state.config.schedule_merchant_weekly,
+        Arc::new(|state, at| Box::pin(digest::tick(state, DigestKind::MerchantWeekly, at))),
+    )
+    .await?;
+    register(
+        &sched,
+        state,
+        "staff_daily",
+        &state.config.schedule_staff_daily,
+        Arc::new(|state, at| Box::pin(digest::tick(state, DigestKind::StaffDaily, at))),
     )
     .await?;
     sched.start().await.context("starting the job scheduler")?;

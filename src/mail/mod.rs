@@ -1,7 +1,10 @@
 //! Email: every message is an outbox row first (written in the same transaction as the change
 //! that causes it), rendered from the templates of its kind.
 
+pub mod digests;
+pub mod dispatcher;
 pub mod templates;
+pub mod transport;
 
 use chrono::Utc;
 use entity::email_outbox;

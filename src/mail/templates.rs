@@ -43,6 +43,8 @@ fn env() -> &'static Environment<'static> {
         env.set_lstrip_blocks(true);
         kind!(env, "onboarding_status");
         kind!(env, "tier_achieved");
+        kind!(env, "merchant_weekly");
+        kind!(env, "staff_daily");
         env
     })
 }

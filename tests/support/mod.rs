@@ -3,6 +3,8 @@
 //! `TEST_DATABASE_URL` is set. Set `TEST_LOG=1` to see the server's logs.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::{collections::HashMap, net::SocketAddr};
 
 use merchant_incentives::{
@@ -474,4 +476,148 @@ impl TestApp {
             .expect("seeded programme")
             .id
     }
+}
+
+/// A programme row as the programme service would store it; `tiers` are (name, threshold fen).
+pub async fn insert_program(
+    db: &DatabaseConnection,
+    name: &str,
+    period: &str,
+    tiers: &[(&str, i64)],
+    goal: i64,
+) -> i64 {
+    use sea_orm::{ActiveModelTrait, Set};
+    let tiers: Vec<Value> = tiers
+        .iter()
+        .map(|(n, t)| json!({"name": n, "threshold": t}))
+        .collect();
+    let now = chrono::Utc::now();
+    entity::program::ActiveModel {
+        name: Set(name.to_string()),
+        description: Set(String::new()),
+        subject: Set("merchant".into()),
+        merchant_kinds: Set("brand,industry_belt".into()),
+        metric: Set("gmv".into()),
+        channel: Set(None),
+        period: Set(period.into()),
+        time_zone: Set("Asia/Shanghai".into()),
+        starts_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        ends_on: Set(None),
+        tiers: Set(Value::Array(tiers).to_string()),
+        goal: Set(goal),
+        active: Set(true),
+        seed_key: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert program")
+    .id
+}
+
+/// A merchant's progress row as evaluation would store it.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_progress(
+    db: &DatabaseConnection,
+    program_id: i64,
+    period: (&str, &str),
+    merchant_id: i64,
+    value: i64,
+    tier: (i32, Option<&str>),
+    next: Option<(&str, i64)>,
+    projected: i64,
+    status: &str,
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::progress::ActiveModel {
+        program_id: Set(program_id),
+        period_start: Set(period.0.parse().unwrap()),
+        period_end: Set(period.1.parse().unwrap()),
+        subject_id: Set(merchant_id.to_string()),
+        subject_type: Set("merchant".into()),
+        merchant_id: Set(Some(merchant_id)),
+        value: Set(value),
+        tier_index: Set(tier.0),
+        tier: Set(tier.1.map(str::to_string)),
+        next_tier: Set(next.map(|n| n.0.to_string())),
+        next_threshold: Set(next.map(|n| n.1)),
+        remaining: Set(next.map_or(0, |n| (n.1 - value).max(0))),
+        projected: Set(projected),
+        status: Set(status.into()),
+        evaluated_at: Set(chrono::Utc::now()),
+        run_id: Set(1),
+    }
+    .insert(db)
+    .await
+    .expect("insert progress");
+}
+
+/// An achievement row (optionally revoked).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_achievement(
+    db: &DatabaseConnection,
+    program_id: i64,
+    period_start: &str,
+    merchant_id: i64,
+    tier: (&str, i64),
+    value: i64,
+    achieved_at: chrono::DateTime<chrono::Utc>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::achievement::ActiveModel {
+        program_id: Set(program_id),
+        period_start: Set(period_start.parse().unwrap()),
+        subject_type: Set("merchant".into()),
+        subject_id: Set(merchant_id.to_string()),
+        merchant_id: Set(Some(merchant_id)),
+        tier: Set(tier.0.into()),
+        threshold: Set(tier.1),
+        value: Set(value),
+        achieved_at: Set(achieved_at),
+        revoked_at: Set(revoked_at),
+        run_id: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert achievement");
+}
+
+/// A daily GMV roll-up row (day is the Asia/Shanghai local date).
+pub async fn insert_gmv_day(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    day: &str,
+    channel: &str,
+    amount: i64,
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::gmv_daily_merchant::ActiveModel {
+        merchant_id: Set(merchant_id),
+        day: Set(day.parse().unwrap()),
+        channel: Set(channel.into()),
+        amount: Set(amount),
+        records: Set(1),
+    }
+    .insert(db)
+    .await
+    .expect("insert gmv day");
+}
+
+/// Sets when the merchant's last GMV record arrived.
+pub async fn set_last_gmv_at(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    entity::merchant::Entity::update_many()
+        .col_expr(entity::merchant::Column::LastGmvAt, Expr::value(at))
+        .filter(entity::merchant::Column::Id.eq(merchant_id))
+        .exec(db)
+        .await
+        .expect("set last_gmv_at");
 }

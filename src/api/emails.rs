@@ -1,0 +1,290 @@
+use chrono::{DateTime, Utc};
+use poem::{IntoResponse, Response, web::Data};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+};
+
+use super::{ApiTags, merchants::visible};
+use crate::{
+    app::AppState,
+    auth::{AnyAuth, StaffAuth},
+    error::{AppError, AppResult},
+    mail::{
+        Locale,
+        digests::{self, DigestKind},
+        dispatcher::{self, ListFilter},
+    },
+    pagination,
+};
+
+pub struct EmailsApi;
+
+/// Delivery state of an outbox row.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum EmailStatus {
+    /// Waiting for its (next) attempt at `next_attempt_at`.
+    Pending,
+    /// Claimed by a dispatcher that is sending it now.
+    Sending,
+    /// Accepted by the mail server (or written to `MAIL_DIR`).
+    Sent,
+    /// Given up: the server refused it permanently, or too many attempts failed.
+    Failed,
+}
+
+impl EmailStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Pending => dispatcher::PENDING,
+            EmailStatus::Sending => dispatcher::SENDING,
+            EmailStatus::Sent => dispatcher::SENT,
+            EmailStatus::Failed => dispatcher::FAILED,
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            dispatcher::SENDING => EmailStatus::Sending,
+            dispatcher::SENT => EmailStatus::Sent,
+            dispatcher::FAILED => EmailStatus::Failed,
+            _ => EmailStatus::Pending,
+        }
+    }
+}
+
+/// One email in the outbox and how its delivery went.
+#[derive(Object)]
+pub struct Email {
+    pub id: i64,
+    /// `merchant_weekly`, `staff_daily`, `tier_achieved` or `onboarding_status`.
+    pub kind: String,
+    /// The merchant the email is about, if any.
+    pub merchant_id: Option<i64>,
+    pub recipient: String,
+    pub locale: Locale,
+    pub subject: String,
+    /// One email per key, ever (e.g. `merchant_weekly:42:2026-11-16`).
+    pub dedupe_key: String,
+    /// The `Message-ID` header, the same on every attempt.
+    pub message_id: String,
+    pub status: EmailStatus,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// The last failure as the mail server (or the connection) reported it.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (while `pending`).
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<entity::email_outbox::Model> for Email {
+    fn from(r: entity::email_outbox::Model) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            merchant_id: r.merchant_id,
+            recipient: r.recipient,
+            locale: Locale::parse(&r.locale),
+            subject: r.subject,
+            dedupe_key: r.dedupe_key,
+            message_id: r.message_id,
+            status: EmailStatus::parse(&r.status),
+            attempts: r.attempts,
+            last_error: r.last_error,
+            next_attempt_at: r.next_attempt_at,
+            created_at: r.created_at,
+            sent_at: r.sent_at,
+        }
+    }
+}
+
+/// A page of outbox rows, newest first.
+#[derive(Object)]
+pub struct EmailPage {
+    pub items: Vec<Email>,
+    pub next_cursor: Option<String>,
+}
+
+/// Which digest to send now.
+#[derive(Object)]
+#[oai(example)]
+pub struct DigestRequest {
+    pub kind: DigestKind,
+    /// Make the digest as if it were this instant (default: now). The weekly report covers
+    /// the last complete Monday–Sunday week (Asia/Shanghai) before it.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl poem_openapi::types::Example for DigestRequest {
+    fn example() -> Self {
+        Self {
+            kind: DigestKind::MerchantWeekly,
+            as_of: None,
+        }
+    }
+}
+
+/// What a digest run queued.
+#[derive(Object)]
+pub struct DigestRun {
+    pub kind: DigestKind,
+    pub as_of: DateTime<Utc>,
+    /// Recipients the digest is for.
+    pub recipients: u64,
+    /// Emails newly queued in the outbox.
+    pub queued: u64,
+    /// Recipients whose email for this period was already queued (not sent again).
+    pub duplicates: u64,
+}
+
+/// Format of the report preview.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// The HTML part, as a mail client shows it.
+    Html,
+    /// The plain-text part.
+    Text,
+}
+
+/// The rendered report: `text/html` for `format=html` (the default), `text/plain` for
+/// `format=text`. One success response with two media types of the same string body.
+pub enum ReportBody {
+    Html(String),
+    Text(String),
+}
+
+impl IntoResponse for ReportBody {
+    fn into_response(self) -> Response {
+        let (ct, body) = match self {
+            ReportBody::Html(b) => ("text/html; charset=utf-8", b),
+            ReportBody::Text(b) => ("text/plain; charset=utf-8", b),
+        };
+        Response::builder().content_type(ct).body(body)
+    }
+}
+
+impl ApiResponse for ReportBody {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The rendered weekly report (`text/html` or `text/plain` by `format`).",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType {
+                        content_type: "text/html; charset=utf-8",
+                        schema: String::schema_ref(),
+                    },
+                    MetaMediaType {
+                        content_type: "text/plain; charset=utf-8",
+                        schema: String::schema_ref(),
+                    },
+                ],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Reports")]
+impl EmailsApi {
+    /// List emails
+    ///
+    /// Staff only. The outbox, newest first, with each email's delivery state: `status`,
+    /// `attempts`, `last_error` (the server's reply), `next_attempt_at` and `sent_at`. Filter
+    /// by `status`, `kind` or exact `recipient`.
+    #[oai(path = "/emails", method = "get", operation_id = "emails_list")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        status: Query<Option<EmailStatus>>,
+        kind: Query<Option<String>>,
+        recipient: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<EmailPage>> {
+        let _ = auth;
+        let limit = pagination::limit(limit.0)?;
+        let before = pagination::decode_id(cursor.0.as_deref())?;
+        let rows = dispatcher::list(
+            &state.db,
+            ListFilter {
+                status: status.0.map(|s| s.as_str().to_string()),
+                kind: kind.0.filter(|k| !k.trim().is_empty()),
+                recipient: recipient.0.filter(|r| !r.trim().is_empty()),
+            },
+            limit,
+            before,
+        )
+        .await?;
+        let (rows, next_cursor) = pagination::page(rows, limit, |r| r.id.to_string());
+        Ok(Json(EmailPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Send a digest now
+    ///
+    /// Admins only. Queues `merchant_weekly` (every approved merchant that has not opted out)
+    /// or `staff_daily` (the `STAFF_DIGEST_TO` recipients) in the outbox; the dispatcher sends
+    /// them within `OUTBOX_POLL_MS`. One email per recipient and period: a second call in the
+    /// same week (or day) queues nothing and counts the recipients as `duplicates`.
+    #[oai(path = "/digests", method = "post", operation_id = "digests_send")]
+    async fn send(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        body: Json<DigestRequest>,
+    ) -> AppResult<Json<DigestRun>> {
+        auth.0.require_admin()?;
+        let as_of = body.0.as_of.unwrap_or_else(Utc::now);
+        let q = digests::run_digest(&state, body.0.kind, as_of).await?;
+        Ok(Json(DigestRun {
+            kind: body.0.kind,
+            as_of,
+            recipients: q.recipients,
+            queued: q.queued,
+            duplicates: q.duplicates,
+        }))
+    }
+
+    /// Preview a merchant's weekly report
+    ///
+    /// Staff see any merchant's; a merchant key sees only its own (others are 404). Returns
+    /// the report as it would be sent at `as_of` (default now), in the merchant's language:
+    /// the HTML part as `text/html` (`format=html`, the default) or the plain-text part as
+    /// `text/plain` (`format=text`).
+    #[oai(
+        path = "/merchants/:id/report",
+        method = "get",
+        operation_id = "merchants_report"
+    )]
+    async fn report(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        format: Query<Option<ReportFormat>>,
+        as_of: Query<Option<DateTime<Utc>>>,
+    ) -> AppResult<ReportBody> {
+        visible(&auth, id.0)?;
+        let rendered = digests::merchant_report(&state.db, id.0, as_of.0.unwrap_or_else(Utc::now))
+            .await?
+            .ok_or_else(|| AppError::not_found("merchant"))?;
+        Ok(match format.0.unwrap_or(ReportFormat::Html) {
+            ReportFormat::Html => ReportBody::Html(rendered.html),
+            ReportFormat::Text => ReportBody::Text(rendered.text),
+        })
+    }
+}

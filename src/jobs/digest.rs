@@ -1,0 +1,55 @@
+//! The digest jobs: a scheduler tick claims its `job_run` row, then queues the merchants' weekly
+//! reports or the staff daily digest as of the tick. The outbox's dedupe keys make a second
+//! trigger for the same period queue nothing.
+
+use chrono::{DateTime, Utc};
+use entity::job_run;
+
+use super::{Counts, Trigger, claim_tick, finish};
+use crate::{
+    app::AppState,
+    mail::digests::{DigestKind, run_digest},
+};
+
+/// Runs the `kind` tick scheduled at `scheduled_at` unless another replica claimed it.
+pub async fn run_tick(
+    state: &AppState,
+    kind: DigestKind,
+    scheduled_at: DateTime<Utc>,
+) -> anyhow::Result<Option<job_run::Model>> {
+    let Some(run) = claim_tick(
+        &state.db,
+        kind.as_str(),
+        scheduled_at,
+        scheduled_at,
+        &state.config.replica,
+        Trigger::Scheduler,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let result = run_digest(state, kind, scheduled_at).await.map(|q| Counts {
+        emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
+        ..Counts::default()
+    });
+    if let Err(e) = &result {
+        tracing::error!(run = run.id, job = kind.as_str(), error = ?e, "digest failed");
+    }
+    Ok(Some(finish(&state.db, run, &result).await?))
+}
+
+/// The scheduler's entry point.
+pub async fn tick(state: AppState, kind: DigestKind, scheduled_at: DateTime<Utc>) {
+    match run_tick(&state, kind, scheduled_at).await {
+        Ok(Some(run)) => {
+            tracing::info!(run = run.id, job = kind.as_str(), outcome = %run.outcome, queued = run.emails_queued, "digest tick finished")
+        }
+        Ok(None) => {
+            tracing::debug!(job = kind.as_str(), %scheduled_at, "digest tick taken by another replica")
+        }
+        Err(e) => {
+            tracing::error!(job = kind.as_str(), error = ?e, %scheduled_at, "digest tick could not run")
+        }
+    }
+}

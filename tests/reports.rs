@@ -1,0 +1,545 @@
+//! The weekly merchant report and the daily staff digest: contents, preview, opt-out, locale,
+//! once per period. Also renders the saved samples under `docs/emails/`.
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use support::{As, TestApp, spawn_app, spawn_app_with};
+
+/// Monday 2026-11-23 09:00 in Shanghai: the weekly report covers 16–22 Nov.
+const AS_OF: &str = "2026-11-23T01:00:00Z";
+
+fn as_of() -> DateTime<Utc> {
+    AS_OF.parse().unwrap()
+}
+
+/// A brand merchant in a yearly programme, with two weeks of GMV.
+async fn merchant_with_report_data(app: &TestApp) -> (i64, String, i64) {
+    let (id, key) = app.approved_merchant("brand").await;
+    let program = support::insert_program(
+        &app.db,
+        "品牌商家年 GMV 破亿",
+        "year",
+        &[
+            ("千万俱乐部", 1_000_000_000),
+            ("五千万", 5_000_000_000),
+            ("亿元俱乐部", 10_000_000_000),
+        ],
+        1000,
+    )
+    .await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-01-01", "2026-12-31"),
+        id,
+        6_543_210_000,
+        (1, Some("五千万")),
+        Some(("亿元俱乐部", 10_000_000_000)),
+        9_100_000_000,
+        "at_risk",
+    )
+    .await;
+    for (day, channel, amount) in [
+        ("2026-11-16", "live_stream", 300_000_000),
+        ("2026-11-18", "live_stream", 200_000_000),
+        ("2026-11-20", "short_video", 12_345_600),
+        ("2026-11-22", "storefront", 99_900),
+        ("2026-11-10", "live_stream", 250_000_000),
+        ("2026-11-12", "short_video", 20_000_000),
+        // Outside both weeks: not counted.
+        ("2026-11-23", "live_stream", 777_777_777),
+        ("2026-11-08", "live_stream", 888_888_888),
+    ] {
+        support::insert_gmv_day(&app.db, id, day, channel, amount).await;
+    }
+    support::set_last_gmv_at(&app.db, id, Some(as_of() - chrono::Duration::hours(20))).await;
+    (id, key, program)
+}
+
+#[tokio::test]
+async fn the_weekly_report_preview_shows_progress_and_channels() {
+    let app = spawn_app().await;
+    let (id, key, _) = merchant_with_report_data(&app).await;
+
+    let r = app
+        .get(
+            &format!("/api/v1/merchants/{id}/report?format=html&as_of={AS_OF}"),
+            &As::Admin,
+        )
+        .await
+        .expect(200);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = &r.text;
+    for expected in [
+        "品牌商家年 GMV 破亿",
+        "¥6,543.21万",   // value
+        "¥3,456.79万",   // remaining to the next tier
+        "¥9,100.00万",   // projected
+        "width=\"65%\"", // the progress bar: 6,543.21万 of 1亿
+        "有风险",
+        "2026-11-16 – 2026-11-22",
+        "¥500.00万", // live stream this week
+        "¥250.00万", // live stream last week
+        "+100.00%",  // live stream change
+        "¥12.35万",  // short video this week
+        "¥999.00",   // storefront
+        "¥512.45万", // total this week
+    ] {
+        assert!(html.contains(expected), "{expected} missing from {html}");
+    }
+    assert!(
+        !html.contains("¥777.78万"),
+        "days after the week are not counted"
+    );
+    assert!(!html.contains("3 天"), "GMV arrived recently: no warning");
+
+    let r = app
+        .get(
+            &format!("/api/v1/merchants/{id}/report?format=text&as_of={AS_OF}"),
+            &As::Merchant(key),
+        )
+        .await
+        .expect(200);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        r.text.contains("下一档 亿元俱乐部（¥1.00亿）：已完成 65%"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains('<'), "{}", r.text);
+
+    // Another merchant's key sees 404, as for an unknown merchant.
+    let (_, other) = app.approved_merchant("industry_belt").await;
+    app.get(
+        &format!("/api/v1/merchants/{id}/report"),
+        &As::Merchant(other),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.get("/api/v1/merchants/999999/report", &As::Admin)
+        .await
+        .expect_error(404, "not_found");
+    app.get(&format!("/api/v1/merchants/{id}/report"), &As::Anonymous)
+        .await
+        .expect(401);
+}
+
+#[tokio::test]
+async fn merchant_text_is_escaped_in_html_and_stale_data_is_flagged() {
+    let app = spawn_app().await;
+    let mut body = app.application("brand");
+    body["display_name"] = json!("<script>alert(1)</script>小店");
+    let r = app
+        .post("/api/v1/merchants", &As::Anonymous, body)
+        .await
+        .expect(201);
+    let id = r.body["merchant"]["id"].as_i64().unwrap();
+    app.decide(id, "approve", "").await.expect(200);
+    support::set_last_gmv_at(&app.db, id, Some(as_of() - chrono::Duration::days(4))).await;
+
+    let html = app
+        .get(
+            &format!("/api/v1/merchants/{id}/report?as_of={AS_OF}"),
+            &As::Admin,
+        )
+        .await
+        .expect(200)
+        .text;
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;小店"),
+        "{html}"
+    );
+    assert!(html.contains("已 3 天未收到 GMV"), "{html}");
+    assert!(html.contains("暂未参与任何激励计划"), "{html}");
+
+    // No GMV ever is stale too; English on request.
+    support::set_last_gmv_at(&app.db, id, None).await;
+    let text = app
+        .get(
+            &format!("/api/v1/merchants/{id}/report?format=text&as_of={AS_OF}"),
+            &As::Admin,
+        )
+        .await
+        .expect(200)
+        .text;
+    assert!(
+        text.contains("已连续 3 天或以上没有收到 GMV 数据"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_weekly_digest_respects_opt_out_and_locale_once_per_week() {
+    let app = spawn_app().await;
+    let (zh, _, _) = merchant_with_report_data(&app).await;
+    let (en, en_key) = app.approved_merchant("industry_belt").await;
+    let (_, off_key) = app.approved_merchant("brand").await;
+    let (pending, _) = app.register_merchant("brand").await; // not approved: no report
+    app.put(
+        "/api/v1/me/notifications",
+        &As::Merchant(en_key),
+        json!({"weekly_report": true, "locale": "en"}),
+    )
+    .await
+    .expect(200);
+    app.put(
+        "/api/v1/me/notifications",
+        &As::Merchant(off_key),
+        json!({"weekly_report": false, "locale": "zh-CN"}),
+    )
+    .await
+    .expect(200);
+
+    // Only admins may trigger digests.
+    let analyst = app.staff_token("analyst").await;
+    app.post(
+        "/api/v1/digests",
+        &As::Staff(analyst),
+        json!({"kind": "merchant_weekly"}),
+    )
+    .await
+    .expect(403);
+    app.post(
+        "/api/v1/digests",
+        &As::Admin,
+        json!({"kind": "monthly_novel"}),
+    )
+    .await
+    .expect(400);
+
+    let r = app
+        .post(
+            "/api/v1/digests",
+            &As::Admin,
+            json!({"kind": "merchant_weekly", "as_of": AS_OF}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["recipients"], 2, "{}", r.text);
+    assert_eq!(r.body["queued"], 2, "{}", r.text);
+    let weekly: Vec<_> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|r| r.kind == "merchant_weekly")
+        .collect();
+    assert_eq!(weekly.len(), 2);
+    let zh_row = weekly.iter().find(|r| r.merchant_id == Some(zh)).unwrap();
+    let en_row = weekly.iter().find(|r| r.merchant_id == Some(en)).unwrap();
+    assert!(weekly.iter().all(|r| r.merchant_id != Some(pending)));
+    assert_eq!(
+        zh_row.dedupe_key,
+        format!("merchant_weekly:{zh}:2026-11-16")
+    );
+    assert!(
+        zh_row.subject.starts_with("【经营周报】"),
+        "{}",
+        zh_row.subject
+    );
+    assert_eq!(zh_row.locale, "zh-CN");
+    assert!(
+        en_row.subject.starts_with("[Weekly report]"),
+        "{}",
+        en_row.subject
+    );
+    assert_eq!(en_row.locale, "en");
+    assert!(en_row.text_body.contains("GMV BY CHANNEL"));
+    assert!(en_row.html_body.contains("lang=\"en\""));
+
+    // Later the same week: nothing new. The next week: one more each.
+    let again = app
+        .post(
+            "/api/v1/digests",
+            &As::Admin,
+            json!({"kind": "merchant_weekly", "as_of": "2026-11-29T15:00:00Z"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(again.body["queued"], 0, "{}", again.text);
+    assert_eq!(again.body["duplicates"], 2, "{}", again.text);
+    let next = app
+        .post(
+            "/api/v1/digests",
+            &As::Admin,
+            json!({"kind": "merchant_weekly", "as_of": "2026-11-30T01:00:00Z"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(next.body["queued"], 2, "{}", next.text);
+}
+
+#[tokio::test]
+async fn the_staff_digest_summarises_each_programme_once_a_day() {
+    let app =
+        spawn_app_with(&[("STAFF_DIGEST_TO", "ops@example.cn, Lead <lead@example.cn>")]).await;
+    let (brand, _, program) = merchant_with_report_data(&app).await;
+    let (belt, _) = app.approved_merchant("industry_belt").await;
+    let (top, _) = app.approved_merchant("brand").await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-01-01", "2026-12-31"),
+        top,
+        12_300_000_000,
+        (2, Some("亿元俱乐部")),
+        None,
+        14_000_000_000,
+        "achieved",
+    )
+    .await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-01-01", "2026-12-31"),
+        belt,
+        100_000,
+        (-1, None),
+        Some(("千万俱乐部", 1_000_000_000)),
+        200_000,
+        "behind",
+    )
+    .await;
+    let recent = as_of() - chrono::Duration::hours(3);
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-01-01",
+        top,
+        ("亿元俱乐部", 10_000_000_000),
+        12_300_000_000,
+        recent,
+        None,
+    )
+    .await;
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-01-01",
+        belt,
+        ("千万俱乐部", 1_000_000_000),
+        1_000_000_000,
+        as_of() - chrono::Duration::days(30),
+        Some(recent),
+    )
+    .await;
+    // Old news is not repeated.
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-01-01",
+        brand,
+        ("五千万", 5_000_000_000),
+        5_000_000_000,
+        as_of() - chrono::Duration::days(3),
+        None,
+    )
+    .await;
+    // Industry-belt GMV this year.
+    support::insert_gmv_day(&app.db, belt, "2026-11-01", "storefront", 1_000_000_000).await;
+
+    let r = app
+        .post(
+            "/api/v1/digests",
+            &As::Admin,
+            json!({"kind": "staff_daily", "as_of": AS_OF}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["recipients"], 2, "{}", r.text);
+    assert_eq!(r.body["queued"], 2, "{}", r.text);
+    let rows: Vec<_> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|r| r.kind == "staff_daily")
+        .collect();
+    let mut to: Vec<_> = rows.iter().map(|r| r.recipient.as_str()).collect();
+    to.sort();
+    assert_eq!(to, vec!["Lead <lead@example.cn>", "ops@example.cn"]);
+    assert_eq!(rows[0].dedupe_key, "staff_daily:ops@example.cn:2026-11-23");
+    let row = &rows[0];
+    assert!(
+        row.subject.contains("品牌商家年 GMV 破亿 1/1000"),
+        "{}",
+        row.subject
+    );
+    // Brand live stream and industry-belt totals over the year to date (to 23 Nov):
+    let brand_live: i64 = 300_000_000 + 200_000_000 + 250_000_000 + 888_888_888 + 777_777_777;
+    let total = brand_live + 12_345_600 + 99_900 + 20_000_000 + 1_000_000_000;
+    let share = |part: i64| {
+        let bps = part as i128 * 10_000 / total as i128;
+        format!("{}.{:02}%", bps / 100, bps % 100)
+    };
+    for body in [&row.text_body, &row.html_body] {
+        for expected in [
+            "品牌商家年 GMV 破亿",
+            "/ 目标 1000",
+            "0.10%",      // goal share
+            "千万俱乐部", // tiers listed
+            "¥1.00亿",
+            "亿元俱乐部",
+            &share(brand_live),
+            &share(1_000_000_000),
+            "已撤销",
+            "有风险（共 1",
+            "¥3,456.79万", // the at-risk merchant's remaining
+        ] {
+            assert!(body.contains(expected), "{expected} missing from {body}");
+        }
+    }
+    assert!(row.text_body.contains("新达成（1）"), "{}", row.text_body);
+    assert!(
+        !row.text_body.contains("达到 五千万"),
+        "old achievements are not repeated"
+    );
+    assert!(row.text_body.contains("撤销（1）"), "{}", row.text_body);
+    assert!(row.text_body.contains("未达档 1 个"), "{}", row.text_body);
+
+    let again = app
+        .post(
+            "/api/v1/digests",
+            &As::Admin,
+            json!({"kind": "staff_daily", "as_of": "2026-11-23T12:00:00Z"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(again.body["queued"], 0, "{}", again.text);
+    assert_eq!(again.body["duplicates"], 2, "{}", again.text);
+}
+
+/// Renders every template once with fixed sample data into `docs/emails/`. With
+/// `UPDATE_EMAIL_SAMPLES=1` the files are (re)written; otherwise they must match, so the
+/// samples in the README never drift from what the code sends.
+#[tokio::test]
+async fn email_samples_in_docs_match_the_templates() {
+    let app = spawn_app_with(&[("STAFF_DIGEST_TO", "ops@example.cn")]).await;
+    let (id, _, _) = merchant_with_report_data(&app).await;
+    let (en, en_key) = app.approved_merchant("industry_belt").await;
+    app.put(
+        "/api/v1/me/notifications",
+        &As::Merchant(en_key),
+        json!({"weekly_report": true, "locale": "en"}),
+    )
+    .await
+    .expect(200);
+    support::set_last_gmv_at(&app.db, en, Some(as_of() - chrono::Duration::days(5))).await;
+    // A top-tier merchant reached yesterday, a revoked tier, and some industry-belt GMV.
+    let program = support::insert_program(
+        &app.db,
+        "产业带商家季度冲刺",
+        "quarter",
+        &[("百万", 100_000_000), ("千万", 1_000_000_000)],
+        100,
+    )
+    .await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-10-01", "2026-12-31"),
+        en,
+        1_234_567_800,
+        (1, Some("千万")),
+        None,
+        1_500_000_000,
+        "achieved",
+    )
+    .await;
+    support::insert_progress(
+        &app.db,
+        program,
+        ("2026-10-01", "2026-12-31"),
+        id,
+        98_000_000,
+        (-1, None),
+        Some(("百万", 100_000_000)),
+        99_000_000,
+        "at_risk",
+    )
+    .await;
+    let yesterday = as_of() - chrono::Duration::hours(10);
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-10-01",
+        en,
+        ("千万", 1_000_000_000),
+        1_234_567_800,
+        yesterday,
+        None,
+    )
+    .await;
+    support::insert_achievement(
+        &app.db,
+        program,
+        "2026-10-01",
+        id,
+        ("百万", 100_000_000),
+        100_500_000,
+        as_of() - chrono::Duration::days(9),
+        Some(yesterday),
+    )
+    .await;
+    support::insert_gmv_day(&app.db, en, "2026-11-20", "storefront", 1_234_567_800).await;
+    app.post(
+        "/api/v1/digests",
+        &As::Admin,
+        json!({"kind": "merchant_weekly", "as_of": AS_OF}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        "/api/v1/digests",
+        &As::Admin,
+        json!({"kind": "staff_daily", "as_of": AS_OF}),
+    )
+    .await
+    .expect(200);
+    let rows = app.outbox().await;
+    let pick = |f: &dyn Fn(&entity::email_outbox::Model) -> bool| {
+        rows.iter().find(|r| f(r)).unwrap().html_body.clone()
+    };
+    let samples = [
+        (
+            "merchant_weekly.html",
+            pick(&|r| r.kind == "merchant_weekly" && r.merchant_id == Some(id)),
+        ),
+        (
+            "merchant_weekly.en.html",
+            pick(&|r| r.kind == "merchant_weekly" && r.merchant_id == Some(en)),
+        ),
+        ("staff_daily.html", pick(&|r| r.kind == "staff_daily")),
+        (
+            "onboarding_status.html",
+            pick(&|r| r.kind == "onboarding_status" && r.merchant_id == Some(id)),
+        ),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/emails");
+    let update = std::env::var("UPDATE_EMAIL_SAMPLES").is_ok_and(|v| v == "1");
+    for (name, html) in samples {
+        let path = dir.join(name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &html).unwrap();
+        } else {
+            let saved = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                saved == html,
+                "{} is out of date; run UPDATE_EMAIL_SAMPLES=1 cargo test --test reports",
+                path.display()
+            );
+        }
+    }
+}
