@@ -1,5 +1,6 @@
 //! The HTTP layer: one `#[OpenApi]` impl per tag, thin, no SQL.
 
+pub mod gmv;
 pub mod me;
 pub mod merchants;
 pub mod ops;
@@ -26,6 +27,8 @@ pub enum ApiTags {
     Staff,
     /// Health, readiness and metrics.
     Operations,
+    /// Reporting GMV records and reading them back, raw or summarised by period.
+    Gmv,
 }
 
 pub type Apis = (
@@ -33,6 +36,7 @@ pub type Apis = (
     staff::StaffApi,
     merchants::MerchantsApi,
     me::MeApi,
+    gmv::GmvApi,
 );
 
 pub fn apis() -> Apis {
@@ -41,5 +45,6 @@ pub fn apis() -> Apis {
         staff::StaffApi,
         merchants::MerchantsApi,
         me::MeApi,
+        gmv::GmvApi,
     )
 }

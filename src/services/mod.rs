@@ -1,5 +1,6 @@
 //! Domain services: the logic, taking a database connection and domain types. No poem here.
 
 pub mod audit;
+pub mod gmv;
 pub mod merchants;
 pub mod staff;
