@@ -2,6 +2,7 @@
 
 pub mod emails;
 pub mod evaluations;
+pub mod gmv;
 pub mod me;
 pub mod merchants;
 pub mod ops;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Evaluations,
     /// Email reports: previews, digests and the outbox with its delivery state.
     Reports,
+    /// Reporting GMV records and reading them back, raw or summarised by period.
+    Gmv,
 }
 
 pub type Apis = (
@@ -46,6 +49,7 @@ pub type Apis = (
     programs::ProgramsApi,
     evaluations::EvaluationsApi,
     emails::EmailsApi,
+    gmv::GmvApi,
 );
 
 pub fn apis() -> Apis {
@@ -57,5 +61,6 @@ pub fn apis() -> Apis {
         programs::ProgramsApi,
         evaluations::EvaluationsApi,
         emails::EmailsApi,
+        gmv::GmvApi,
     )
 }

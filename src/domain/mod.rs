@@ -1,5 +1,6 @@
 //! Parse-don't-validate types: a value of one of these has passed its checks.
 
+pub mod gmv;
 pub mod merchant;
 pub mod money;
 pub mod period;

@@ -31,19 +31,7 @@ pub enum Metric {
     ChannelGmv,
 }
 
-/// A sales channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Channel {
-    /// Live streams (直播).
-    LiveStream,
-    /// Short videos (短视频).
-    ShortVideo,
-    /// The shop's storefront (货架/商城).
-    Storefront,
-    /// Anything else.
-    Other,
-}
+pub use super::gmv::Channel;
 
 macro_rules! names {
     ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
@@ -60,12 +48,6 @@ macro_rules! names {
 
 names!(Subject { Merchant => "merchant", Creator => "creator", Product => "product" });
 names!(Metric { Gmv => "gmv", ChannelGmv => "channel_gmv" });
-names!(Channel {
-    LiveStream => "live_stream",
-    ShortVideo => "short_video",
-    Storefront => "storefront",
-    Other => "other",
-});
 
 /// The raw fields of a programme, as received or as merged for an edit.
 #[derive(Clone, Debug)]

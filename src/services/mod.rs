@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod evaluation;
+pub mod gmv;
 pub mod merchants;
 pub mod programs;
 pub mod staff;

@@ -1,0 +1,310 @@
+//! Ingestion throughput: `POST /api/v1/gmv/records` (1,000 records per request, through HTTP,
+//! with validation, idempotency checks and roll-ups) against a raw bulk insert of the same rows
+//! into `gmv_record` of a fresh database (multi-row INSERT, one transaction per 1,000 rows, no
+//! roll-ups). Runs on SQLite always and on PostgreSQL when `BENCH_DATABASE_URL` is set.
+//!
+//! `cargo bench --bench ingest` (`BENCH_BATCHES=n` changes the number of batches, default 20).
+
+use std::{collections::HashMap, time::Instant};
+
+use chrono::{DateTime, Duration, Utc};
+use merchant_incentives::{
+    app::{self, AppState},
+    config::Config,
+    db,
+    domain::{gmv::GmvRecord, uscc::check_char},
+};
+use poem::listener::Acceptor;
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+    sea_query::{Alias, Query},
+};
+use serde_json::{Value, json};
+
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+const BATCH: usize = 1_000;
+
+struct Run {
+    backend: &'static str,
+    rows: usize,
+    endpoint: f64,
+    raw: f64,
+}
+
+fn main() {
+    let batches: usize = std::env::var("BENCH_BATCHES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = generate(batches);
+    let mut runs = Vec::new();
+    rt.block_on(async {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let sqlite = |name: &str| format!("sqlite://{}/{name}.db?mode=rwc", tmp.path().display());
+        runs.push(
+            run(
+                "sqlite",
+                &data,
+                &sqlite("endpoint"),
+                &sqlite("raw"),
+                tmp.path(),
+            )
+            .await,
+        );
+        if let Some(base) = std::env::var("BENCH_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        {
+            let a = create_pg(&base).await;
+            let b = create_pg(&base).await;
+            runs.push(run("postgres", &data, &a.1, &b.1, tmp.path()).await);
+            drop_pg(&base, &a.0).await;
+            drop_pg(&base, &b.0).await;
+        }
+    });
+    println!();
+    println!("| backend | rows | endpoint s | endpoint rec/s | raw s | raw rec/s | endpoint/raw |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in &runs {
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} |",
+            r.backend,
+            r.rows,
+            r.endpoint,
+            r.rows as f64 / r.endpoint,
+            r.raw,
+            r.rows as f64 / r.raw,
+            r.raw / r.endpoint,
+        );
+    }
+}
+
+/// `batches` request bodies of 1,000 records: the last week, four channels, 300 products, 60
+/// creators, one refund (correcting a sale of the same batch) in ten.
+fn generate(batches: usize) -> Vec<Vec<Value>> {
+    let channels = ["live_stream", "short_video", "storefront", "other"];
+    let now = Utc::now() - Duration::minutes(1);
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..batches)
+        .map(|b| {
+            (0..BATCH)
+                .map(|i| {
+                    let n = next();
+                    let at: DateTime<Utc> = now - Duration::seconds((n % (7 * 86_400)) as i64);
+                    let refund = i > 0 && n % 10 == 0;
+                    let mut r = json!({
+                        "external_id": format!("order-{b:05}-{i:04}"),
+                        "occurred_at": at.to_rfc3339(),
+                        "amount": if refund { -((n % 5_000) as i64 + 1) } else { (n % 100_000) as i64 + 100 },
+                        "currency": "CNY",
+                        "channel": channels[(n >> 8) as usize % 4],
+                        "product_id": format!("sku-{}", (n >> 16) % 300),
+                    });
+                    if (n >> 24) % 3 != 0 {
+                        r["creator_id"] = json!(format!("creator-{}", (n >> 32) % 60));
+                    }
+                    if refund {
+                        r["corrects"] = json!(format!("order-{b:05}-{:04}", (n >> 40) as usize % i));
+                    }
+                    r
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn run(
+    backend: &'static str,
+    data: &[Vec<Value>],
+    endpoint_url: &str,
+    raw_url: &str,
+    tmp: &std::path::Path,
+) -> Run {
+    let rows = data.iter().map(Vec::len).sum();
+    eprintln!("{backend}: {rows} rows through the endpoint…");
+    let endpoint = endpoint(data, endpoint_url, tmp).await;
+    eprintln!("{backend}: {rows} rows by raw insert…");
+    let raw = raw(data, raw_url).await;
+    Run {
+        backend,
+        rows,
+        endpoint,
+        raw,
+    }
+}
+
+/// Seconds to post every batch through HTTP to the real app.
+async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path) -> f64 {
+    let env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), url.to_string()),
+        ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        ("LISTEN".into(), "127.0.0.1:0".into()),
+        ("MAIL_DIR".into(), tmp.join("outbox").display().to_string()),
+        ("SCHEDULER".into(), "off".into()),
+        ("APPLY_RATE_PER_MINUTE".into(), "100000".into()),
+        ("KEY_RATE_PER_SECOND".into(), "100000".into()),
+    ]);
+    let config = Config::from_lookup(&move |k| env.get(k).cloned()).expect("configuration");
+    let database = db::connect(&config.database_url).await.expect("connect");
+    db::migrate(&database).await.expect("migrate");
+    let state = AppState::new(database.clone(), config);
+    let acceptor = app::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind");
+    let addr = *acceptor.local_addr()[0].as_socket_addr().expect("tcp");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app::serve_on(acceptor, state, async {
+        let _ = rx.await;
+    }));
+    let base = format!("http://{addr}/api/v1");
+    let client = reqwest::Client::new();
+
+    let mut body = String::from("91330782");
+    body.push_str("BENCH0001");
+    body.push(check_char(body.as_bytes()).unwrap());
+    let applied: Value = client
+        .post(format!("{base}/merchants"))
+        .json(&json!({
+            "kind": "industry_belt", "legal_name": "义乌市压测日用品有限公司",
+            "display_name": "压测店", "uscc": body, "contact_email": "bench@example.cn",
+            "province": "浙江", "city": "金华", "category": "日用百货",
+            "industry_belt": "义乌小商品",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = applied["merchant"]["id"].as_i64().expect("applied");
+    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
+    let approved = client
+        .post(format!("{base}/merchants/{id}/decisions"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"action": "approve", "reason": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+
+    let bodies: Vec<Vec<u8>> = data
+        .iter()
+        .map(|records| serde_json::to_vec(&json!({ "records": records })).unwrap())
+        .collect();
+    let started = Instant::now();
+    for b in bodies {
+        let resp = client
+            .post(format!("{base}/gmv/records"))
+            .header("X-API-Key", &key)
+            .header("content-type", "application/json")
+            .body(b)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.status());
+        let out: Value = resp.json().await.unwrap();
+        assert_eq!(out["created"], BATCH, "{}", out["results"]);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = tx.send(());
+    let _ = server.await;
+    database.close().await.ok();
+    secs
+}
+
+/// Seconds to insert the same rows straight into `gmv_record`: one transaction and multi-row
+/// INSERT statements per 1,000 rows, no checks, no roll-ups.
+async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
+    let database = db::connect(url).await.expect("connect");
+    db::migrate(&database).await.expect("migrate");
+    let now = Utc::now();
+    let batches: Vec<Vec<GmvRecord>> = data
+        .iter()
+        .map(|records| {
+            records
+                .iter()
+                .map(|r| GmvRecord::parse(r, "r", now).expect("valid"))
+                .collect()
+        })
+        .collect();
+    let columns = [
+        "merchant_id",
+        "external_id",
+        "occurred_at",
+        "local_day",
+        "amount",
+        "currency",
+        "channel",
+        "product_id",
+        "creator_id",
+        "corrects",
+        "body_hash",
+        "created_at",
+    ];
+    let per_statement = match database.get_database_backend() {
+        DbBackend::Postgres => 65_535 / columns.len(),
+        _ => 32_766 / columns.len(),
+    };
+    let started = Instant::now();
+    for batch in &batches {
+        let txn = database.begin().await.unwrap();
+        for chunk in batch.chunks(per_statement) {
+            let mut q = Query::insert();
+            q.into_table(Alias::new("gmv_record"))
+                .columns(columns.map(Alias::new));
+            for r in chunk {
+                q.values_panic([
+                    1i64.into(),
+                    r.external_id.as_str().into(),
+                    r.occurred_at.into(),
+                    r.local_day.into(),
+                    r.amount.into(),
+                    "CNY".into(),
+                    r.channel.as_str().into(),
+                    r.product_id.clone().into(),
+                    r.creator_id.clone().into(),
+                    r.corrects.clone().into(),
+                    r.body_hash.as_str().into(),
+                    now.into(),
+                ]);
+            }
+            txn.execute(&q).await.unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    database.close().await.ok();
+    secs
+}
+
+async fn create_pg(base: &str) -> (String, String) {
+    let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
+    let admin: DatabaseConnection = Database::connect(base).await.expect("BENCH_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(base).expect("URL");
+    url.set_path(&format!("/{name}"));
+    (name, url.to_string())
+}
+
+async fn drop_pg(base: &str, name: &str) {
+    if let Ok(admin) = Database::connect(base).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        admin.close().await.ok();
+    }
+}

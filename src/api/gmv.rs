@@ -1,0 +1,485 @@
+use std::borrow::Cow;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    registry::{MetaSchemaRef, Registry},
+    types::{ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::{Value, json};
+
+use super::{ApiTags, merchants::visible};
+use crate::{
+    app::AppState,
+    auth::AnyAuth,
+    domain::{
+        gmv::{self as domain, Channel, Granularity},
+        merchant::MerchantStatus,
+    },
+    error::{ApiError, AppError, AppResult},
+    pagination,
+    services::{
+        gmv::{self as service, GroupBy, ItemStatus, MAX_BATCH, RecordFilter},
+        merchants,
+    },
+};
+
+pub struct GmvApi;
+
+/// One GMV record as a merchant (or the order pipeline) reports it.
+#[derive(Object)]
+#[oai(example)]
+pub struct GmvRecordInput {
+    /// The reporter's own id of the sale or refund, 1–128 printable characters, unique per
+    /// merchant: sending it again with the same body is a harmless `duplicate`.
+    pub external_id: String,
+    /// When the sale happened: RFC 3339 with an offset, at most 5 minutes in the future. It
+    /// may be back-dated; it counts on its local day in Asia/Shanghai.
+    pub occurred_at: DateTime<FixedOffset>,
+    /// Integer fen, not zero, |amount| ≤ 10¹³. Negative for a refund or correction.
+    pub amount: i64,
+    /// Always `CNY`.
+    pub currency: String,
+    pub channel: Channel,
+    /// The product (SKU/SPU) sold, 1–128 printable characters.
+    pub product_id: Option<String>,
+    /// The creator (达人) who sold it, 1–128 printable characters.
+    pub creator_id: Option<String>,
+    /// Negative amounts only: the `external_id` of the earlier record this refund or
+    /// correction belongs to (stored before, or earlier in the same batch).
+    pub corrects: Option<String>,
+}
+
+impl poem_openapi::types::Example for GmvRecordInput {
+    fn example() -> Self {
+        Self {
+            external_id: "order-20260301-000123".into(),
+            occurred_at: DateTime::parse_from_rfc3339("2026-03-01T20:15:00+08:00")
+                .expect("valid example"),
+            amount: 12_900,
+            currency: "CNY".into(),
+            channel: Channel::LiveStream,
+            product_id: Some("sku-88021".into()),
+            creator_id: Some("creator-li".into()),
+            corrects: None,
+        }
+    }
+}
+
+/// An item of a batch, kept as sent so that each one is validated on its own: a wrong type
+/// rejects that item (with its field named) instead of the whole request. Documented as
+/// [`GmvRecordInput`].
+pub struct RawRecord(pub Value);
+
+impl Type for RawRecord {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        GmvRecordInput::name()
+    }
+    fn schema_ref() -> MetaSchemaRef {
+        GmvRecordInput::schema_ref()
+    }
+    fn register(registry: &mut Registry) {
+        GmvRecordInput::register(registry)
+    }
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for RawRecord {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self(value.unwrap_or_default()))
+    }
+}
+
+impl ToJSON for RawRecord {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
+/// A batch of GMV records.
+#[derive(Object)]
+#[oai(example)]
+pub struct GmvBatch {
+    /// Admins only (required for them): the merchant the records belong to. A merchant key
+    /// may leave it out or name itself.
+    pub merchant_id: Option<i64>,
+    /// 1–1,000 records; more is 413.
+    pub records: Vec<RawRecord>,
+}
+
+impl poem_openapi::types::Example for GmvBatch {
+    fn example() -> Self {
+        let sale = GmvRecordInput::example();
+        let refund = json!({
+            "external_id": "refund-20260302-000007",
+            "occurred_at": "2026-03-02T09:30:00+08:00",
+            "amount": -12_900,
+            "currency": "CNY",
+            "channel": "live_stream",
+            "product_id": "sku-88021",
+            "creator_id": "creator-li",
+            "corrects": "order-20260301-000123",
+        });
+        Self {
+            merchant_id: None,
+            records: vec![
+                RawRecord(sale.to_json().unwrap_or_default()),
+                RawRecord(refund),
+            ],
+        }
+    }
+}
+
+/// What happened to one record.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Stored now.
+    Created,
+    /// Stored before with the same body; nothing written.
+    Duplicate,
+    /// Not stored; `error` says why.
+    Rejected,
+}
+
+/// The result for one record, in request order.
+#[derive(Object)]
+pub struct GmvItemResult {
+    /// As sent (empty when the item had no string `external_id`).
+    pub external_id: String,
+    pub status: RecordStatus,
+    /// Only for `rejected`: the error body, `field` naming `records.<index>.<field>`.
+    /// `external_id_conflict` means the id was used before with a different body.
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<ApiError>,
+}
+
+/// Counts and per-record results of a batch.
+#[derive(Object)]
+pub struct GmvIngestResult {
+    pub created: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub results: Vec<GmvItemResult>,
+}
+
+/// A stored GMV record.
+#[derive(Object)]
+pub struct GmvRecord {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub external_id: String,
+    /// The instant, in UTC.
+    pub occurred_at: DateTime<Utc>,
+    /// The Asia/Shanghai calendar day it counts on.
+    pub local_day: NaiveDate,
+    /// Fen; negative for refunds and corrections.
+    pub amount: i64,
+    pub currency: String,
+    pub channel: Channel,
+    pub product_id: Option<String>,
+    pub creator_id: Option<String>,
+    pub corrects: Option<String>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<entity::gmv_record::Model> for GmvRecord {
+    fn from(r: entity::gmv_record::Model) -> Self {
+        Self {
+            id: r.id,
+            merchant_id: r.merchant_id,
+            external_id: r.external_id,
+            occurred_at: r.occurred_at,
+            local_day: r.local_day,
+            amount: r.amount,
+            currency: r.currency,
+            channel: Channel::parse(&r.channel).unwrap_or(Channel::Other),
+            product_id: r.product_id,
+            creator_id: r.creator_id,
+            corrects: r.corrects,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A page of GMV records.
+#[derive(Object)]
+pub struct GmvRecordPage {
+    pub items: Vec<GmvRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What a summary is split by, besides the period.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum SummaryGroupBy {
+    /// By sales channel.
+    Channel,
+    /// By `product_id` (records without one are not in product buckets).
+    Product,
+    /// By `creator_id` (records without one are not in creator buckets).
+    Creator,
+}
+
+/// One period (and group) of a summary.
+#[derive(Object)]
+pub struct GmvBucket {
+    /// First local day of the period: the day, the Monday of the week, or the 1st of the month
+    /// (it may lie before `from`; only days in the range are counted).
+    pub period_start: NaiveDate,
+    /// The channel, product or creator; null without `group_by`.
+    pub group: Option<String>,
+    /// Net fen.
+    pub amount: i64,
+    /// Number of records (sales and refunds).
+    pub records: i64,
+}
+
+/// A merchant's GMV over a range of local days.
+#[derive(Object)]
+pub struct GmvSummary {
+    /// Net fen over the range (over all buckets).
+    pub total: i64,
+    /// Records over the range.
+    pub records: i64,
+    /// Ordered by period, then group.
+    pub buckets: Vec<GmvBucket>,
+}
+
+/// Longest summary range, in days.
+const MAX_SUMMARY_DAYS: i64 = 1_100;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Gmv")]
+impl GmvApi {
+    /// Report GMV records
+    ///
+    /// Up to 1,000 records per request (more is 413). An approved merchant reports for itself
+    /// (`merchant_id` left out or its own; another merchant's id is 404); an admin must name
+    /// `merchant_id` (unknown 404, not approved 403 `merchant_not_approved`). Each record is
+    /// checked on its own and answered in request order: `created`, `duplicate` (same
+    /// `external_id` and body as before — nothing written), or `rejected` with the error body
+    /// (`external_id_conflict` for a reused id with a different body, `corrects_unknown` for a
+    /// correction of an unknown record). Valid records are stored even when others are
+    /// rejected; records, daily roll-ups and the merchant's `last_gmv_at` are written in one
+    /// transaction. Within a batch the first use of an `external_id` wins.
+    #[oai(
+        path = "/gmv/records",
+        method = "post",
+        operation_id = "gmv_records_create"
+    )]
+    async fn create(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        body: Json<GmvBatch>,
+    ) -> AppResult<Json<GmvIngestResult>> {
+        let batch = body.0;
+        let merchant_id = match &auth {
+            AnyAuth::Merchant(m) => {
+                let caller = &m.0;
+                if batch.merchant_id.is_some_and(|id| id != caller.merchant_id) {
+                    return Err(AppError::not_found("merchant"));
+                }
+                if caller.status != MerchantStatus::Approved.as_str() {
+                    return Err(service::not_approved(&caller.status));
+                }
+                caller.merchant_id
+            }
+            AnyAuth::Staff(s) => {
+                s.0.require_admin()?;
+                batch.merchant_id.ok_or_else(|| {
+                    AppError::invalid(
+                        "required",
+                        "merchant_id",
+                        "staff must name the merchant_id the records belong to",
+                    )
+                })?
+            }
+        };
+        if batch.records.len() > MAX_BATCH {
+            return Err(AppError::new(
+                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!(
+                    "at most {MAX_BATCH} records per request; this one has {}",
+                    batch.records.len()
+                ),
+            )
+            .with_field("records"));
+        }
+        let items: Vec<Value> = batch.records.into_iter().map(|r| r.0).collect();
+        let out = service::ingest(&state.db, merchant_id, &items, Utc::now()).await?;
+        Ok(Json(GmvIngestResult {
+            created: out.created,
+            duplicates: out.duplicates,
+            rejected: out.rejected,
+            results: out
+                .results
+                .into_iter()
+                .map(|r| {
+                    let (status, error) = match r.status {
+                        ItemStatus::Created => (RecordStatus::Created, None),
+                        ItemStatus::Duplicate => (RecordStatus::Duplicate, None),
+                        ItemStatus::Rejected(e) => (
+                            RecordStatus::Rejected,
+                            Some(ApiError {
+                                code: e.code.to_string(),
+                                message: e.message,
+                                field: Some(e.field),
+                            }),
+                        ),
+                    };
+                    GmvItemResult {
+                        external_id: r.external_id,
+                        status,
+                        error,
+                    }
+                })
+                .collect(),
+        }))
+    }
+
+    /// List GMV records
+    ///
+    /// A merchant sees its own records; staff see all, optionally of one `merchant_id`.
+    /// `from`/`to` are RFC 3339 instants bounding `occurred_at` as the half-open range
+    /// [from, to). Filter by `channel`, `product_id`, `creator_id`. Ordered by id (arrival).
+    #[oai(
+        path = "/gmv/records",
+        method = "get",
+        operation_id = "gmv_records_list"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        merchant_id: Query<Option<i64>>,
+        from: Query<Option<DateTime<FixedOffset>>>,
+        to: Query<Option<DateTime<FixedOffset>>>,
+        channel: Query<Option<Channel>>,
+        product_id: Query<Option<String>>,
+        creator_id: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<GmvRecordPage>> {
+        let merchant_id = match &auth {
+            AnyAuth::Staff(_) => merchant_id.0,
+            AnyAuth::Merchant(m) => {
+                if merchant_id.0.is_some_and(|id| id != m.0.merchant_id) {
+                    return Err(AppError::not_found("merchant"));
+                }
+                Some(m.0.merchant_id)
+            }
+        };
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        let (rows, next_cursor) = service::list(
+            &state.db,
+            RecordFilter {
+                merchant_id,
+                from: from.0.map(|t| t.with_timezone(&Utc)),
+                to: to.0.map(|t| t.with_timezone(&Utc)),
+                channel: channel.0,
+                product_id: product_id.0,
+                creator_id: creator_id.0,
+            },
+            limit,
+            after,
+        )
+        .await?;
+        Ok(Json(GmvRecordPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// A merchant's GMV summary
+    ///
+    /// Staff, or the merchant itself (others 404). `from` and `to` are local dates in
+    /// Asia/Shanghai (`YYYY-MM-DD`), both **inclusive**; the default is the last 30 days
+    /// ending today, and a range may span at most 1,100 days. `granularity` is `day`
+    /// (default), `week` (Monday to Sunday) or `month`; `group_by` splits each period by
+    /// `channel`, `product` or `creator` (`group` is null without it). Answered from the daily
+    /// roll-ups, so a record counts on the local day of its `occurred_at` (16:00Z is midnight
+    /// in Shanghai).
+    #[oai(
+        path = "/merchants/:id/gmv/summary",
+        method = "get",
+        operation_id = "gmv_summary"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn summary(
+        &self,
+        auth: AnyAuth,
+        state: Data<&AppState>,
+        id: Path<i64>,
+        from: Query<Option<NaiveDate>>,
+        to: Query<Option<NaiveDate>>,
+        granularity: Query<Option<Granularity>>,
+        group_by: Query<Option<SummaryGroupBy>>,
+    ) -> AppResult<Json<GmvSummary>> {
+        visible(&auth, id.0)?;
+        merchants::get(&state.db, id.0).await?;
+        let to = to.0.unwrap_or_else(domain::today);
+        let from = from.0.unwrap_or(to - Duration::days(29));
+        if from > to {
+            return Err(AppError::invalid(
+                "range_invalid",
+                "from",
+                "from must not be after to",
+            ));
+        }
+        if (to - from).num_days() >= MAX_SUMMARY_DAYS {
+            return Err(AppError::invalid(
+                "range_too_long",
+                "from",
+                format!("a summary covers at most {MAX_SUMMARY_DAYS} days"),
+            ));
+        }
+        let group_by = group_by.0.map(|g| match g {
+            SummaryGroupBy::Channel => GroupBy::Channel,
+            SummaryGroupBy::Product => GroupBy::Product,
+            SummaryGroupBy::Creator => GroupBy::Creator,
+        });
+        let s = service::summary(
+            &state.db,
+            id.0,
+            from,
+            to,
+            granularity.0.unwrap_or(Granularity::Day),
+            group_by,
+        )
+        .await?;
+        Ok(Json(GmvSummary {
+            total: s.total,
+            records: s.records,
+            buckets: s
+                .buckets
+                .into_iter()
+                .map(|b| GmvBucket {
+                    period_start: b.period_start,
+                    group: b.group,
+                    amount: b.amount,
+                    records: b.records,
+                })
+                .collect(),
+        }))
+    }
+}
