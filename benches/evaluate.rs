@@ -127,7 +127,12 @@ struct Row {
     rss_after: f64,
 }
 
-async fn bench(backend: &'static str, url: &str, merchants: i64, out: &mut Vec<Row>) -> anyhow::Result<()> {
+async fn bench(
+    backend: &'static str,
+    url: &str,
+    merchants: i64,
+    out: &mut Vec<Row>,
+) -> anyhow::Result<()> {
     let db = db::connect(url).await?;
     db::migrate(&db).await?;
     programs::seed(&db).await?;
@@ -139,7 +144,10 @@ async fn bench(backend: &'static str, url: &str, merchants: i64, out: &mut Vec<R
         started.elapsed().as_secs_f64()
     );
     let as_of: DateTime<Utc> = "2026-12-31T12:00:00Z".parse()?;
-    for label in ["evaluation::run (first: records achievements)", "evaluation::run (again: no change)"] {
+    for label in [
+        "evaluation::run (first: records achievements)",
+        "evaluation::run (again: no change)",
+    ] {
         let before = peak_rss_mib();
         let t = Instant::now();
         let run = evaluation::run(&db, as_of, Trigger::Cli, "bench", &|_, _| {}).await?;
@@ -177,10 +185,15 @@ async fn main() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let sqlite = format!("sqlite://{}/bench.db?mode=rwc", tmp.path().display());
     bench("sqlite", &sqlite, merchants, &mut rows).await?;
-    if let Some(base) = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+    if let Some(base) = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
         let admin = sea_orm::Database::connect(&base).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
         let mut url = url::Url::parse(&base)?;
         url.set_path(&format!("/{name}"));
         let result = bench("postgres", url.as_str(), merchants, &mut rows).await;
@@ -191,7 +204,9 @@ async fn main() -> anyhow::Result<()> {
         result?;
     }
     println!();
-    println!("| backend | what | seconds | subjects | peak RSS before (MiB) | peak RSS after (MiB) |");
+    println!(
+        "| backend | what | seconds | subjects | peak RSS before (MiB) | peak RSS after (MiB) |"
+    );
     println!("|---|---|---:|---:|---:|---:|");
     for r in rows {
         println!(
