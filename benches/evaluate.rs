@@ -12,7 +12,7 @@ use merchant_incentives::{
     jobs::Trigger,
     services::{evaluation, programs},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 const DAYS: i64 = 365;
 /// Merchants generated per statement.
@@ -86,10 +86,10 @@ async fn generate(db: &DatabaseConnection, merchants: i64) -> anyhow::Result<()>
                 ),
             )
         };
-        db.execute_unprepared("BEGIN").await?;
-        db.execute_unprepared(&m_sql).await?;
-        db.execute_unprepared(&g_sql).await?;
-        db.execute_unprepared("COMMIT").await?;
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&m_sql).await?;
+        txn.execute_unprepared(&g_sql).await?;
+        txn.commit().await?;
         eprint!("\r  generated {to}/{merchants} merchants");
         from = to + 1;
     }
