@@ -1,0 +1,218 @@
+//! Evaluation of the seeded merchant programme over 100,000 merchants × 365 days of daily
+//! roll-ups, against one hand-written `SUM … GROUP BY merchant` over the same table, on
+//! SQLite (always) and PostgreSQL (when `BENCH_DATABASE_URL` is set), with peak memory.
+//!
+//! `cargo bench --bench evaluate`; `EVAL_BENCH_MERCHANTS=10000` for a quicker run.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use merchant_incentives::{
+    db,
+    jobs::Trigger,
+    services::{evaluation, programs},
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+
+const DAYS: i64 = 365;
+/// Merchants generated per statement.
+const BATCH: i64 = 2_000;
+
+/// Peak resident set size of this process so far (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// A daily amount in fen: 1% of merchants around ¥110M a year, 4% around ¥36M, the rest small.
+fn amount_sql(id: &str, day: &str) -> String {
+    format!(
+        "(CASE WHEN {id} % 1000 < 10 THEN 30000000 WHEN {id} % 1000 < 50 THEN 10000000 \
+         ELSE 50000 END + ({id} * 31 + {day}) % 1000)"
+    )
+}
+
+async fn generate(db: &DatabaseConnection, merchants: i64) -> anyhow::Result<()> {
+    let pg = db::is_postgres(db);
+    let mut from = 1;
+    while from <= merchants {
+        let to = (from + BATCH - 1).min(merchants);
+        let (m_sql, g_sql) = if pg {
+            (
+                format!(
+                    "INSERT INTO merchant (id, kind, status, legal_name, display_name, uscc, \
+                     contact_email, province, city, category, weekly_report, locale, created_at, \
+                     updated_at) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
+                     'approved', 'Bench ' || n, 'Bench ' || n, 'U' || lpad(n::text, 17, '0'), \
+                     'm' || n || '@bench.example', '浙江', '金华', '日用百货', true, 'zh-CN', \
+                     TIMESTAMPTZ '2026-01-01 00:00:00+00', TIMESTAMPTZ '2026-01-01 00:00:00+00' \
+                     FROM generate_series({from}::bigint, {to}::bigint) AS n"
+                ),
+                format!(
+                    "INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
+                     SELECT m, DATE '2026-01-01' + d::int, 'live_stream', {}, 1 \
+                     FROM generate_series({from}::bigint, {to}::bigint) AS m, \
+                     generate_series(0, {}) AS d",
+                    amount_sql("m", "d"),
+                    DAYS - 1
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "INSERT INTO merchant (id, kind, status, legal_name, display_name, uscc, \
+                     contact_email, province, city, category, weekly_report, locale, created_at, \
+                     updated_at) WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s \
+                     WHERE n < {to}) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
+                     'approved', 'Bench ' || n, 'Bench ' || n, printf('U%017d', n), \
+                     'm' || n || '@bench.example', '浙江', '金华', '日用百货', 1, 'zh-CN', \
+                     '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00' FROM s"
+                ),
+                format!(
+                    "INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
+                     WITH RECURSIVE s(m) AS (SELECT {from} UNION ALL SELECT m + 1 FROM s WHERE m < {to}), \
+                     d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < {}) \
+                     SELECT m, date('2026-01-01', '+' || n || ' days'), 'live_stream', {}, 1 \
+                     FROM s, d ORDER BY m, n",
+                    DAYS - 1,
+                    amount_sql("m", "n")
+                ),
+            )
+        };
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&m_sql).await?;
+        txn.execute_unprepared(&g_sql).await?;
+        txn.commit().await?;
+        eprint!("\r  generated {to}/{merchants} merchants");
+        from = to + 1;
+    }
+    eprintln!();
+    if pg {
+        db.execute_unprepared("ANALYZE").await?;
+        db.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('merchant', 'id'), (SELECT MAX(id) FROM merchant))",
+        )
+        .await?;
+    } else {
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
+}
+
+async fn hand_written(db: &DatabaseConnection) -> anyhow::Result<(Duration, usize)> {
+    let started = Instant::now();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT merchant_id, CAST(SUM(amount) AS BIGINT) FROM gmv_daily_merchant \
+             WHERE day >= '2026-01-01' AND day <= '2026-12-31' GROUP BY merchant_id",
+        ))
+        .await?;
+    Ok((started.elapsed(), rows.len()))
+}
+
+struct Row {
+    backend: &'static str,
+    what: String,
+    seconds: f64,
+    subjects: i64,
+    rss_before: f64,
+    rss_after: f64,
+}
+
+async fn bench(
+    backend: &'static str,
+    url: &str,
+    merchants: i64,
+    out: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let db = db::connect(url).await?;
+    db::migrate(&db).await?;
+    programs::seed(&db).await?;
+    let started = Instant::now();
+    generate(&db, merchants).await?;
+    eprintln!(
+        "  {backend}: {} roll-up rows in {:.1} s",
+        merchants * DAYS,
+        started.elapsed().as_secs_f64()
+    );
+    let as_of: DateTime<Utc> = "2026-12-31T12:00:00Z".parse()?;
+    for label in [
+        "evaluation::run (first: records achievements)",
+        "evaluation::run (again: no change)",
+    ] {
+        let before = peak_rss_mib();
+        let t = Instant::now();
+        let run = evaluation::run(&db, as_of, Trigger::Cli, "bench", &|_, _| {}).await?;
+        out.push(Row {
+            backend,
+            what: format!("{label}, {} achievements", run.achievements_recorded),
+            seconds: t.elapsed().as_secs_f64(),
+            subjects: run.subjects_evaluated,
+            rss_before: before,
+            rss_after: peak_rss_mib(),
+        });
+    }
+    let before = peak_rss_mib();
+    let (took, n) = hand_written(&db).await?;
+    out.push(Row {
+        backend,
+        what: "hand-written SUM … GROUP BY merchant_id".into(),
+        seconds: took.as_secs_f64(),
+        subjects: n as i64,
+        rss_before: before,
+        rss_after: peak_rss_mib(),
+    });
+    db.close().await.ok();
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let merchants: i64 = std::env::var("EVAL_BENCH_MERCHANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    eprintln!("evaluate bench: {merchants} merchants × {DAYS} days");
+    let mut rows = Vec::new();
+    let tmp = tempfile::tempdir()?;
+    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", tmp.path().display());
+    bench("sqlite", &sqlite, merchants, &mut rows).await?;
+    if let Some(base) = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(&base).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let mut url = url::Url::parse(&base)?;
+        url.set_path(&format!("/{name}"));
+        let result = bench("postgres", url.as_str(), merchants, &mut rows).await;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .ok();
+        result?;
+    }
+    println!();
+    println!(
+        "| backend | what | seconds | subjects | peak RSS before (MiB) | peak RSS after (MiB) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.2} | {} | {:.1} | {:.1} |",
+            r.backend, r.what, r.seconds, r.subjects, r.rss_before, r.rss_after
+        );
+    }
+    Ok(())
+}
