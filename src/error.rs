@@ -20,6 +20,7 @@ pub fn current_request_id() -> String {
 
 /// The error body of every endpoint.
 #[derive(Object, Debug, Clone, PartialEq, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `uscc_invalid`, `merchant_not_approved`.

@@ -58,6 +58,7 @@ impl EmailStatus {
 
 /// One email in the outbox and how its delivery went.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Email {
     pub id: i64,
     /// `merchant_weekly`, `staff_daily`, `tier_achieved` or `onboarding_status`.
@@ -105,6 +106,7 @@ impl From<entity::email_outbox::Model> for Email {
 
 /// A page of outbox rows, newest first.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EmailPage {
     pub items: Vec<Email>,
     pub next_cursor: Option<String>,
@@ -112,6 +114,7 @@ pub struct EmailPage {
 
 /// Which digest to send now.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct DigestRequest {
     pub kind: DigestKind,
@@ -131,6 +134,7 @@ impl poem_openapi::types::Example for DigestRequest {
 
 /// What a digest run queued.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DigestRun {
     pub kind: DigestKind,
     pub as_of: DateTime<Utc>,

@@ -16,6 +16,7 @@ pub struct EvaluationsApi;
 
 /// Run an evaluation now.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct EvaluationRequest {
     /// Evaluate as if it were this instant (for back-fills); default now. At most 5 minutes
@@ -49,6 +50,7 @@ pub enum Outcome {
 
 /// An evaluation run.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EvaluationRun {
     pub id: i64,
     /// The instant evaluated.
@@ -101,6 +103,7 @@ pub enum RunResponse {
 
 /// Evaluation runs, newest first.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EvaluationRunPage {
     pub items: Vec<EvaluationRun>,
     pub next_cursor: Option<String>,

@@ -31,6 +31,7 @@ pub struct GmvApi;
 
 /// One GMV record as a merchant (or the order pipeline) reports it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct GmvRecordInput {
     /// The reporter's own id of the sale or refund, 1–128 printable characters, unique per
@@ -112,6 +113,7 @@ impl ToJSON for RawRecord {
 
 /// A batch of GMV records.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct GmvBatch {
     /// Admins only (required for them): the merchant the records belong to. A merchant key
@@ -158,6 +160,7 @@ pub enum RecordStatus {
 
 /// The result for one record, in request order.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvItemResult {
     /// As sent (empty when the item had no string `external_id`).
     pub external_id: String,
@@ -170,6 +173,7 @@ pub struct GmvItemResult {
 
 /// Counts and per-record results of a batch.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvIngestResult {
     pub created: u64,
     pub duplicates: u64,
@@ -179,6 +183,7 @@ pub struct GmvIngestResult {
 
 /// A stored GMV record.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvRecord {
     pub id: i64,
     pub merchant_id: i64,
@@ -219,6 +224,7 @@ impl From<entity::gmv_record::Model> for GmvRecord {
 
 /// A page of GMV records.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvRecordPage {
     pub items: Vec<GmvRecord>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -239,6 +245,7 @@ pub enum SummaryGroupBy {
 
 /// One period (and group) of a summary.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvBucket {
     /// First local day of the period: the day, the Monday of the week, or the 1st of the month
     /// (it may lie before `from`; only days in the range are counted).
@@ -253,6 +260,7 @@ pub struct GmvBucket {
 
 /// A merchant's GMV over a range of local days.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvSummary {
     /// Net fen over the range (over all buckets).
     pub total: i64,

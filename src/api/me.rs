@@ -19,6 +19,7 @@ pub struct MeApi;
 
 /// Changes to an open application; absent fields stay as they are.
 #[derive(Object, Default)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct MerchantEdit {
     pub legal_name: Option<Text>,
@@ -43,6 +44,7 @@ impl poem_openapi::types::Example for MerchantEdit {
 
 /// An API key as listed (without the secret).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyInfo {
     pub id: i64,
     pub prefix: String,
@@ -65,6 +67,7 @@ impl From<entity::api_key::Model> for ApiKeyInfo {
 
 /// The merchant's keys, oldest first.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyPage {
     pub items: Vec<ApiKeyInfo>,
     pub next_cursor: Option<String>,
@@ -79,6 +82,7 @@ pub enum KeyCreated {
 
 /// Email preferences.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Notifications {
     /// Receive the weekly progress report.

@@ -26,6 +26,7 @@ pub struct MerchantsApi;
 
 /// A merchant as staff and the merchant itself see it.
 #[derive(Object, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Merchant {
     pub id: i64,
     pub kind: MerchantKind,
@@ -83,6 +84,7 @@ impl From<entity::merchant::Model> for Merchant {
 
 /// An application to join the programme.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct MerchantApplication {
     pub kind: MerchantKind,
@@ -124,6 +126,7 @@ impl poem_openapi::types::Example for MerchantApplication {
 
 /// An API key as issued: `key` is shown this once and never again.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IssuedApiKey {
     pub id: i64,
     /// Send as `X-API-Key`. Store it now: only its hash is kept.
@@ -146,6 +149,7 @@ impl From<merchants::IssuedKey> for IssuedApiKey {
 
 /// The new merchant and its first API key.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MerchantApplied {
     pub merchant: Merchant,
     pub api_key: IssuedApiKey,
@@ -160,6 +164,7 @@ pub enum ApplyResponse {
 
 /// A page of merchants.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MerchantPage {
     pub items: Vec<Merchant>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -168,6 +173,7 @@ pub struct MerchantPage {
 
 /// A review decision.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct DecisionRequest {
     pub action: DecisionAction,
@@ -187,6 +193,7 @@ impl poem_openapi::types::Example for DecisionRequest {
 
 /// One entry of a merchant's audit trail.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Decision {
     pub id: i64,
     pub merchant_id: i64,
@@ -201,6 +208,7 @@ pub struct Decision {
 
 /// A merchant's decisions, oldest first.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DecisionPage {
     pub items: Vec<Decision>,
     pub next_cursor: Option<String>,

@@ -11,6 +11,7 @@ pub struct OpsApi;
 
 /// Liveness or readiness.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Health {
     /// `ok` when healthy.
     pub status: String,

@@ -28,6 +28,7 @@ pub struct ProgramsApi;
 
 /// A tier: reached when the period's net GMV is at least `threshold`.
 #[derive(Object, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TierDef {
     /// Unique within the programme, e.g. `亿元商家 ¥100M`.
     pub name: String,
@@ -55,6 +56,7 @@ impl From<Tier> for TierDef {
 
 /// An incentive programme.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Program {
     pub id: i64,
     pub name: String,
@@ -106,6 +108,7 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
 
 /// A new programme.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct NewProgram {
     pub name: String,
@@ -160,6 +163,7 @@ impl poem_openapi::types::Example for NewProgram {
 
 /// Changes to a programme; absent fields stay. The result is validated as a whole.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ProgramPatch {
     pub name: Option<String>,
@@ -208,6 +212,7 @@ pub enum CreateProgramResponse {
 
 /// A page of programmes.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProgramPage {
     pub items: Vec<Program>,
     pub next_cursor: Option<String>,
@@ -215,6 +220,7 @@ pub struct ProgramPage {
 
 /// A subject's progress in a programme period.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProgressEntry {
     pub program_id: i64,
     pub period_start: NaiveDate,
@@ -259,6 +265,7 @@ impl From<entity::progress::Model> for ProgressEntry {
 
 /// A page of progress entries.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProgressPage {
     pub items: Vec<ProgressEntry>,
     pub next_cursor: Option<String>,
@@ -266,6 +273,7 @@ pub struct ProgressPage {
 
 /// A tier reached by a subject in a period, recorded once.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Achievement {
     pub id: i64,
     pub program_id: i64,
@@ -287,6 +295,7 @@ pub struct Achievement {
 
 /// A page of achievements.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AchievementPage {
     pub items: Vec<Achievement>,
     pub next_cursor: Option<String>,
@@ -294,6 +303,7 @@ pub struct AchievementPage {
 
 /// Subjects that reached a tier (or a higher one).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TierSummary {
     pub name: String,
     pub threshold: i64,
@@ -302,6 +312,7 @@ pub struct TierSummary {
 
 /// How many subjects have each status.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StatusCounts {
     pub achieved: i64,
     pub on_track: i64,
@@ -311,6 +322,7 @@ pub struct StatusCounts {
 
 /// GMV of approved merchants over a span of days; shares in basis points (1/100 %).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvShares {
     pub from: Option<NaiveDate>,
     /// Inclusive (today for the open period).
@@ -342,6 +354,7 @@ impl From<programs::GmvStructure> for GmvShares {
 
 /// The GMV structure of the period against the previous one.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GmvStructure {
     pub current: GmvShares,
     /// The previous calendar period.
@@ -354,6 +367,7 @@ pub struct GmvStructure {
 
 /// A programme's period at a glance.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProgramSummary {
     pub program_id: i64,
     pub period_start: NaiveDate,

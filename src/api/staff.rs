@@ -19,6 +19,7 @@ pub struct StaffApi;
 
 /// The authenticated staff member.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StaffWhoami {
     /// Name given when the token was created (`admin` for the bootstrap token).
     pub name: String,
@@ -29,6 +30,7 @@ pub struct StaffWhoami {
 
 /// A staff token as listed (the secret itself is never shown again).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StaffToken {
     pub id: i64,
     pub name: String,
@@ -42,6 +44,7 @@ pub struct StaffToken {
 
 /// One staff write, as recorded.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
     pub id: i64,
     /// `staff:<name>`.
@@ -57,6 +60,7 @@ pub struct AuditEntry {
 
 /// Audit entries, newest first.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
     pub next_cursor: Option<String>,
@@ -64,6 +68,7 @@ pub struct AuditPage {
 
 /// All staff tokens.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StaffTokenPage {
     pub items: Vec<StaffToken>,
     pub next_cursor: Option<String>,
