@@ -40,8 +40,27 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .with_context(|| format!("connecting to {}", redact(url)))
 }
 
+/// Applies pending migrations. On PostgreSQL, replicas starting together take turns: a
+/// session-level advisory lock is held on a dedicated connection for the duration.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.context("applying migrations")
+    if !is_postgres(db) {
+        return Migrator::up(db, None).await.context("applying migrations");
+    }
+    let pool = db.get_postgres_connection_pool();
+    let mut lock = pool
+        .acquire()
+        .await
+        .context("a connection for the migration lock")?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock(7230418)")
+        .execute(&mut *lock)
+        .await
+        .context("taking the migration lock")?;
+    let result = Migrator::up(db, None).await.context("applying migrations");
+    sea_orm::sqlx::query("SELECT pg_advisory_unlock(7230418)")
+        .execute(&mut *lock)
+        .await
+        .context("releasing the migration lock")?;
+    result
 }
 
 /// The path of a `sqlite://` URL, if it names a file.
