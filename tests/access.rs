@@ -78,6 +78,21 @@ impl Op {
     }
 }
 
+/// Sends `op` to `path` as `who` and asserts the status and the error code.
+async fn expect_refused(
+    app: &support::TestApp,
+    op: &Op,
+    path: &str,
+    who: &As,
+    status: u16,
+    code: &str,
+    case: &str,
+) {
+    let r = app.request(op.method.clone(), path, who, op.body()).await;
+    assert_eq!(r.status.as_u16(), status, "{} {case}: {}", op.id, r.text);
+    assert_eq!(r.body["code"], code, "{} {case}: {}", op.id, r.text);
+}
+
 #[tokio::test]
 async fn every_operation_enforces_its_access_rules() {
     let app = spawn_app().await;
@@ -85,150 +100,115 @@ async fn every_operation_enforces_its_access_rules() {
     assert!(ops.len() >= 15, "the document lists the operations");
     let (a, key_a) = app.approved_merchant("brand").await;
     let (b, _key_b) = app.approved_merchant("industry_belt").await;
-    let analyst = app.staff_token("analyst").await;
+    let analyst = As::Staff(app.staff_token("analyst").await);
+    let merchant_a = As::Merchant(key_a.clone());
 
     for op in &ops {
         let path = fill(&op.path, a);
         if op.secured() {
-            let r = app
-                .request(op.method.clone(), &path, &As::Anonymous, op.body())
-                .await;
-            assert_eq!(
-                r.status.as_u16(),
+            expect_refused(
+                &app,
+                op,
+                &path,
+                &As::Anonymous,
                 401,
-                "{} without credentials: {}",
-                op.id,
-                r.text
-            );
-            assert_eq!(r.body["code"], "unauthorized", "{}: {}", op.id, r.text);
-            let r = app
-                .request(
-                    op.method.clone(),
-                    &path,
-                    &As::Merchant("mik_not_a_real_key".into()),
-                    op.body(),
-                )
-                .await;
-            assert_eq!(
-                r.status.as_u16(),
+                "unauthorized",
+                "without credentials",
+            )
+            .await;
+            let unknown = As::Merchant("mik_not_a_real_key".into());
+            expect_refused(
+                &app,
+                op,
+                &path,
+                &unknown,
                 401,
-                "{} with an unknown key: {}",
-                op.id,
-                r.text
-            );
+                "unauthorized",
+                "with an unknown key",
+            )
+            .await;
         }
         if op.staff_only() {
-            let r = app
-                .request(
-                    op.method.clone(),
-                    &path,
-                    &As::Merchant(key_a.clone()),
-                    op.body(),
-                )
-                .await;
-            assert_eq!(
-                r.status.as_u16(),
+            expect_refused(
+                &app,
+                op,
+                &path,
+                &merchant_a,
                 403,
-                "{} with a merchant key: {}",
-                op.id,
-                r.text
-            );
-            assert_eq!(r.body["code"], "staff_only", "{}", op.id);
+                "staff_only",
+                "with a merchant key",
+            )
+            .await;
         }
         if op.schemes.iter().any(|s| s == "StaffAuth") && op.method != Method::GET {
-            let r = app
-                .request(
-                    op.method.clone(),
-                    &path,
-                    &As::Staff(analyst.clone()),
-                    op.body(),
-                )
-                .await;
-            assert_eq!(r.status.as_u16(), 403, "{} as analyst: {}", op.id, r.text);
-            assert_eq!(r.body["code"], "insufficient_role", "{}", op.id);
+            expect_refused(
+                &app,
+                op,
+                &path,
+                &analyst,
+                403,
+                "insufficient_role",
+                "as analyst",
+            )
+            .await;
         }
         if op.merchant_allowed() && op.path.starts_with("/api/v1/merchants/{id}") {
-            let other = fill(&op.path, b);
-            let r = app
-                .request(
-                    op.method.clone(),
-                    &other,
-                    &As::Merchant(key_a.clone()),
-                    op.body(),
-                )
-                .await;
-            assert_eq!(
-                r.status.as_u16(),
+            expect_refused(
+                &app,
+                op,
+                &fill(&op.path, b),
+                &merchant_a,
                 404,
-                "{} on another merchant: {}",
-                op.id,
-                r.text
-            );
-            assert_eq!(r.body["code"], "not_found", "{}", op.id);
+                "not_found",
+                "on another merchant",
+            )
+            .await;
         }
     }
 
     // Suspended: every merchant operation answers 403 merchant_suspended.
     app.decide(a, "suspend", "风控复核").await.expect(200);
     for op in ops.iter().filter(|o| o.merchant_allowed()) {
-        let r = app
-            .request(
-                op.method.clone(),
-                &fill(&op.path, a),
-                &As::Merchant(key_a.clone()),
-                op.body(),
-            )
-            .await;
-        assert_eq!(
-            r.status.as_u16(),
+        expect_refused(
+            &app,
+            op,
+            &fill(&op.path, a),
+            &merchant_a,
             403,
-            "{} while suspended: {}",
-            op.id,
-            r.text
-        );
-        assert_eq!(r.body["code"], "merchant_suspended", "{}", op.id);
+            "merchant_suspended",
+            "while suspended",
+        )
+        .await;
     }
     app.decide(a, "reinstate", "").await.expect(200);
 
     // Revoked: every merchant operation answers 401.
     let fresh = app
-        .post(
-            "/api/v1/me/api-keys",
-            &As::Merchant(key_a.clone()),
-            json!({}),
-        )
+        .post("/api/v1/me/api-keys", &merchant_a, json!({}))
         .await
         .expect(201);
-    let new_key = fresh.body["key"].as_str().unwrap().to_string();
+    let new_key = As::Merchant(fresh.body["key"].as_str().unwrap().to_string());
     let old_id = app
-        .get("/api/v1/me/api-keys", &As::Merchant(new_key.clone()))
+        .get("/api/v1/me/api-keys", &new_key)
         .await
         .expect(200)
         .body["items"][0]["id"]
         .as_i64()
         .unwrap();
-    app.delete(
-        &format!("/api/v1/me/api-keys/{old_id}"),
-        &As::Merchant(new_key),
-    )
-    .await
-    .expect(200);
+    app.delete(&format!("/api/v1/me/api-keys/{old_id}"), &new_key)
+        .await
+        .expect(200);
     for op in ops.iter().filter(|o| o.merchant_allowed()) {
-        let r = app
-            .request(
-                op.method.clone(),
-                &fill(&op.path, a),
-                &As::Merchant(key_a.clone()),
-                op.body(),
-            )
-            .await;
-        assert_eq!(
-            r.status.as_u16(),
+        expect_refused(
+            &app,
+            op,
+            &fill(&op.path, a),
+            &merchant_a,
             401,
-            "{} with a revoked key: {}",
-            op.id,
-            r.text
-        );
+            "unauthorized",
+            "with a revoked key",
+        )
+        .await;
     }
 }
 
