@@ -81,7 +81,7 @@ pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/openapi.json", service.spec_endpoint())
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/", service)
-        .around(limit_body)
+        .around(guard_body)
         .catch_all_error(|err| async move { render_poem_error(err) })
         .data(state.clone())
         .around(move |ep, req| observe(ep, req, state.clone(), timeout))
@@ -112,39 +112,10 @@ async fn audit_staff_write(
     }
 }
 
-/// Operations whose only security scheme is the staff bearer token, read from the document.
-fn staff_only_operations() -> &'static std::collections::HashSet<String> {
-    static OPS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
-    OPS.get_or_init(|| {
-        let doc: serde_json::Value =
-            serde_json::from_str(&openapi_service().spec()).unwrap_or_default();
-        let mut ops = std::collections::HashSet::new();
-        for item in doc["paths"]
-            .as_object()
-            .into_iter()
-            .flat_map(|p| p.values())
-        {
-            for op in item.as_object().into_iter().flat_map(|o| o.values()) {
-                let schemes: Vec<&str> = op["security"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| s.as_object())
-                    .flat_map(|s| s.keys().map(String::as_str))
-                    .collect();
-                if schemes == ["StaffAuth"]
-                    && let Some(id) = op["operationId"].as_str()
-                {
-                    ops.insert(id.to_string());
-                }
-            }
-        }
-        ops
-    })
-}
-
-/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a length.
-async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Output> {
+/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a length,
+/// and JSON bodies holding `null` where the document does not allow it (400 naming the field;
+/// optional fields are left out, never sent as `null`).
+async fn guard_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Output> {
     let too_large = || {
         AppError::too_large(format!(
             "request bodies are limited to {MAX_BODY_BYTES} bytes"
@@ -155,21 +126,38 @@ async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Out
         .get(poem::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > MAX_BODY_BYTES as u64 => return Err(too_large().into()),
-        Some(_) => {}
-        None if req
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large().into());
+    }
+    let schema = crate::contract::get().body_schema(req.method().as_str(), req.uri().path());
+    let json = req
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let chunked = declared.is_none()
+        && req
             .headers()
-            .contains_key(poem::http::header::TRANSFER_ENCODING) =>
+            .contains_key(poem::http::header::TRANSFER_ENCODING);
+    if chunked || (json && schema.is_some()) {
+        let body = req
+            .take_body()
+            .into_bytes_limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|_| too_large())?;
+        if let Some(schema) = schema.filter(|_| json)
+            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
+            && value.is_object()
+            && let Some(field) = crate::contract::get().forbidden_null(schema, &value)
         {
-            let body = req
-                .take_body()
-                .into_bytes_limit(MAX_BODY_BYTES)
-                .await
-                .map_err(|_| too_large())?;
-            req.set_body(body);
+            return Err(AppError::bad_request(
+                "null_not_allowed",
+                format!("`{field}` may not be null; leave an optional field out instead"),
+            )
+            .with_field(field)
+            .into());
         }
-        None => {}
+        req.set_body(body);
     }
     ep.call(req).await
 }
@@ -212,7 +200,23 @@ async fn observe<E: Endpoint<Output = Response>>(
         });
     let db = state.db.clone();
     let audit_state = state.clone();
+    let contract = crate::contract::get();
+    let path = req.uri().path().to_string();
+    // One credential per request: a bad one is never outvoted by a good one.
+    let ambiguous = req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION)
+        && req.headers().contains_key("x-api-key")
+        && contract.needs_credentials(req.method().as_str(), &path);
     let call = REQUEST_ID.scope(request_id.clone(), async move {
+        if ambiguous {
+            return AppError::new(
+                poem::http::StatusCode::UNAUTHORIZED,
+                "ambiguous_credentials",
+                "send either `Authorization: Bearer <token>` or `X-API-Key: <key>`, not both",
+            )
+            .into_response();
+        }
         match tokio::time::timeout(timeout, ep.call(req)).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(err)) => render_poem_error(err),
@@ -230,19 +234,35 @@ async fn observe<E: Endpoint<Output = Response>>(
         .map(|o| o.0)
         .unwrap_or("unmatched");
     if resp.status() == poem::http::StatusCode::UNAUTHORIZED
-        && staff_only_operations().contains(op)
+        && contract.staff_only().contains(op)
         && let Some(key) = merchant_key
         && crate::services::merchants::authenticate(&db, &key)
             .await
             .is_ok()
     {
-        // A valid merchant key on a staff-only operation: authenticated, but not allowed.
-        resp = AppError::forbidden(
+        // A valid merchant key on a staff-only operation: the staff credentials it needs are
+        // missing, so 401, with a code that says why.
+        resp = AppError::new(
+            poem::http::StatusCode::UNAUTHORIZED,
             "staff_only",
             "only platform staff may do this; merchant keys cannot",
         )
         .into_response();
         resp.set_data(OperationId(op));
+    }
+    if resp.status() == poem::http::StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer realm=\"staff\", ApiKey realm=\"merchants\", header=\"X-API-Key\"",
+            ),
+        );
+    }
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = contract.allow(&path)
+        && let Ok(v) = HeaderValue::from_str(&allow)
+    {
+        resp.headers_mut().insert(poem::http::header::ALLOW, v);
     }
     if resp.status().is_success()
         && let Some((token, method, path)) = staff_write

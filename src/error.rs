@@ -232,9 +232,25 @@ pub fn render_poem_error(err: poem::Error) -> Response {
         err.into_response()
     } else {
         let status = err.status();
-        let field = err
-            .downcast_ref::<poem_openapi::error::ParseParamError>()
-            .map(|e| e.name.to_string());
+        let param = err.downcast_ref::<poem_openapi::error::ParseParamError>();
+        let field = param.map(|e| e.name.to_string());
+        // A parameter of the right type outside its documented range is an invalid value.
+        if let Some(p) = param.filter(|p| p.reason.starts_with("verification failed")) {
+            let mut resp = AppError::invalid(
+                &format!("{}_out_of_range", p.name),
+                p.name,
+                format!(
+                    "`{}` is outside its documented range: {}",
+                    p.name,
+                    p.reason.trim_start_matches("verification failed. ")
+                ),
+            )
+            .into_response();
+            if let Some(op) = op {
+                resp.set_data(op);
+            }
+            return resp;
+        }
         let code = match status.as_u16() {
             400 => "bad_request",
             401 => "unauthorized",

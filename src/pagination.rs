@@ -31,8 +31,11 @@ pub fn decode(cursor: Option<&str>) -> AppResult<Option<String>> {
         return Ok(None);
     };
     let bad = || {
-        AppError::bad_request("invalid_cursor", "the cursor is not one this server issued")
-            .with_field("cursor")
+        AppError::invalid(
+            "invalid_cursor",
+            "cursor",
+            "the cursor is not one this server issued",
+        )
     };
     let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
@@ -46,8 +49,11 @@ pub fn decode_id(cursor: Option<&str>) -> AppResult<Option<i64>> {
     match decode(cursor)? {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
-            AppError::bad_request("invalid_cursor", "the cursor is not one this server issued")
-                .with_field("cursor")
+            AppError::invalid(
+                "invalid_cursor",
+                "cursor",
+                "the cursor is not one this server issued",
+            )
         }),
     }
 }

@@ -134,7 +134,7 @@ async fn every_operation_enforces_its_access_rules() {
                 op,
                 &path,
                 &merchant_a,
-                403,
+                401,
                 "staff_only",
                 "with a merchant key",
             )

@@ -8,8 +8,8 @@ use futures_util::StreamExt;
 use merchant_incentives_client::{
     Error, anonymous,
     types::{
-        Channel, DecisionAction, DecisionRequest, EvaluationRequest, GmvBatch, GmvRecordInput,
-        MerchantApplication, MerchantKind, MerchantStatus, RecordStatus, ReportFormat, Status,
+        Channel, DecisionRequest, EvaluationRequest, GmvBatch, GmvRecordInput, MerchantApplication,
+        MerchantKind, MerchantStatus, RecordStatus, ReportFormat, ReviewAction, Status,
     },
     with_api_key, with_bearer,
 };
@@ -80,7 +80,7 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
         .merchants_decide(
             id,
             &DecisionRequest {
-                action: DecisionAction::Approve,
+                action: ReviewAction::Approve,
                 reason: "资料齐全".into(),
             },
         )

@@ -200,7 +200,7 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
         &As::Merchant(b_key),
     )
     .await
-    .expect_error(403, "staff_only");
+    .expect_error(401, "staff_only");
 
     // The run history lists both runs, newest first.
     let runs = app.get("/api/v1/evaluations", &As::Admin).await.expect(200);
@@ -418,7 +418,7 @@ async fn leaderboard_filters_pages_and_summary() {
         &As::Admin,
     )
     .await
-    .expect_error(400, "invalid_cursor");
+    .expect_error(422, "invalid_cursor");
 
     let s = app
         .get(&format!("/api/v1/programs/{program}/summary"), &As::Admin)

@@ -3,7 +3,7 @@
 mod support;
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{As, spawn_app};
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn every_failure_uses_the_error_body() {
         .expect_error(422, "limit_out_of_range");
     app.get("/api/v1/merchants?cursor=garbage!", &As::Admin)
         .await
-        .expect_error(400, "invalid_cursor");
+        .expect_error(422, "invalid_cursor");
     let big = vec![b' '; 2 * 1024 * 1024 + 10];
     app.raw(
         Method::POST,
@@ -74,6 +74,89 @@ async fn every_failure_uses_the_error_body() {
     )
     .await
     .expect_error(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn protocol_edges_follow_the_document() {
+    let app = spawn_app().await;
+    let (_, key) = app.approved_merchant("brand").await;
+    // A method the path does not take: 405 with the methods it does take.
+    let r = app
+        .client
+        .request(Method::PUT, format!("{}/api/v1/me", app.base))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, PATCH, HEAD");
+    // Both kinds of credentials at once: refused, even if one of them is good.
+    let r = app
+        .client
+        .get(format!("{}/api/v1/me", app.base))
+        .header("X-API-Key", &key)
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("Bearer")
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "ambiguous_credentials");
+    // Endpoints without credentials do not care.
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("X-API-Key", &key)
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // `null` where the document does not allow it names the field; where it does, it works.
+    let r = app
+        .post(
+            "/api/v1/gmv/records",
+            &As::Merchant(key.clone()),
+            json!({"records": [{"external_id": "a", "occurred_at": "2026-03-01T12:00:00+08:00",
+                "amount": 1, "currency": "CNY", "channel": "live_stream", "product_id": null}]}),
+        )
+        .await
+        .expect_error(400, "null_not_allowed");
+    assert_eq!(r.body["field"], "records.0.product_id");
+    app.seed_programs().await;
+    let id = app.seeded_program("merchants_100m").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/programs/{id}"),
+            &As::Admin,
+            json!({"ends_on": "2026-12-31"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["ends_on"], "2026-12-31");
+    let r = app
+        .patch(
+            &format!("/api/v1/programs/{id}"),
+            &As::Admin,
+            json!({"ends_on": null}),
+        )
+        .await
+        .expect(200);
+    assert!(r.body.get("ends_on").is_none(), "{}", r.text);
+    // Dates are strict `YYYY-MM-DD`.
+    app.patch(
+        &format!("/api/v1/programs/{id}"),
+        &As::Admin,
+        json!({"starts_on": "2026-1-1"}),
+    )
+    .await
+    .expect_error(400, "bad_request");
 }
 
 #[tokio::test]

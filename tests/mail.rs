@@ -425,7 +425,7 @@ async fn the_email_list_is_for_staff_filters_and_pages() {
 
     app.get("/api/v1/emails", &As::Merchant(key))
         .await
-        .expect_error(403, "staff_only");
+        .expect_error(401, "staff_only");
     let analyst = app.staff_token("analyst").await;
     let first = app
         .get(

@@ -93,7 +93,13 @@ async fn invalid_applications_are_422_naming_the_field_and_write_nothing() {
         "contact_email",
         "email_invalid",
     );
-    with(&|b| b["brand_name"] = Value::Null, "brand_name", "required");
+    with(
+        &|b| {
+            b.as_object_mut().unwrap().remove("brand_name");
+        },
+        "brand_name",
+        "required",
+    );
     with(
         &|b| b["trademark_number"] = json!(""),
         "trademark_number",
@@ -128,7 +134,14 @@ async fn invalid_applications_are_422_naming_the_field_and_write_nothing() {
             .expect_error(422, code);
         assert_eq!(r.body["field"], field, "{}", r.text);
     }
-    // Wrong types and unknown enum values are malformed requests.
+    // Wrong types, nulls and unknown enum values are malformed requests.
+    let mut b = valid.clone();
+    b["brand_name"] = Value::Null;
+    let r = app
+        .post("/api/v1/merchants", &As::Anonymous, b)
+        .await
+        .expect_error(400, "null_not_allowed");
+    assert_eq!(r.body["field"], "brand_name");
     let mut b = valid.clone();
     b["kind"] = json!("factory");
     app.post("/api/v1/merchants", &As::Anonymous, b)
@@ -281,9 +294,10 @@ async fn the_status_machine_is_enforced_and_audited() {
     app.decide(other, "approve", "")
         .await
         .expect_error(409, "invalid_transition");
+    // Resubmitting is the merchant's edit, not a reviewer's action.
     app.decide(other, "resubmit", "")
         .await
-        .expect_error(422, "action_invalid");
+        .expect_error(400, "bad_request");
 }
 
 #[tokio::test]

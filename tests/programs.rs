@@ -92,7 +92,7 @@ async fn admins_create_programmes_and_invalid_definitions_are_422() {
     let (_, key) = app.approved_merchant("brand").await;
     app.post("/api/v1/programs", &As::Merchant(key), programme())
         .await
-        .expect_error(403, "staff_only");
+        .expect_error(401, "staff_only");
 }
 
 #[tokio::test]
@@ -186,15 +186,23 @@ async fn edits_are_validated_as_a_whole() {
         .expect(200);
     assert_eq!(r.body["goal"], 300);
     assert_eq!(r.body["tiers"].as_array().unwrap().len(), 1);
-    // Switching to plain GMV while a channel is set is refused; clearing it too works.
-    app.patch(&path, &As::Admin, json!({"metric": "gmv"}))
+    // Switching to plain GMV with a channel is refused; without one, the channel is dropped.
+    app.patch(
+        &path,
+        &As::Admin,
+        json!({"metric": "gmv", "channel": "live_stream"}),
+    )
+    .await
+    .expect_error(422, "channel_not_allowed");
+    app.patch(&path, &As::Admin, json!({"metric": "gmv", "channel": null}))
         .await
-        .expect_error(422, "channel_not_allowed");
+        .expect_error(400, "null_not_allowed");
     let r = app
-        .patch(&path, &As::Admin, json!({"metric": "gmv", "channel": null}))
+        .patch(&path, &As::Admin, json!({"metric": "gmv"}))
         .await
         .expect(200);
     assert!(r.body["channel"].is_null());
+    assert_eq!(r.body["metric"], "gmv");
     app.patch(&path, &As::Admin, json!({"time_zone": "Nowhere/Else"}))
         .await
         .expect_error(422, "time_zone_unknown");

@@ -214,7 +214,7 @@ impl EmailsApi {
         status: Query<Option<EmailStatus>>,
         kind: Query<Option<String>>,
         recipient: Query<Option<String>>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<EmailPage>> {
         let _ = auth;

@@ -162,7 +162,7 @@ impl EvaluationsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<EvaluationRunPage>> {
         let _ = auth;

@@ -1,6 +1,7 @@
 use std::borrow::Cow;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use crate::api::types::Day;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use poem::web::Data;
 use poem_openapi::{
     Enum, Object, OpenApi,
@@ -191,7 +192,7 @@ pub struct GmvRecord {
     /// The instant, in UTC.
     pub occurred_at: DateTime<Utc>,
     /// The Asia/Shanghai calendar day it counts on.
-    pub local_day: NaiveDate,
+    pub local_day: Day,
     /// Fen; negative for refunds and corrections.
     pub amount: i64,
     pub currency: String,
@@ -210,7 +211,7 @@ impl From<entity::gmv_record::Model> for GmvRecord {
             merchant_id: r.merchant_id,
             external_id: r.external_id,
             occurred_at: r.occurred_at,
-            local_day: r.local_day,
+            local_day: r.local_day.into(),
             amount: r.amount,
             currency: r.currency,
             channel: Channel::parse(&r.channel).unwrap_or(Channel::Other),
@@ -249,7 +250,7 @@ pub enum SummaryGroupBy {
 pub struct GmvBucket {
     /// First local day of the period: the day, the Monday of the week, or the 1st of the month
     /// (it may lie before `from`; only days in the range are counted).
-    pub period_start: NaiveDate,
+    pub period_start: Day,
     /// The channel, product or creator; null without `group_by`.
     pub group: Option<String>,
     /// Net fen.
@@ -384,7 +385,7 @@ impl GmvApi {
         channel: Query<Option<Channel>>,
         product_id: Query<Option<String>>,
         creator_id: Query<Option<String>>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<GmvRecordPage>> {
         let merchant_id = match &auth {
@@ -438,15 +439,15 @@ impl GmvApi {
         auth: AnyAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        from: Query<Option<NaiveDate>>,
-        to: Query<Option<NaiveDate>>,
+        from: Query<Option<Day>>,
+        to: Query<Option<Day>>,
         granularity: Query<Option<Granularity>>,
         group_by: Query<Option<SummaryGroupBy>>,
     ) -> AppResult<Json<GmvSummary>> {
         visible(&auth, id.0)?;
         merchants::get(&state.db, id.0).await?;
-        let to = to.0.unwrap_or_else(domain::today);
-        let from = from.0.unwrap_or(to - Duration::days(29));
+        let to = to.0.map_or_else(domain::today, |d| d.0);
+        let from = from.0.map_or(to - Duration::days(29), |d| d.0);
         if from > to {
             return Err(AppError::invalid(
                 "range_invalid",
@@ -482,7 +483,7 @@ impl GmvApi {
                 .buckets
                 .into_iter()
                 .map(|b| GmvBucket {
-                    period_start: b.period_start,
+                    period_start: b.period_start.into(),
                     group: b.group,
                     amount: b.amount,
                     records: b.records,

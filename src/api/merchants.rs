@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -176,7 +176,7 @@ pub struct MerchantPage {
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct DecisionRequest {
-    pub action: DecisionAction,
+    pub action: ReviewAction,
     /// Shown to the merchant in the email; required to reject, request changes or suspend.
     #[oai(default)]
     pub reason: Text,
@@ -185,8 +185,37 @@ pub struct DecisionRequest {
 impl poem_openapi::types::Example for DecisionRequest {
     fn example() -> Self {
         Self {
-            action: DecisionAction::Approve,
+            action: ReviewAction::Approve,
             reason: "资料齐全，审核通过".into(),
+        }
+    }
+}
+
+/// What a reviewer may decide. `resubmit` is not among them: it is recorded when the merchant
+/// edits its application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ReviewAction {
+    /// submitted → approved
+    Approve,
+    /// submitted → rejected
+    Reject,
+    /// submitted → changes_requested
+    RequestChanges,
+    /// approved → suspended
+    Suspend,
+    /// suspended → approved
+    Reinstate,
+}
+
+impl From<ReviewAction> for DecisionAction {
+    fn from(a: ReviewAction) -> Self {
+        match a {
+            ReviewAction::Approve => DecisionAction::Approve,
+            ReviewAction::Reject => DecisionAction::Reject,
+            ReviewAction::RequestChanges => DecisionAction::RequestChanges,
+            ReviewAction::Suspend => DecisionAction::Suspend,
+            ReviewAction::Reinstate => DecisionAction::Reinstate,
         }
     }
 }
@@ -306,7 +335,7 @@ impl MerchantsApi {
         status: Query<Option<MerchantStatus>>,
         industry_belt: Query<Option<String>>,
         q: Query<Option<String>>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<MerchantPage>> {
         let _ = auth;
@@ -366,18 +395,11 @@ impl MerchantsApi {
         body: Json<DecisionRequest>,
     ) -> AppResult<Json<Merchant>> {
         auth.0.require(&[Role::Admin, Role::Reviewer])?;
-        if body.0.action == DecisionAction::Resubmit {
-            return Err(AppError::invalid(
-                "action_invalid",
-                "action",
-                "resubmit happens when the merchant edits its application; staff cannot choose it",
-            ));
-        }
         let m = merchants::decide(
             &state.db,
             &auth.0.actor(),
             id.0,
-            body.0.action,
+            body.0.action.into(),
             &body.0.reason,
         )
         .await?;

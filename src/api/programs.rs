@@ -1,3 +1,4 @@
+use crate::api::types::{Day, Nullable, Text};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -31,7 +32,7 @@ pub struct ProgramsApi;
 #[oai(skip_serializing_if_is_none)]
 pub struct TierDef {
     /// Unique within the programme, e.g. `亿元商家 ¥100M`.
-    pub name: String,
+    pub name: Text,
     /// Fen; positive, strictly increasing along the list.
     pub threshold: i64,
 }
@@ -39,7 +40,7 @@ pub struct TierDef {
 impl From<TierDef> for Tier {
     fn from(t: TierDef) -> Self {
         Tier {
-            name: t.name,
+            name: t.name.into(),
             threshold: t.threshold,
         }
     }
@@ -48,7 +49,7 @@ impl From<TierDef> for Tier {
 impl From<Tier> for TierDef {
     fn from(t: Tier) -> Self {
         TierDef {
-            name: t.name,
+            name: Text(t.name),
             threshold: t.threshold,
         }
     }
@@ -69,8 +70,8 @@ pub struct Program {
     pub period: PeriodKind,
     /// IANA time zone of the calendar periods.
     pub time_zone: String,
-    pub starts_on: NaiveDate,
-    pub ends_on: Option<NaiveDate>,
+    pub starts_on: Day,
+    pub ends_on: Option<Day>,
     /// Ascending.
     pub tiers: Vec<TierDef>,
     /// How many subjects should reach the top tier.
@@ -95,8 +96,8 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
         channel: d.channel,
         period: d.period,
         time_zone: p.time_zone,
-        starts_on: d.starts_on,
-        ends_on: d.ends_on,
+        starts_on: d.starts_on.into(),
+        ends_on: d.ends_on.map(Day),
         tiers: d.tiers.into_iter().map(Into::into).collect(),
         goal: d.goal,
         active: d.active,
@@ -111,9 +112,9 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct NewProgram {
-    pub name: String,
+    pub name: Text,
     #[oai(default)]
-    pub description: String,
+    pub description: Text,
     pub subject: Subject,
     /// Default: both kinds.
     pub merchant_kinds: Option<Vec<MerchantKind>>,
@@ -121,9 +122,9 @@ pub struct NewProgram {
     pub channel: Option<Channel>,
     pub period: PeriodKind,
     /// IANA name; default `Asia/Shanghai`.
-    pub time_zone: Option<String>,
-    pub starts_on: NaiveDate,
-    pub ends_on: Option<NaiveDate>,
+    pub time_zone: Option<Text>,
+    pub starts_on: Day,
+    pub ends_on: Option<Day>,
     /// At least one; thresholds positive and strictly increasing; names unique.
     pub tiers: Vec<TierDef>,
     /// Positive.
@@ -143,7 +144,7 @@ impl poem_openapi::types::Example for NewProgram {
             channel: Some(Channel::LiveStream),
             period: PeriodKind::Quarter,
             time_zone: Some("Asia/Shanghai".into()),
-            starts_on: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            starts_on: Day(NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")),
             ends_on: None,
             tiers: vec![
                 TierDef {
@@ -161,22 +162,23 @@ impl poem_openapi::types::Example for NewProgram {
     }
 }
 
-/// Changes to a programme; absent fields stay. The result is validated as a whole.
+/// Changes to a programme; absent fields stay. The result is validated as a whole. `channel`
+/// goes with `metric: channel_gmv`; changing `metric` to `gmv` drops it.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ProgramPatch {
-    pub name: Option<String>,
-    pub description: Option<String>,
+    pub name: Option<Text>,
+    pub description: Option<Text>,
     pub subject: Option<Subject>,
     pub merchant_kinds: Option<Vec<MerchantKind>>,
     pub metric: Option<Metric>,
-    pub channel: MaybeUndefined<Channel>,
+    pub channel: Option<Channel>,
     pub period: Option<PeriodKind>,
-    pub time_zone: Option<String>,
-    pub starts_on: Option<NaiveDate>,
+    pub time_zone: Option<Text>,
+    pub starts_on: Option<Day>,
     /// `null` removes the end date.
-    pub ends_on: MaybeUndefined<NaiveDate>,
+    pub ends_on: Nullable<Day>,
     /// Replaces the tiers; achievements already recorded are kept.
     pub tiers: Option<Vec<TierDef>>,
     pub goal: Option<i64>,
@@ -191,11 +193,11 @@ impl poem_openapi::types::Example for ProgramPatch {
             subject: None,
             merchant_kinds: None,
             metric: None,
-            channel: MaybeUndefined::Undefined,
+            channel: None,
             period: None,
             time_zone: None,
             starts_on: None,
-            ends_on: MaybeUndefined::Undefined,
+            ends_on: Nullable(MaybeUndefined::Undefined),
             tiers: None,
             goal: Some(1_200),
             active: None,
@@ -223,9 +225,9 @@ pub struct ProgramPage {
 #[oai(skip_serializing_if_is_none)]
 pub struct ProgressEntry {
     pub program_id: i64,
-    pub period_start: NaiveDate,
+    pub period_start: Day,
     /// Inclusive.
-    pub period_end: NaiveDate,
+    pub period_end: Day,
     pub subject_type: Subject,
     /// Merchant id, creator id, or `{merchant_id}:{product_id}`.
     pub subject_id: String,
@@ -247,8 +249,8 @@ impl From<entity::progress::Model> for ProgressEntry {
     fn from(p: entity::progress::Model) -> Self {
         Self {
             program_id: p.program_id,
-            period_start: p.period_start,
-            period_end: p.period_end,
+            period_start: p.period_start.into(),
+            period_end: p.period_end.into(),
             subject_type: Subject::parse(&p.subject_type).unwrap_or(Subject::Merchant),
             subject_id: p.subject_id,
             value: p.value,
@@ -277,7 +279,7 @@ pub struct ProgressPage {
 pub struct Achievement {
     pub id: i64,
     pub program_id: i64,
-    pub period_start: NaiveDate,
+    pub period_start: Day,
     pub subject_type: Subject,
     pub subject_id: String,
     pub merchant_id: Option<i64>,
@@ -324,9 +326,9 @@ pub struct StatusCounts {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvShares {
-    pub from: Option<NaiveDate>,
+    pub from: Option<Day>,
     /// Inclusive (today for the open period).
-    pub to: Option<NaiveDate>,
+    pub to: Option<Day>,
     pub total: i64,
     /// Brand merchants' live-stream GMV.
     pub brand_live_stream: i64,
@@ -341,8 +343,8 @@ pub struct GmvShares {
 impl From<programs::GmvStructure> for GmvShares {
     fn from(g: programs::GmvStructure) -> Self {
         Self {
-            from: g.from,
-            to: g.to,
+            from: g.from.map(Day),
+            to: g.to.map(Day),
             total: g.total,
             brand_live_stream: g.brand_live_stream,
             industry_belt: g.industry_belt,
@@ -370,8 +372,8 @@ pub struct GmvStructure {
 #[oai(skip_serializing_if_is_none)]
 pub struct ProgramSummary {
     pub program_id: i64,
-    pub period_start: NaiveDate,
-    pub period_end: NaiveDate,
+    pub period_start: Day,
+    pub period_end: Day,
     pub goal: i64,
     /// Subjects evaluated in the period.
     pub subjects: i64,
@@ -408,8 +410,8 @@ impl ProgramsApi {
         auth.0.require_admin()?;
         let b = body.0;
         let def = ProgramDef::parse(ProgramInput {
-            name: b.name,
-            description: b.description,
+            name: b.name.into(),
+            description: b.description.into(),
             subject: b.subject,
             merchant_kinds: b
                 .merchant_kinds
@@ -417,9 +419,11 @@ impl ProgramsApi {
             metric: b.metric,
             channel: b.channel,
             period: b.period,
-            time_zone: b.time_zone.unwrap_or_else(|| "Asia/Shanghai".into()),
-            starts_on: b.starts_on,
-            ends_on: b.ends_on,
+            time_zone: b
+                .time_zone
+                .map_or_else(|| "Asia/Shanghai".into(), String::from),
+            starts_on: b.starts_on.0,
+            ends_on: b.ends_on.map(NaiveDate::from),
             tiers: b.tiers.into_iter().map(Into::into).collect(),
             goal: b.goal,
             active: b.active.unwrap_or(true),
@@ -436,7 +440,7 @@ impl ProgramsApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<ProgramPage>> {
         let limit = pagination::limit(limit.0)?;
@@ -484,10 +488,10 @@ impl ProgramsApi {
         let b = body.0;
         let row = programs::update(&state.db, id.0, move |i| {
             if let Some(v) = b.name {
-                i.name = v;
+                i.name = v.into();
             }
             if let Some(v) = b.description {
-                i.description = v;
+                i.description = v.into();
             }
             if let Some(v) = b.subject {
                 i.subject = v;
@@ -498,24 +502,24 @@ impl ProgramsApi {
             if let Some(v) = b.metric {
                 i.metric = v;
             }
-            match b.channel {
-                MaybeUndefined::Undefined => {}
-                MaybeUndefined::Null => i.channel = None,
-                MaybeUndefined::Value(c) => i.channel = Some(c),
+            match (b.channel, b.metric) {
+                (Some(c), _) => i.channel = Some(c),
+                (None, Some(Metric::Gmv)) => i.channel = None,
+                (None, _) => {}
             }
             if let Some(v) = b.period {
                 i.period = v;
             }
             if let Some(v) = b.time_zone {
-                i.time_zone = v;
+                i.time_zone = v.into();
             }
             if let Some(v) = b.starts_on {
-                i.starts_on = v;
+                i.starts_on = v.0;
             }
-            match b.ends_on {
+            match b.ends_on.0 {
                 MaybeUndefined::Undefined => {}
                 MaybeUndefined::Null => i.ends_on = None,
-                MaybeUndefined::Value(d) => i.ends_on = Some(d),
+                MaybeUndefined::Value(d) => i.ends_on = Some(d.0),
             }
             if let Some(v) = b.tiers {
                 i.tiers = v.into_iter().map(Into::into).collect();
@@ -546,10 +550,10 @@ impl ProgramsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        period_start: Query<Option<NaiveDate>>,
+        period_start: Query<Option<Day>>,
         status: Query<Option<Status>>,
         tier: Query<Option<String>>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<ProgressPage>> {
         let _ = auth;
@@ -557,7 +561,9 @@ impl ProgramsApi {
         let cursor = pagination::decode(cursor.0.as_deref())?;
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
-        let period = programs::resolve_period(&state.db, &p, &def, period_start.0).await?;
+        let period =
+            programs::resolve_period(&state.db, &p, &def, period_start.0.map(NaiveDate::from))
+                .await?;
         let (rows, next_cursor) = programs::leaderboard(
             &state.db,
             p.id,
@@ -591,12 +597,14 @@ impl ProgramsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        period_start: Query<Option<NaiveDate>>,
+        period_start: Query<Option<Day>>,
     ) -> AppResult<Json<ProgramSummary>> {
         let _ = auth;
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
-        let period = programs::resolve_period(&state.db, &p, &def, period_start.0).await?;
+        let period =
+            programs::resolve_period(&state.db, &p, &def, period_start.0.map(NaiveDate::from))
+                .await?;
         let s = programs::summary(&state.db, &p, &def, period).await?;
         let current: GmvShares = s.gmv.into();
         let previous: GmvShares = s.previous_gmv.into();
@@ -609,8 +617,8 @@ impl ProgramsApi {
         };
         Ok(Json(ProgramSummary {
             program_id: p.id,
-            period_start: s.period.start,
-            period_end: s.period.end,
+            period_start: s.period.start.into(),
+            period_end: s.period.end.into(),
             goal: def.goal,
             subjects: s.subjects,
             top_tier_reached: s.tiers.last().map_or(0, |t| t.subjects),
@@ -660,7 +668,7 @@ impl ProgramsApi {
         state: Data<&AppState>,
         id: Path<i64>,
         subject_id: Query<Option<String>>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<AchievementPage>> {
         let _ = auth;
@@ -675,7 +683,7 @@ impl ProgramsApi {
                 .map(|a| Achievement {
                     id: a.id,
                     program_id: a.program_id,
-                    period_start: a.period_start,
+                    period_start: a.period_start.into(),
                     subject_type: Subject::parse(&a.subject_type).unwrap_or(Subject::Merchant),
                     subject_id: a.subject_id,
                     merchant_id: a.merchant_id,

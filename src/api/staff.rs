@@ -136,7 +136,7 @@ impl StaffApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<AuditPage>> {
         auth.0.require_admin()?;

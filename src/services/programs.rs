@@ -242,8 +242,11 @@ pub async fn leaderboard(
             .split_once('|')
             .and_then(|(v, s)| Some((v.parse::<i64>().ok()?, s.to_string())))
             .ok_or_else(|| {
-                AppError::bad_request("invalid_cursor", "the cursor is not one this server issued")
-                    .with_field("cursor")
+                AppError::invalid(
+                    "invalid_cursor",
+                    "cursor",
+                    "the cursor is not one this server issued",
+                )
             })?;
         q = q.filter(
             Condition::any().add(progress::Column::Value.lt(v)).add(

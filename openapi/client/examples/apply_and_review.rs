@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .merchants_decide(
             applied.merchant.id,
             &types::DecisionRequest {
-                action: types::DecisionAction::Approve,
+                action: types::ReviewAction::Approve,
                 reason: "资料齐全".into(),
             },
         )
