@@ -10,6 +10,7 @@ use poem_openapi::{
 use super::{
     ApiTags,
     merchants::{staff_only, visible},
+    types::Text,
 };
 use crate::{
     app::AppState,
@@ -31,7 +32,7 @@ pub struct ProgramsApi;
 #[oai(skip_serializing_if_is_none)]
 pub struct TierDef {
     /// Unique within the programme, e.g. `亿元商家 ¥100M`.
-    pub name: String,
+    pub name: Text,
     /// Fen; positive, strictly increasing along the list.
     pub threshold: i64,
 }
@@ -39,7 +40,7 @@ pub struct TierDef {
 impl From<TierDef> for Tier {
     fn from(t: TierDef) -> Self {
         Tier {
-            name: t.name,
+            name: t.name.into(),
             threshold: t.threshold,
         }
     }
@@ -48,7 +49,7 @@ impl From<TierDef> for Tier {
 impl From<Tier> for TierDef {
     fn from(t: Tier) -> Self {
         TierDef {
-            name: t.name,
+            name: Text(t.name),
             threshold: t.threshold,
         }
     }
@@ -111,9 +112,9 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct NewProgram {
-    pub name: String,
+    pub name: Text,
     #[oai(default)]
-    pub description: String,
+    pub description: Text,
     pub subject: Subject,
     /// Default: both kinds.
     pub merchant_kinds: Option<Vec<MerchantKind>>,
@@ -121,7 +122,7 @@ pub struct NewProgram {
     pub channel: Option<Channel>,
     pub period: PeriodKind,
     /// IANA name; default `Asia/Shanghai`.
-    pub time_zone: Option<String>,
+    pub time_zone: Option<Text>,
     pub starts_on: NaiveDate,
     pub ends_on: Option<NaiveDate>,
     /// At least one; thresholds positive and strictly increasing; names unique.
@@ -166,14 +167,14 @@ impl poem_openapi::types::Example for NewProgram {
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ProgramPatch {
-    pub name: Option<String>,
-    pub description: Option<String>,
+    pub name: Option<Text>,
+    pub description: Option<Text>,
     pub subject: Option<Subject>,
     pub merchant_kinds: Option<Vec<MerchantKind>>,
     pub metric: Option<Metric>,
     pub channel: MaybeUndefined<Channel>,
     pub period: Option<PeriodKind>,
-    pub time_zone: Option<String>,
+    pub time_zone: Option<Text>,
     pub starts_on: Option<NaiveDate>,
     /// `null` removes the end date.
     pub ends_on: MaybeUndefined<NaiveDate>,
@@ -408,8 +409,8 @@ impl ProgramsApi {
         auth.0.require_admin()?;
         let b = body.0;
         let def = ProgramDef::parse(ProgramInput {
-            name: b.name,
-            description: b.description,
+            name: b.name.into(),
+            description: b.description.into(),
             subject: b.subject,
             merchant_kinds: b
                 .merchant_kinds
@@ -417,7 +418,9 @@ impl ProgramsApi {
             metric: b.metric,
             channel: b.channel,
             period: b.period,
-            time_zone: b.time_zone.unwrap_or_else(|| "Asia/Shanghai".into()),
+            time_zone: b
+                .time_zone
+                .map_or_else(|| "Asia/Shanghai".into(), String::from),
             starts_on: b.starts_on,
             ends_on: b.ends_on,
             tiers: b.tiers.into_iter().map(Into::into).collect(),
@@ -484,10 +487,10 @@ impl ProgramsApi {
         let b = body.0;
         let row = programs::update(&state.db, id.0, move |i| {
             if let Some(v) = b.name {
-                i.name = v;
+                i.name = v.into();
             }
             if let Some(v) = b.description {
-                i.description = v;
+                i.description = v.into();
             }
             if let Some(v) = b.subject {
                 i.subject = v;
@@ -507,7 +510,7 @@ impl ProgramsApi {
                 i.period = v;
             }
             if let Some(v) = b.time_zone {
-                i.time_zone = v;
+                i.time_zone = v.into();
             }
             if let Some(v) = b.starts_on {
                 i.starts_on = v;
