@@ -7,59 +7,14 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{As, spawn_app};
-
-struct Op {
-    id: String,
-    method: Method,
-    path: String,
-    schemes: Vec<String>,
-    example: Option<Value>,
-}
+use support::{
+    As,
+    openapi::{Operation as Op, fill},
+    spawn_app,
+};
 
 fn operations() -> Vec<Op> {
-    let (json, _) = merchant_incentives::cli::openapi_documents();
-    let doc: Value = serde_json::from_str(&json).unwrap();
-    let mut ops = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            let schemes = op["security"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|s| s.as_object().unwrap().keys().cloned())
-                .collect();
-            let example = op["requestBody"]["content"]
-                .as_object()
-                .and_then(|c| c.values().next())
-                .and_then(|m| m["schema"]["$ref"].as_str())
-                .and_then(|r| r.rsplit('/').next())
-                .map(|name| doc["components"]["schemas"][name]["example"].clone())
-                .filter(|e| !e.is_null());
-            ops.push(Op {
-                id: op["operationId"].as_str().unwrap().to_string(),
-                method: method.to_uppercase().parse().unwrap(),
-                path: path.clone(),
-                schemes,
-                example,
-            });
-        }
-    }
-    ops
-}
-
-/// The path with every `{param}` set to `id`.
-fn fill(path: &str, id: i64) -> String {
-    let mut out = String::new();
-    let mut rest = path;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').unwrap() + start;
-        out.push_str(&id.to_string());
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
+    support::openapi::operations(&support::openapi::document())
 }
 
 impl Op {

@@ -3,9 +3,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 use proptest::prelude::*;
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -659,48 +657,6 @@ async fn records_are_listed_with_filters_and_cursors() {
         .expect_error(400, "bad_request");
 }
 
-/// Roll-up rows as (key, amount, records), and the same computed by GROUP BY over raw records.
-async fn rollups_and_raw(
-    db: &DatabaseConnection,
-    rollup: &str,
-    key: &str,
-    raw_filter: &str,
-) -> (BTreeMap<String, (i64, i64)>, BTreeMap<String, (i64, i64)>) {
-    let load = |sql: String| async move {
-        let rows = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                sql,
-            ))
-            .await
-            .unwrap();
-        rows.into_iter()
-            .map(|r| {
-                let day: NaiveDate = r.try_get("", "day").unwrap();
-                let k: String = r.try_get("", "k").unwrap();
-                (
-                    format!("{k}|{day}|{}", r.try_get::<String>("", "channel").unwrap()),
-                    (
-                        r.try_get::<i64>("", "amount").unwrap(),
-                        r.try_get::<i64>("", "records").unwrap(),
-                    ),
-                )
-            })
-            .collect::<BTreeMap<_, _>>()
-    };
-    let stored = load(format!(
-        "SELECT {key} AS k, day, channel, amount, records FROM {rollup}"
-    ))
-    .await;
-    let raw = load(format!(
-        "SELECT {key} AS k, local_day AS day, channel, CAST(SUM(amount) AS BIGINT) AS amount, \
-         CAST(COUNT(*) AS BIGINT) AS records FROM gmv_record {raw_filter} \
-         GROUP BY {key}, local_day, channel"
-    ))
-    .await;
-    (stored, raw)
-}
-
 fn arb_record() -> impl Strategy<Value = Value> {
     (
         0..12u8,
@@ -782,23 +738,7 @@ fn rollups_equal_the_sum_of_raw_records() {
                         .sum::<i64>();
                     assert_eq!(sum, n);
                 }
-                for (rollup, key, filter) in [
-                    ("gmv_daily_merchant", "CAST(merchant_id AS TEXT)", ""),
-                    (
-                        "gmv_daily_product",
-                        "CAST(merchant_id AS TEXT) || '/' || product_id",
-                        "WHERE product_id IS NOT NULL",
-                    ),
-                    (
-                        "gmv_daily_creator",
-                        "CAST(merchant_id AS TEXT) || '/' || creator_id",
-                        "WHERE creator_id IS NOT NULL",
-                    ),
-                ] {
-                    let (stored, raw) = rollups_and_raw(&app.db, rollup, key, filter).await;
-                    assert!(!raw.is_empty() || rollup != "gmv_daily_merchant");
-                    assert_eq!(stored, raw, "{rollup} differs from its raw records");
-                }
+                support::assert_rollups_match_records(&app.db).await;
             });
             Ok(())
         })

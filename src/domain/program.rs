@@ -99,6 +99,16 @@ impl ProgramDef {
                 "description must be at most 2000 characters",
             ));
         }
+        if description
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldError::new(
+                "description",
+                "control_characters",
+                "description may break lines but contains other control characters",
+            ));
+        }
         let mut merchant_kinds: Vec<MerchantKind> = Vec::new();
         for k in i.merchant_kinds {
             if !merchant_kinds.contains(&k) {
@@ -339,5 +349,14 @@ mod tests {
         let mut i = input();
         i.merchant_kinds.clear();
         assert_eq!(field(i).0, "merchant_kinds");
+        let mut i = input();
+        i.description = "a\u{0}b".into();
+        assert_eq!(field(i), ("description".into(), "control_characters"));
+        let mut i = input();
+        i.description = "line one\nline two\ttabbed".into();
+        assert!(
+            ProgramDef::parse(i).is_ok(),
+            "line breaks and tabs are text"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` is set. Set `TEST_LOG=1` to see the server's logs.
 #![allow(dead_code)]
 
+pub mod openapi;
 pub mod smtp;
 
 use std::{collections::HashMap, net::SocketAddr};
@@ -81,8 +82,9 @@ fn init_logs() {
     }
 }
 
-/// Creates the fresh database and returns its URL (and, for PostgreSQL, what to drop).
-async fn fresh_database(tmp: &std::path::Path) -> (String, Option<(String, String)>) {
+/// Creates the fresh database and returns its URL (and, for PostgreSQL, what to drop with
+/// [`drop_database`]).
+pub async fn fresh_database(tmp: &std::path::Path) -> (String, Option<(String, String)>) {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -173,26 +175,29 @@ impl Drop for TestApp {
             server.abort();
         }
         if let Some((base, name)) = self.pg.take() {
-            // Dropping needs a runtime of its own: this may run inside a finished test's runtime.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    if let Ok(admin) = Database::connect(&base).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await;
-                        admin.close().await.ok();
-                    }
-                });
-            })
-            .join();
+            drop_database(base, name);
         }
     }
+}
+
+/// Drops a PostgreSQL database made by [`fresh_database`]. It needs a runtime of its own: this
+/// may run inside a finished test's runtime, or in a `Drop`.
+pub fn drop_database(base: String, name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if let Ok(admin) = Database::connect(&base).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                admin.close().await.ok();
+            }
+        });
+    })
+    .join();
 }
 
 /// A valid unified social credit code, different for every `n`.
@@ -620,4 +625,107 @@ pub async fn set_last_gmv_at(
         .exec(db)
         .await
         .expect("set last_gmv_at");
+}
+
+/// Roll-up rows as (key, amount, records), and the same computed by GROUP BY over raw records.
+pub async fn rollups_and_raw(
+    db: &DatabaseConnection,
+    rollup: &str,
+    key: &str,
+    raw_filter: &str,
+) -> (
+    std::collections::BTreeMap<String, (i64, i64)>,
+    std::collections::BTreeMap<String, (i64, i64)>,
+) {
+    let load = |sql: String| async move {
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|r| {
+                let day: chrono::NaiveDate = r.try_get("", "day").unwrap();
+                let k: String = r.try_get("", "k").unwrap();
+                (
+                    format!("{k}|{day}|{}", r.try_get::<String>("", "channel").unwrap()),
+                    (
+                        r.try_get::<i64>("", "amount").unwrap(),
+                        r.try_get::<i64>("", "records").unwrap(),
+                    ),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let stored = load(format!(
+        "SELECT {key} AS k, day, channel, amount, records FROM {rollup}"
+    ))
+    .await;
+    let raw = load(format!(
+        "SELECT {key} AS k, local_day AS day, channel, CAST(SUM(amount) AS BIGINT) AS amount, \
+         CAST(COUNT(*) AS BIGINT) AS records FROM gmv_record {raw_filter} \
+         GROUP BY {key}, local_day, channel"
+    ))
+    .await;
+    (stored, raw)
+}
+
+/// Asserts that every roll-up table (merchant, product and creator × day × channel) equals the
+/// GROUP BY of the raw records, row for row.
+pub async fn assert_rollups_match_records(db: &DatabaseConnection) {
+    for (rollup, key, filter) in [
+        ("gmv_daily_merchant", "CAST(merchant_id AS TEXT)", ""),
+        (
+            "gmv_daily_product",
+            "CAST(merchant_id AS TEXT) || '/' || product_id",
+            "WHERE product_id IS NOT NULL",
+        ),
+        (
+            "gmv_daily_creator",
+            "CAST(merchant_id AS TEXT) || '/' || creator_id",
+            "WHERE creator_id IS NOT NULL",
+        ),
+    ] {
+        let (stored, raw) = rollups_and_raw(db, rollup, key, filter).await;
+        assert!(!raw.is_empty() || rollup != "gmv_daily_merchant");
+        assert_eq!(stored, raw, "{rollup} differs from its raw records");
+    }
+}
+
+/// The row count of every table of the database (both backends), in one query.
+pub async fn table_counts(db: &DatabaseConnection) -> std::collections::BTreeMap<String, i64> {
+    let backend = db.get_database_backend();
+    let list = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    };
+    let tables: Vec<String> = db
+        .query_all_raw(sea_orm::Statement::from_string(backend, list))
+        .await
+        .expect("list tables")
+        .into_iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect();
+    assert!(!tables.is_empty(), "the database has tables");
+    let sql = tables
+        .iter()
+        .map(|t| format!("SELECT '{t}' AS name, CAST(COUNT(*) AS BIGINT) AS n FROM \"{t}\""))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    db.query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .expect("count rows")
+        .into_iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "name").unwrap(),
+                r.try_get::<i64>("", "n").unwrap(),
+            )
+        })
+        .collect()
 }

@@ -1,0 +1,437 @@
+//! Crash safety of GMV ingestion. A client sends large batches in a loop while the server — the
+//! built binary — is killed with SIGKILL at random moments and restarted on the same port and
+//! database; every batch not acknowledged with a 2xx is sent again. Afterwards the stored
+//! records are exactly the distinct records sent (none lost, none doubled, every amount as
+//! sent) and every roll-up row equals the GROUP BY of the raw records. SQLite by default,
+//! PostgreSQL with `TEST_DATABASE_URL`.
+
+mod support;
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sea_orm::{Database, EntityTrait};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_merchant-incentives");
+const ADMIN: &str = "crash-admin-token";
+/// How many times the server is killed.
+const KILLS: usize = 12;
+/// Records per batch: large enough that a kill often lands inside the transaction.
+const BATCH: usize = 500;
+/// A batch not acknowledged after this long means the server did not come back.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The server process, restarted in place after every kill.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    database_url: String,
+}
+
+impl Server {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &self.database_url)
+            .env("LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("ADMIN_TOKEN", ADMIN)
+            .env("SCHEDULER", "off")
+            .env("KEY_RATE_PER_SECOND", "100000")
+            .env("APPLY_RATE_PER_MINUTE", "100000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until `/readyz` answers 200, starting the process again should it have exited
+    /// (say, the port was not free yet).
+    async fn wait_ready(&mut self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{}/readyz", self.base())).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && child.try_wait().unwrap().is_some()
+            {
+                self.start();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become ready: {}",
+                std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown handler, no flush, no goodbye.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Drops the PostgreSQL database (if one was made) when the test ends, passed or not.
+struct DropDatabase(Option<(String, String)>);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.0.take() {
+            support::drop_database(base, name);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const CHANNELS: [&str; 4] = ["live_stream", "short_video", "storefront", "other"];
+
+/// The next batch: new sales over 30 days and four channels (some with a product, some with
+/// a creator), refunds of sales sent before or earlier in the batch, and exact replays of
+/// records sent in earlier batches.
+fn next_batch(
+    rng: &mut StdRng,
+    n: usize,
+    now: DateTime<Utc>,
+    sent: &BTreeMap<String, Value>,
+    sent_ids: &[String],
+) -> Vec<Value> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut sales = Vec::new();
+    let replays = if sent_ids.is_empty() { 0 } else { 30 };
+    let refunds = 20;
+    for i in 0..BATCH - replays - refunds {
+        let at = now
+            - chrono::Duration::days(rng.random_range(0..30))
+            - chrono::Duration::seconds(rng.random_range(60..86_400));
+        let mut r = json!({
+            "external_id": format!("sale-{n}-{i}"),
+            "occurred_at": at.to_rfc3339(),
+            "amount": rng.random_range(100..1_000_000i64),
+            "currency": "CNY",
+            "channel": CHANNELS[rng.random_range(0..CHANNELS.len())],
+        });
+        if rng.random_bool(0.6) {
+            r["product_id"] = json!(format!("sku-{}", rng.random_range(0..20)));
+        }
+        if rng.random_bool(0.4) {
+            r["creator_id"] = json!(format!("creator-{}", rng.random_range(0..8)));
+        }
+        sales.push(r.clone());
+        batch.push(r);
+    }
+    for i in 0..refunds {
+        // Half correct a sale of this batch, half one acknowledged before.
+        let sale = if sent_ids.is_empty() || i % 2 == 0 {
+            &sales[rng.random_range(0..sales.len())]
+        } else {
+            &sent[&sent_ids[rng.random_range(0..sent_ids.len())]]
+        };
+        let amount = sale["amount"].as_i64().unwrap();
+        if amount < 0 {
+            continue; // a refund, not a sale: nothing to correct
+        }
+        let mut r = sale.clone();
+        r["external_id"] = json!(format!("refund-{n}-{i}"));
+        r["amount"] = json!(-rng.random_range(1..=amount));
+        r["corrects"] = sale["external_id"].clone();
+        batch.push(r);
+    }
+    for _ in 0..replays {
+        let id = &sent_ids[rng.random_range(0..sent_ids.len())];
+        batch.push(sent[id].clone());
+    }
+    batch
+}
+
+/// What the client sent and how it went.
+#[derive(Default)]
+struct ClientReport {
+    /// Every distinct record acknowledged, by `external_id`, as sent.
+    sent: BTreeMap<String, Value>,
+    batches: usize,
+    records_sent: usize,
+    retries: usize,
+    server_errors: usize,
+    /// Batches whose unacknowledged attempt had been committed (answered as duplicates later).
+    committed_unacknowledged: usize,
+}
+
+/// Sends batches until `stop` is set, each until it is acknowledged with a 2xx.
+async fn client(
+    base: String,
+    key: String,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    in_flight: Arc<AtomicBool>,
+) -> ClientReport {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let now = Utc::now().trunc_subsecs(0);
+    let mut report = ClientReport::default();
+    let mut sent_ids: Vec<String> = Vec::new();
+    while !stop.load(Ordering::SeqCst) || report.batches < 3 {
+        let batch = next_batch(&mut rng, report.batches, now, &report.sent, &sent_ids);
+        let replays = batch
+            .iter()
+            .filter(|r| report.sent.contains_key(r["external_id"].as_str().unwrap()))
+            .count() as i64;
+        let body = json!({ "records": batch });
+        let mut failed_attempts = 0;
+        let first_attempt = Instant::now();
+        let ack = loop {
+            assert!(
+                first_attempt.elapsed() < PATIENCE,
+                "batch {} was never acknowledged",
+                report.batches
+            );
+            in_flight.store(true, Ordering::SeqCst);
+            let attempt = async {
+                let r = http
+                    .post(format!("{base}/api/v1/gmv/records"))
+                    .header("X-API-Key", &key)
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = r.status();
+                Ok::<_, reqwest::Error>((status, r.text().await?))
+            }
+            .await;
+            in_flight.store(false, Ordering::SeqCst);
+            match attempt {
+                Ok((status, text)) if status.is_success() => {
+                    break serde_json::from_str::<Value>(&text).unwrap();
+                }
+                Ok((status, text)) => {
+                    assert!(
+                        status.is_server_error(),
+                        "a batch was refused: {status} {text}"
+                    );
+                    report.server_errors += 1;
+                }
+                Err(_) => {} // refused, reset or cut off: the server is down or went down
+            }
+            failed_attempts += 1;
+            report.retries += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(ack["rejected"], 0, "every record is valid: {ack}");
+        assert_eq!(
+            ack["created"].as_i64().unwrap() + ack["duplicates"].as_i64().unwrap(),
+            batch.len() as i64
+        );
+        if failed_attempts > 0 && ack["duplicates"].as_i64().unwrap() > replays {
+            report.committed_unacknowledged += 1;
+        }
+        for r in batch {
+            let id = r["external_id"].as_str().unwrap().to_string();
+            if let std::collections::btree_map::Entry::Vacant(e) = report.sent.entry(id.clone()) {
+                e.insert(r);
+                sent_ids.push(id);
+            }
+            report.records_sent += 1;
+        }
+        report.batches += 1;
+    }
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_batches_survive_sigkill_exactly_once() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, pg) = support::fresh_database(dir.path()).await;
+    let _drop_database = DropDatabase(pg);
+    let http = reqwest::Client::new();
+    let mut server = Server {
+        child: None,
+        port: free_port(),
+        dir: dir.path().to_path_buf(),
+        database_url: database_url.clone(),
+    };
+    server.start();
+    server.wait_ready(&http).await;
+
+    // One approved merchant, through HTTP.
+    let applied: Value = http
+        .post(format!("{}/api/v1/merchants", server.base()))
+        .json(
+            &json!({"kind": "brand", "legal_name": "杭州崩溃测试服饰有限公司",
+            "display_name": "崩溃测试旗舰店", "uscc": support::uscc(4242),
+            "contact_email": "crash@example.cn", "province": "浙江", "city": "杭州",
+            "category": "女装", "brand_name": "崩溃", "trademark_number": "42424242"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let merchant_id = applied["merchant"]["id"].as_i64().expect("applied");
+    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
+    let approved = http
+        .post(format!(
+            "{}/api/v1/merchants/{merchant_id}/decisions",
+            server.base()
+        ))
+        .bearer_auth(ADMIN)
+        .json(&json!({"action": "approve", "reason": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status().as_u16(), 200);
+
+    let seed = 20_261_125;
+    let stop = Arc::new(AtomicBool::new(false));
+    let in_flight = Arc::new(AtomicBool::new(false));
+    let client = tokio::spawn(client(
+        server.base(),
+        key,
+        seed,
+        stop.clone(),
+        in_flight.clone(),
+    ));
+
+    // The killer: a random 50–400 ms after the server is ready, SIGKILL, then start it again.
+    let mut rng = StdRng::seed_from_u64(seed + 1);
+    let (mut kills, mut mid_request) = (0, 0);
+    while kills < KILLS {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..=400))).await;
+        if in_flight.load(Ordering::SeqCst) {
+            mid_request += 1;
+        }
+        server.kill();
+        kills += 1;
+        server.start();
+        server.wait_ready(&http).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let report = client.await.expect("the client finished");
+    server.kill();
+
+    println!(
+        "{kills} kills ({mid_request} with a request in flight); {} batches, {} records sent, \
+         {} distinct; {} retries, {} 5xx answers; {} batches committed but not acknowledged; {:?}",
+        report.batches,
+        report.records_sent,
+        report.sent.len(),
+        report.retries,
+        report.server_errors,
+        report.committed_unacknowledged,
+        started.elapsed()
+    );
+    assert!(kills >= 10);
+    assert!(
+        mid_request >= 1,
+        "at least one kill must land while a batch is in flight"
+    );
+    assert!(
+        report.retries >= 1,
+        "some batches were cut off and sent again"
+    );
+
+    // With the server stopped, read the database itself.
+    let db = Database::connect(&database_url).await.unwrap();
+    let rows = entity::gmv_record::Entity::find().all(&db).await.unwrap();
+    assert!(rows.iter().all(|r| r.merchant_id == merchant_id));
+    let stored: BTreeMap<&str, &entity::gmv_record::Model> =
+        rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
+    assert_eq!(stored.len(), rows.len(), "an external_id is stored twice");
+    let missing: Vec<&String> = report
+        .sent
+        .keys()
+        .filter(|id| !stored.contains_key(id.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let unknown: Vec<&&str> = stored
+        .keys()
+        .filter(|id| !report.sent.contains_key(**id))
+        .collect();
+    assert!(unknown.is_empty(), "stored but never sent: {unknown:?}");
+    assert_eq!(rows.len(), report.sent.len());
+    for (id, sent) in &report.sent {
+        let row = stored[id.as_str()];
+        let at = DateTime::parse_from_rfc3339(sent["occurred_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (
+                row.amount,
+                row.channel.as_str(),
+                row.occurred_at,
+                row.product_id.as_deref(),
+                row.creator_id.as_deref(),
+                row.corrects.as_deref(),
+            ),
+            (
+                sent["amount"].as_i64().unwrap(),
+                sent["channel"].as_str().unwrap(),
+                at.with_timezone(&Utc),
+                sent["product_id"].as_str(),
+                sent["creator_id"].as_str(),
+                sent["corrects"].as_str(),
+            ),
+            "{id} is stored as sent"
+        );
+    }
+    support::assert_rollups_match_records(&db).await;
+    let total: i64 = report
+        .sent
+        .values()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum();
+    let rolled_up: i64 = entity::gmv_daily_merchant::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.amount)
+        .sum();
+    assert_eq!(rolled_up, total, "the roll-ups hold every amount once");
+    db.close().await.ok();
+}

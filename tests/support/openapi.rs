@@ -1,0 +1,73 @@
+//! The operations of the OpenAPI document the code generates, for tests that must cover every
+//! endpoint (a new one is covered the moment it exists).
+
+use reqwest::Method;
+use serde_json::Value;
+
+/// One operation as the document describes it.
+pub struct Operation {
+    pub id: String,
+    pub method: Method,
+    /// As documented, with `{param}` placeholders.
+    pub path: String,
+    /// Names of the security schemes that accept it (empty: anyone).
+    pub schemes: Vec<String>,
+    /// The component schema of its JSON request body, if it has one.
+    pub body_schema: Option<String>,
+    /// That schema's documented example.
+    pub example: Option<Value>,
+}
+
+/// The generated document, as JSON.
+pub fn document() -> Value {
+    let (json, _) = merchant_incentives::cli::openapi_documents();
+    serde_json::from_str(&json).expect("the document is JSON")
+}
+
+/// Every operation of `doc`.
+pub fn operations(doc: &Value) -> Vec<Operation> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let schemes = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.as_object().unwrap().keys().cloned())
+                .collect();
+            let body_schema = op["requestBody"]["content"]
+                .as_object()
+                .and_then(|c| c.values().next())
+                .and_then(|m| m["schema"]["$ref"].as_str())
+                .and_then(|r| r.rsplit('/').next())
+                .map(str::to_string);
+            let example = body_schema
+                .as_ref()
+                .map(|name| doc["components"]["schemas"][name]["example"].clone())
+                .filter(|e| !e.is_null());
+            ops.push(Operation {
+                id: op["operationId"].as_str().unwrap().to_string(),
+                method: method.to_uppercase().parse().unwrap(),
+                path: path.clone(),
+                schemes,
+                body_schema,
+                example,
+            });
+        }
+    }
+    ops
+}
+
+/// `path` with every `{param}` set to `id`.
+pub fn fill(path: &str, id: i64) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        out.push_str(&id.to_string());
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
