@@ -630,3 +630,131 @@ async fn the_scheduler_runs_evaluation_on_its_cron() {
     sched.shutdown().await.unwrap();
     assert!(runs >= 1, "a scheduled run happened");
 }
+
+/// More subjects than one aggregation page: every approved merchant and every product is
+/// evaluated exactly once with its own total, and a suspended merchant in the middle of a page
+/// is left out.
+#[tokio::test]
+async fn evaluation_pages_cover_every_subject_once() {
+    use entity::{gmv_daily_merchant as gm, gmv_daily_product as gp, merchant, progress};
+    use merchant_incentives::services::evaluation::PAGE_SIZE;
+    use sea_orm::Set;
+
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let merchants = PAGE_SIZE as i64 + 50;
+    let products_of = PAGE_SIZE as i64 / 2 + 100; // merchants with two products each
+    let suspended = PAGE_SIZE as i64 - 1;
+    let now = Utc::now();
+    let ids: Vec<i64> = (1..=merchants).map(|i| 1_000_000 + i).collect();
+    for chunk in ids.chunks(500) {
+        merchant::Entity::insert_many(chunk.iter().map(|&id| {
+            merchant::ActiveModel {
+                id: Set(id),
+                kind: Set(if id % 2 == 0 {
+                    "brand"
+                } else {
+                    "industry_belt"
+                }
+                .into()),
+                status: Set(if id == 1_000_000 + suspended {
+                    "suspended"
+                } else {
+                    "approved"
+                }
+                .into()),
+                legal_name: Set(format!("分页商户 {id}")),
+                display_name: Set(format!("分页 {id}")),
+                uscc: Set(format!("P{id:017}")),
+                contact_email: Set(format!("m{id}@page.example")),
+                province: Set("浙江".into()),
+                city: Set("金华".into()),
+                category: Set("日用百货".into()),
+                brand_name: Set(None),
+                trademark_number: Set(None),
+                industry_belt: Set(None),
+                weekly_report: Set(false),
+                locale: Set("zh-CN".into()),
+                last_gmv_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+        }))
+        .exec_without_returning(&app.db)
+        .await
+        .unwrap();
+        let days = chunk.iter().flat_map(|&id| {
+            [("2026-02-01", id * 100), ("2026-02-02", 1)].map(|(d, amount)| gm::ActiveModel {
+                merchant_id: Set(id),
+                day: Set(d.parse().unwrap()),
+                channel: Set("live_stream".into()),
+                amount: Set(amount),
+                records: Set(1),
+            })
+        });
+        gm::Entity::insert_many(days)
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+        let products = chunk
+            .iter()
+            .filter(|&&id| id - 1_000_000 <= products_of)
+            .flat_map(|&id| {
+                ["a", "b"].map(|p| gp::ActiveModel {
+                    merchant_id: Set(id),
+                    product_id: Set(format!("sku-{p}")),
+                    day: Set("2026-02-01".parse().unwrap()),
+                    channel: Set("short_video".into()),
+                    amount: Set(id + if p == "a" { 1 } else { 2 }),
+                    records: Set(1),
+                })
+            });
+        gp::Entity::insert_many(products)
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+
+    let run = app.evaluate(MARCH_1).await;
+    let approved = merchants - 1;
+    let products = 2 * products_of - if suspended <= products_of { 2 } else { 0 };
+    assert_eq!(run["subjects_evaluated"], approved + products, "{run}");
+
+    let merchant_programme = app.seeded_program("merchants_100m").await;
+    let rows = progress::Entity::find()
+        .filter(progress::Column::ProgramId.eq(merchant_programme))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as i64, approved);
+    let mut seen = std::collections::HashSet::new();
+    for r in &rows {
+        let id: i64 = r.subject_id.parse().unwrap();
+        assert!(seen.insert(id), "merchant {id} evaluated twice");
+        assert_ne!(
+            id,
+            1_000_000 + suspended,
+            "the suspended merchant is left out"
+        );
+        assert_eq!(r.value, id * 100 + 1, "merchant {id}");
+    }
+    let product_programme = app.seeded_program("products_100m").await;
+    let rows = progress::Entity::find()
+        .filter(progress::Column::ProgramId.eq(product_programme))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as i64, products);
+    let mut seen = std::collections::HashSet::new();
+    for r in &rows {
+        assert!(seen.insert(r.subject_id.clone()), "{} twice", r.subject_id);
+        let (id, sku) = r.subject_id.split_once(':').unwrap();
+        let id: i64 = id.parse().unwrap();
+        assert_eq!(
+            r.value,
+            id + if sku == "sku-a" { 1 } else { 2 },
+            "{}",
+            r.subject_id
+        );
+    }
+}

@@ -211,10 +211,13 @@ async fn aggregate_page(
     r: &Ranges,
     after: Option<&Cursor>,
 ) -> anyhow::Result<Vec<Aggregate>> {
+    // Merchant-keyed pages group by `m.id` (equal to `g.merchant_id` by the join): the planner
+    // then walks merchants in key order and stops after a page, instead of grouping every
+    // remaining merchant's roll-ups before the LIMIT applies (quadratic over all pages).
     let (table, key_cols) = match def.subject {
-        Subject::Merchant => ("gmv_daily_merchant", "g.merchant_id"),
+        Subject::Merchant => ("gmv_daily_merchant", "m.id"),
         Subject::Creator => ("gmv_daily_creator", "g.creator_id"),
-        Subject::Product => ("gmv_daily_product", "g.merchant_id, g.product_id"),
+        Subject::Product => ("gmv_daily_product", "m.id, g.product_id"),
     };
     let mut values: Vec<Value> = vec![
         r.value_from.into(),
@@ -242,7 +245,7 @@ async fn aggregate_page(
     match after {
         None => {}
         Some(Cursor::Merchant(id)) => {
-            filter.push_str(" AND g.merchant_id > ?");
+            filter.push_str(" AND m.id > ?");
             values.push((*id).into());
         }
         Some(Cursor::Creator(id)) => {
@@ -250,7 +253,7 @@ async fn aggregate_page(
             values.push(id.clone().into());
         }
         Some(Cursor::Product(mid, pid)) => {
-            filter.push_str(" AND (g.merchant_id > ? OR (g.merchant_id = ? AND g.product_id > ?))");
+            filter.push_str(" AND (m.id > ? OR (m.id = ? AND g.product_id > ?))");
             values.push((*mid).into());
             values.push((*mid).into());
             values.push(pid.clone().into());
