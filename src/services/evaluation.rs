@@ -4,8 +4,8 @@
 //! (programme, period, subject, tier) by the unique index.
 //!
 //! - Aggregation happens in the database (`SUM … GROUP BY` over the daily roll-ups, never the
-//!   raw records), one page of subjects at a time (keyset on the subject key), so memory stays
-//!   flat however many subjects there are. Each page is written in its own transaction, so a
+//!   raw records), as one query streamed a page of subjects at a time, so memory stays flat
+//!   however many subjects there are. Each page is written in its own transaction, so a
 //!   long run never blocks GMV ingestion for its whole duration.
 //! - Late, back-dated GMV: the open period is recomputed from the roll-ups on every run, and
 //!   the previous period is evaluated again while the evaluation day is within
@@ -24,9 +24,10 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{achievement, job_run, merchant, program, progress, progress_snapshot};
+use futures_util::TryStreamExt;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement, TransactionTrait, TryInsertResult, Value,
+    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QueryResult, Set, Statement, StreamTrait, TransactionTrait, TryInsertResult, Value,
     sea_query::{Expr, OnConflict},
 };
 
@@ -132,20 +133,11 @@ pub async fn evaluate(
     Ok(counts)
 }
 
-/// A position in the subject order, for keyset paging.
-#[derive(Clone, Debug)]
-enum Cursor {
-    Merchant(i64),
-    Creator(String),
-    Product(i64, String),
-}
-
 /// One subject's sums from the roll-ups.
 #[derive(Clone, Debug)]
 struct Aggregate {
     subject_id: String,
     merchant_id: Option<i64>,
-    cursor: Cursor,
     value: i64,
     recent: i64,
 }
@@ -204,16 +196,11 @@ pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Sta
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// One page of subjects after `after`, aggregated in the database.
-async fn aggregate_page(
-    db: &DatabaseConnection,
-    def: &ProgramDef,
-    r: &Ranges,
-    after: Option<&Cursor>,
-) -> anyhow::Result<Vec<Aggregate>> {
-    // Merchant-keyed pages group by `m.id` (equal to `g.merchant_id` by the join): the planner
-    // then walks merchants in key order and stops after a page, instead of grouping every
-    // remaining merchant's roll-ups before the LIMIT applies (quadratic over all pages).
+/// Every subject's sums for one period, aggregated in the database as one query that the
+/// caller streams: the database picks its best plan for the whole table (PostgreSQL a hash
+/// aggregate over a sequential scan, SQLite a walk of the roll-up key), instead of one index
+/// probe per subject for each keyset page. Rows arrive unordered.
+fn aggregate_statement(backend: DatabaseBackend, def: &ProgramDef, r: &Ranges) -> Statement {
     let (table, key_cols) = match def.subject {
         Subject::Merchant => ("gmv_daily_merchant", "m.id"),
         Subject::Creator => ("gmv_daily_creator", "g.creator_id"),
@@ -242,72 +229,45 @@ async fn aggregate_page(
         filter.push_str(" AND g.channel = ?");
         values.push(c.as_str().into());
     }
-    match after {
-        None => {}
-        Some(Cursor::Merchant(id)) => {
-            filter.push_str(" AND m.id > ?");
-            values.push((*id).into());
-        }
-        Some(Cursor::Creator(id)) => {
-            filter.push_str(" AND g.creator_id > ?");
-            values.push(id.clone().into());
-        }
-        Some(Cursor::Product(mid, pid)) => {
-            filter.push_str(" AND (m.id > ? OR (m.id = ? AND g.product_id > ?))");
-            values.push((*mid).into());
-            values.push((*mid).into());
-            values.push(pid.clone().into());
-        }
-    }
-    values.push((PAGE_SIZE as i64).into());
     let sql = format!(
         "SELECT {key_cols}, \
          CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS v, \
          CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS r \
          FROM {table} g JOIN merchant m ON m.id = g.merchant_id \
-         WHERE {filter} GROUP BY {key_cols} ORDER BY {key_cols} LIMIT ?"
+         WHERE {filter} GROUP BY {key_cols}"
     );
-    let rows = db
-        .query_all_raw(statement(db.get_database_backend(), &sql, values))
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let agg = match def.subject {
-            Subject::Merchant => {
-                let id: i64 = row.try_get_by_index(0)?;
-                Aggregate {
-                    subject_id: id.to_string(),
-                    merchant_id: Some(id),
-                    cursor: Cursor::Merchant(id),
-                    value: row.try_get_by_index(1)?,
-                    recent: row.try_get_by_index(2)?,
-                }
+    statement(backend, &sql, values)
+}
+
+/// One row of [`aggregate_statement`].
+fn aggregate_row(subject: Subject, row: &QueryResult) -> anyhow::Result<Aggregate> {
+    Ok(match subject {
+        Subject::Merchant => {
+            let id: i64 = row.try_get_by_index(0)?;
+            Aggregate {
+                subject_id: id.to_string(),
+                merchant_id: Some(id),
+                value: row.try_get_by_index(1)?,
+                recent: row.try_get_by_index(2)?,
             }
-            Subject::Creator => {
-                let id: String = row.try_get_by_index(0)?;
-                Aggregate {
-                    subject_id: id.clone(),
-                    merchant_id: None,
-                    cursor: Cursor::Creator(id),
-                    value: row.try_get_by_index(1)?,
-                    recent: row.try_get_by_index(2)?,
-                }
+        }
+        Subject::Creator => Aggregate {
+            subject_id: row.try_get_by_index(0)?,
+            merchant_id: None,
+            value: row.try_get_by_index(1)?,
+            recent: row.try_get_by_index(2)?,
+        },
+        Subject::Product => {
+            let mid: i64 = row.try_get_by_index(0)?;
+            let pid: String = row.try_get_by_index(1)?;
+            Aggregate {
+                subject_id: format!("{mid}:{pid}"),
+                merchant_id: Some(mid),
+                value: row.try_get_by_index(2)?,
+                recent: row.try_get_by_index(3)?,
             }
-            Subject::Product => {
-                let mid: i64 = row.try_get_by_index(0)?;
-                let pid: String = row.try_get_by_index(1)?;
-                Aggregate {
-                    subject_id: format!("{mid}:{pid}"),
-                    merchant_id: Some(mid),
-                    cursor: Cursor::Product(mid, pid),
-                    value: row.try_get_by_index(2)?,
-                    recent: row.try_get_by_index(3)?,
-                }
-            }
-        };
-        out.push(agg);
-    }
-    Ok(out)
+        }
+    })
 }
 
 /// One subject's computed outcome.
@@ -330,30 +290,38 @@ async fn evaluate_period(
     let today = local_day(def.time_zone, as_of);
     let r = ranges(def, period, today);
     let mut counts = Counts::default();
-    let mut after: Option<Cursor> = None;
+    // Pages of the streamed aggregate are computed and written (each in its own transaction,
+    // on another pooled connection) while the query goes on, so memory holds one page.
+    let mut rows = db
+        .stream_raw(aggregate_statement(db.get_database_backend(), def, &r))
+        .await?;
+    let mut page = Vec::with_capacity(PAGE_SIZE as usize);
     loop {
-        let page = aggregate_page(db, def, &r, after.as_ref()).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.cursor.clone());
-        let full = page.len() as u64 == PAGE_SIZE;
-        let mut outcomes = Vec::with_capacity(page.len());
-        for agg in page {
-            let projected = project(agg.value, agg.recent, r.window_days, r.days_left)
-                .with_context(|| format!("subject {}", agg.subject_id))?;
-            let standing = standing(&def.tiers, agg.value, projected)
-                .with_context(|| format!("subject {}", agg.subject_id))?;
-            outcomes.push(Outcome { agg, standing });
+        let next = rows.try_next().await?;
+        if let Some(row) = &next {
+            page.push(aggregate_row(def.subject, row)?);
         }
-        let c = write_page(db, run_id, p, def, period, as_of, &outcomes).await?;
-        counts.subjects_evaluated += c.subjects_evaluated;
-        counts.achievements_recorded += c.achievements_recorded;
-        counts.achievements_revoked += c.achievements_revoked;
-        counts.emails_queued += c.emails_queued;
-        on_progress(&p.name, counts.subjects_evaluated as u64);
-        if !full {
+        if page.len() as u64 == PAGE_SIZE || (next.is_none() && !page.is_empty()) {
+            let mut outcomes = Vec::with_capacity(page.len());
+            for agg in page.drain(..) {
+                let projected = project(agg.value, agg.recent, r.window_days, r.days_left)
+                    .with_context(|| format!("subject {}", agg.subject_id))?;
+                let standing = standing(&def.tiers, agg.value, projected)
+                    .with_context(|| format!("subject {}", agg.subject_id))?;
+                outcomes.push(Outcome { agg, standing });
+            }
+            let c = write_page(db, run_id, p, def, period, as_of, &outcomes).await?;
+            counts.subjects_evaluated += c.subjects_evaluated;
+            counts.achievements_recorded += c.achievements_recorded;
+            counts.achievements_revoked += c.achievements_revoked;
+            counts.emails_queued += c.emails_queued;
+            on_progress(&p.name, counts.subjects_evaluated as u64);
+        }
+        if next.is_none() {
             break;
         }
     }
+    drop(rows);
     // Subjects that no longer qualify leave the leaderboard; rows written after this period's
     // evaluation started (by this or a concurrent run) stay.
     progress::Entity::delete_many()
