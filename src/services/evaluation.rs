@@ -201,41 +201,58 @@ pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Sta
 /// aggregate over a sequential scan, SQLite a walk of the roll-up key), instead of one index
 /// probe per subject for each keyset page. Rows arrive unordered.
 fn aggregate_statement(backend: DatabaseBackend, def: &ProgramDef, r: &Ranges) -> Statement {
-    let (table, key_cols) = match def.subject {
-        Subject::Merchant => ("gmv_daily_merchant", "m.id"),
-        Subject::Creator => ("gmv_daily_creator", "g.creator_id"),
-        Subject::Product => ("gmv_daily_product", "m.id, g.product_id"),
-    };
+    let scan_from = r.value_from.min(r.recent_from);
+    let scan_to = r.value_to.max(r.recent_to);
     let mut values: Vec<Value> = vec![
         r.value_from.into(),
         r.value_to.into(),
         r.recent_from.into(),
         r.recent_to.into(),
+        scan_from.into(),
+        scan_to.into(),
     ];
-    let scan_from = r.value_from.min(r.recent_from);
-    let scan_to = r.value_to.max(r.recent_to);
-    values.push(scan_from.into());
-    values.push(scan_to.into());
-    let mut filter = String::from("g.day >= ? AND g.day <= ? AND m.status = 'approved'");
-    filter.push_str(" AND m.kind IN (");
-    for (i, k) in def.merchant_kinds.iter().enumerate() {
-        filter.push_str(if i == 0 { "?" } else { ", ?" });
-        values.push(k.as_str().into());
-    }
-    filter.push(')');
+    let mut rollup_filter = String::from("g.day >= ? AND g.day <= ?");
     if def.metric == Metric::ChannelGmv
         && let Some(c) = def.channel
     {
-        filter.push_str(" AND g.channel = ?");
+        rollup_filter.push_str(" AND g.channel = ?");
         values.push(c.as_str().into());
     }
-    let sql = format!(
-        "SELECT {key_cols}, \
-         CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS v, \
-         CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS r \
-         FROM {table} g JOIN merchant m ON m.id = g.merchant_id \
-         WHERE {filter} GROUP BY {key_cols}"
-    );
+    let mut merchant_filter = String::from("m.status = 'approved' AND m.kind IN (");
+    for (i, k) in def.merchant_kinds.iter().enumerate() {
+        merchant_filter.push_str(if i == 0 { "?" } else { ", ?" });
+        values.push(k.as_str().into());
+    }
+    merchant_filter.push(')');
+    let sums = "CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS v, \
+                CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS r";
+    let sql = match def.subject {
+        // Merchant-keyed roll-ups are summed first and joined to their merchants after, so the
+        // join sees one row per subject instead of one per day.
+        Subject::Merchant | Subject::Product => {
+            let (table, key) = if def.subject == Subject::Merchant {
+                ("gmv_daily_merchant", "g.merchant_id")
+            } else {
+                ("gmv_daily_product", "g.merchant_id, g.product_id")
+            };
+            let outer = if def.subject == Subject::Merchant {
+                "a.merchant_id, a.v, a.r"
+            } else {
+                "a.merchant_id, a.product_id, a.v, a.r"
+            };
+            format!(
+                "SELECT {outer} FROM (SELECT {key}, {sums} FROM {table} g \
+                 WHERE {rollup_filter} GROUP BY {key}) a \
+                 JOIN merchant m ON m.id = a.merchant_id WHERE {merchant_filter}"
+            )
+        }
+        // A creator sells for several merchants; only approved ones' sales count.
+        Subject::Creator => format!(
+            "SELECT g.creator_id, {sums} FROM gmv_daily_creator g \
+             JOIN merchant m ON m.id = g.merchant_id \
+             WHERE {rollup_filter} AND {merchant_filter} GROUP BY g.creator_id"
+        ),
+    };
     statement(backend, &sql, values)
 }
 
