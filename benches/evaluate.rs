@@ -3,6 +3,9 @@
 //! SQLite (always) and PostgreSQL (when `BENCH_DATABASE_URL` is set), with peak memory.
 //!
 //! `cargo bench --bench evaluate`; `EVAL_BENCH_MERCHANTS=10000` for a quicker run.
+//! Writes `bench-results/evaluate.json`.
+
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -20,15 +23,7 @@ const BATCH: i64 = 2_000;
 
 /// Peak resident set size of this process so far (VmHWM), in MiB.
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    common::peak_rss_mib("self").unwrap_or(f64::NAN)
 }
 
 /// A daily amount in fen: 1% of merchants around ¥110M a year, 4% around ¥36M, the rest small.
@@ -180,6 +175,8 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    let machine = common::machine();
+    let load_before = common::load_average();
     eprintln!("evaluate bench: {merchants} merchants × {DAYS} days");
     let mut rows = Vec::new();
     let tmp = tempfile::tempdir()?;
@@ -208,11 +205,33 @@ async fn main() -> anyhow::Result<()> {
         "| backend | what | seconds | subjects | peak RSS before (MiB) | peak RSS after (MiB) |"
     );
     println!("|---|---|---:|---:|---:|---:|");
-    for r in rows {
+    for r in &rows {
         println!(
             "| {} | {} | {:.2} | {} | {:.1} | {:.1} |",
             r.backend, r.what, r.seconds, r.subjects, r.rss_before, r.rss_after
         );
     }
+    common::print_footer(&machine, load_before);
+    println!(
+        "Target (DESIGN.md): 100,000 merchants × 365 days under 30 s on 2 cores, memory flat."
+    );
+    common::write_results(
+        "evaluate",
+        &machine,
+        load_before,
+        serde_json::json!({ "merchants": merchants, "days": DAYS, "target_secs_at_100000_merchants": 30 }),
+        rows.iter()
+            .map(|r| {
+                serde_json::json!({
+                    "backend": r.backend,
+                    "what": r.what,
+                    "secs": r.seconds,
+                    "subjects": r.subjects,
+                    "peak_rss_before_mib": r.rss_before,
+                    "peak_rss_after_mib": r.rss_after,
+                })
+            })
+            .collect(),
+    );
     Ok(())
 }

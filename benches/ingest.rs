@@ -4,6 +4,9 @@
 //! roll-ups). Runs on SQLite always and on PostgreSQL when `BENCH_DATABASE_URL` is set.
 //!
 //! `cargo bench --bench ingest` (`BENCH_BATCHES=n` changes the number of batches, default 20).
+//! Writes `bench-results/ingest.json`.
+
+mod common;
 
 use std::{collections::HashMap, time::Instant};
 
@@ -36,6 +39,8 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    let machine = common::machine();
+    let load_before = common::load_average();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +86,27 @@ fn main() {
             r.raw / r.endpoint,
         );
     }
+    common::print_footer(&machine, load_before);
+    println!("Target (DESIGN.md): endpoint/raw at least 0.5.");
+    common::write_results(
+        "ingest",
+        &machine,
+        load_before,
+        json!({ "batches": batches, "records_per_batch": BATCH, "target_endpoint_to_raw": 0.5 }),
+        runs.iter()
+            .map(|r| {
+                json!({
+                    "backend": r.backend,
+                    "rows": r.rows,
+                    "endpoint_secs": r.endpoint,
+                    "endpoint_records_per_sec": r.rows as f64 / r.endpoint,
+                    "raw_secs": r.raw,
+                    "raw_records_per_sec": r.rows as f64 / r.raw,
+                    "endpoint_to_raw": r.raw / r.endpoint,
+                })
+            })
+            .collect(),
+    );
 }
 
 /// `batches` request bodies of 1,000 records: the last week, four channels, 300 products, 60

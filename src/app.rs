@@ -34,6 +34,8 @@ pub struct AppState {
     pub apply_limiter: Arc<RateLimiter>,
     pub key_limiter: Arc<RateLimiter>,
     pub admin_token_hash: Option<String>,
+    /// API key uses not yet written to `api_key.last_used_at`.
+    pub key_touches: Arc<crate::services::merchants::KeyTouches>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             admin_token_hash,
+            key_touches: Arc::default(),
         }
     }
 
@@ -200,7 +203,6 @@ async fn observe<E: Endpoint<Output = Response>>(
                 req.uri().path().to_string(),
             )
         });
-    let db = state.db.clone();
     let audit_state = state.clone();
     let contract = crate::contract::get();
     let path = req.uri().path().to_string();
@@ -238,7 +240,7 @@ async fn observe<E: Endpoint<Output = Response>>(
     if resp.status() == poem::http::StatusCode::UNAUTHORIZED
         && contract.staff_only().contains(op)
         && let Some(key) = merchant_key
-        && crate::services::merchants::authenticate(&db, &key)
+        && crate::services::merchants::authenticate(&audit_state, &key)
             .await
             .is_ok()
     {

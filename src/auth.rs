@@ -133,7 +133,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
 
 async fn check_merchant(req: &Request, key: ApiKey) -> poem::Result<MerchantCaller> {
     let state = state(req);
-    let caller = merchants::authenticate(&state.db, &key.key).await?;
+    let caller = merchants::authenticate(state, &key.key).await?;
     state.limit_key(&format!("key:{}", caller.key_id))?;
     Ok(caller)
 }

@@ -173,6 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = app::AppState::new(database, config);
+    let touches = (state.key_touches.clone(), state.db.clone());
     let mut scheduler = if state.config.scheduler {
         Some(crate::jobs::start_scheduler(&state).await?)
     } else {
@@ -191,6 +192,7 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         shutdown_signal(),
     ));
     app::serve_on(acceptor, state, shutdown_signal()).await?;
+    touches.0.flush(&touches.1).await;
     if let Some(s) = scheduler.as_mut() {
         let _ = s.shutdown().await;
     }

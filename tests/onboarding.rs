@@ -475,6 +475,34 @@ async fn keys_rotate_and_the_last_one_cannot_be_revoked() {
 }
 
 #[tokio::test]
+async fn key_use_is_written_in_batches_and_shown_at_once() {
+    let app = spawn_app().await;
+    let (_, a) = app.register_merchant("brand").await;
+    let (_, b) = app.register_merchant("industry_belt").await;
+    let stored = || async { entity::api_key::Entity::find_all(&app.db).await };
+    assert!(stored().await.iter().all(|k| k.last_used_at.is_none()));
+    // Two keys used: no write is waited for, but the listing shows the use at once.
+    app.get("/api/v1/me", &As::Merchant(b)).await.expect(200);
+    let listed = app
+        .get("/api/v1/me/api-keys", &As::Merchant(a))
+        .await
+        .expect(200);
+    assert!(listed.body["items"][0]["last_used_at"].is_string());
+    // Both reach the database together, within about a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if stored().await.iter().all(|k| k.last_used_at.is_some()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "last_used_at written within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
 async fn applications_are_rate_limited_per_client_address() {
     let app = spawn_app_with(&[("APPLY_RATE_PER_MINUTE", "2")]).await;
     app.post(

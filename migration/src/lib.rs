@@ -6,6 +6,7 @@ mod m20261125_000001_foundation;
 mod m20261125_000002_onboarding;
 mod m20261125_000003_gmv;
 mod m20261125_000004_programs;
+mod m20261125_000005_progress_status;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_onboarding::Migration),
             Box::new(m20261125_000003_gmv::Migration),
             Box::new(m20261125_000004_programs::Migration),
+            Box::new(m20261125_000005_progress_status::Migration),
         ]
     }
 }

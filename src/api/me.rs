@@ -154,7 +154,7 @@ impl MeApi {
         let items = merchants::keys(&state.db, auth.0.merchant_id)
             .await?
             .into_iter()
-            .map(Into::into)
+            .map(|k| state.key_touches.apply(k).into())
             .collect();
         Ok(Json(ApiKeyPage {
             items,
@@ -193,11 +193,8 @@ impl MeApi {
         state: Data<&AppState>,
         key_id: Path<i64>,
     ) -> AppResult<Json<ApiKeyInfo>> {
-        Ok(Json(
-            merchants::revoke_key(&state.db, auth.0.merchant_id, key_id.0)
-                .await?
-                .into(),
-        ))
+        let key = merchants::revoke_key(&state.db, auth.0.merchant_id, key_id.0).await?;
+        Ok(Json(state.key_touches.apply(key).into()))
     }
 
     /// Set my email preferences

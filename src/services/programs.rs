@@ -248,7 +248,11 @@ pub async fn leaderboard(
                     "the cursor is not one this server issued",
                 )
             })?;
-        q = q.filter(
+        // `value <= v` is implied by the OR below, but neither database infers it: without it
+        // PostgreSQL scans the index from the top of the board down to the cursor and SQLite
+        // sorts every row below the cursor, so a deep page cost time in proportion to its
+        // depth. With it, both start the index range at the cursor.
+        q = q.filter(progress::Column::Value.lte(v)).filter(
             Condition::any().add(progress::Column::Value.lt(v)).add(
                 Condition::all()
                     .add(progress::Column::Value.eq(v))

@@ -1,0 +1,141 @@
+//! What every benchmark records besides its numbers: a description of the machine, and its
+//! results written as JSON to `bench-results/<bench>.json` at the repository root (next to the
+//! markdown table it prints), so runs on different machines can be compared.
+
+// Each bench compiles this module on its own and not every bench uses every helper.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+/// The machine a benchmark ran on, read from `/proc` and `/etc/os-release` (Linux).
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory_mib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| kib_field(&s, "MemTotal:"))
+        .map(|kib| (kib / 1024.0).round() as u64);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string());
+    json!({
+        "cpu": cpu,
+        "cores": cores,
+        "memory_mib": memory_mib,
+        "os": os,
+        "kernel": kernel,
+    })
+}
+
+/// The 1-, 5- and 15-minute load averages (other work on the machine skews the numbers).
+pub fn load_average() -> Option<[f64; 3]> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = s.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
+/// One line for the console and the README: CPU, cores, memory, OS.
+pub fn describe(machine: &Value) -> String {
+    format!(
+        "{}, {} cores, {} MiB, {}",
+        machine["cpu"].as_str().unwrap_or("unknown CPU"),
+        machine["cores"],
+        machine["memory_mib"],
+        machine["os"].as_str().unwrap_or("unknown OS"),
+    )
+}
+
+/// Peak resident set size (VmHWM) of a process so far, in MiB; `None` once it has gone.
+pub fn peak_rss_mib(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    kib_field(&s, "VmHWM:").map(|kib| kib / 1024.0)
+}
+
+/// Current resident set size (VmRSS) of a process, in MiB.
+pub fn rss_mib(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    kib_field(&s, "VmRSS:").map(|kib| kib / 1024.0)
+}
+
+fn kib_field(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The commit being measured, with `+dirty` when the working tree has changes.
+fn commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "--short=12", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}+dirty") } else { head })
+}
+
+/// Writes `bench-results/<bench>.json`: the machine, the date, the load average before and
+/// now, the parameters and the results. Returns the path written.
+pub fn write_results(
+    bench: &str,
+    machine: &Value,
+    load_before: Option<[f64; 3]>,
+    parameters: Value,
+    results: Value,
+) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-results");
+    let path = dir.join(format!("{bench}.json"));
+    let doc = json!({
+        "bench": bench,
+        "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "commit": commit(),
+        "machine": machine,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "parameters": parameters,
+        "results": results,
+    });
+    std::fs::create_dir_all(&dir).expect("creating bench-results/");
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON");
+    text.push('\n');
+    std::fs::write(&path, text).expect("writing the results");
+    eprintln!("results written to {}", path.display());
+    path
+}
+
+/// Prints the machine line and load average under a table.
+pub fn print_footer(machine: &Value, load_before: Option<[f64; 3]>) {
+    let fmt = |l: Option<[f64; 3]>| {
+        l.map_or("unknown".into(), |[a, b, c]| {
+            format!("{a:.2}, {b:.2}, {c:.2}")
+        })
+    };
+    println!();
+    println!("Machine: {}", describe(machine));
+    println!(
+        "Load average before: {}; after: {}",
+        fmt(load_before),
+        fmt(load_average())
+    );
+}
