@@ -123,8 +123,39 @@ async fn staff_read_everything_and_merchants_only_active_programmes() {
         .await
         .expect(200);
 
-    let (_, key) = app.approved_merchant("industry_belt").await;
+    let (merchant_id, key) = app.approved_merchant("industry_belt").await;
     let merchant = As::Merchant(key);
+    // Progress in an inactive programme is not shown, to the merchant or to staff.
+    for program in [active, inactive] {
+        support::insert_progress(
+            &app.db,
+            program,
+            ("2026-01-01", "2026-03-31"),
+            merchant_id,
+            1_000,
+            (-1, None),
+            None,
+            1_000,
+            "behind",
+        )
+        .await;
+    }
+    for (path, who) in [
+        ("/api/v1/me/progress".to_string(), &merchant),
+        (
+            format!("/api/v1/merchants/{merchant_id}/progress"),
+            &analyst,
+        ),
+    ] {
+        let progress = app.get(&path, who).await.expect(200);
+        let programs: Vec<i64> = progress.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["program_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(programs, vec![active], "{path}");
+    }
     let seen = app.get("/api/v1/programs", &merchant).await.expect(200);
     let ids: Vec<i64> = seen.body["items"]
         .as_array()
