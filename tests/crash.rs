@@ -119,14 +119,6 @@ impl Drop for DropDatabase {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 const CHANNELS: [&str; 4] = ["live_stream", "short_video", "storefront", "other"];
 
 /// The next batch: new sales over 30 days and four channels (some with a product, some with
@@ -292,7 +284,7 @@ async fn acknowledged_batches_survive_sigkill_exactly_once() {
     let http = reqwest::Client::new();
     let mut server = Server {
         child: None,
-        port: free_port(),
+        port: support::free_port(),
         dir: dir.path().to_path_buf(),
         database_url: database_url.clone(),
     };
@@ -300,33 +292,17 @@ async fn acknowledged_batches_survive_sigkill_exactly_once() {
     server.wait_ready(&http).await;
 
     // One approved merchant, through HTTP.
-    let applied: Value = http
-        .post(format!("{}/api/v1/merchants", server.base()))
-        .json(
-            &json!({"kind": "brand", "legal_name": "杭州崩溃测试服饰有限公司",
+    let (merchant_id, key) = support::apply_and_approve(
+        &http,
+        &server.base(),
+        &server.base(),
+        ADMIN,
+        json!({"kind": "brand", "legal_name": "杭州崩溃测试服饰有限公司",
             "display_name": "崩溃测试旗舰店", "uscc": support::uscc(4242),
             "contact_email": "crash@example.cn", "province": "浙江", "city": "杭州",
             "category": "女装", "brand_name": "崩溃", "trademark_number": "42424242"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let merchant_id = applied["merchant"]["id"].as_i64().expect("applied");
-    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
-    let approved = http
-        .post(format!(
-            "{}/api/v1/merchants/{merchant_id}/decisions",
-            server.base()
-        ))
-        .bearer_auth(ADMIN)
-        .json(&json!({"action": "approve", "reason": ""}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(approved.status().as_u16(), 200);
+    )
+    .await;
 
     let seed = 20_261_125;
     let stop = Arc::new(AtomicBool::new(false));

@@ -31,14 +31,6 @@ impl Drop for Replica {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
     let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
@@ -67,7 +59,7 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
     let http = reqwest::Client::new();
     let mut replicas = Vec::new();
     for i in 0..3 {
-        let port = free_port();
+        let port = support::free_port();
         let child = Command::new(BIN)
             .current_dir(dir.path())
             .env_clear()
@@ -115,33 +107,17 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
     let mut merchant_ids = Vec::new();
     for i in 0..3usize {
         let via = &replicas[i].base;
-        let applied: Value = http
-            .post(format!("{via}/api/v1/merchants"))
-            .json(
-                &json!({"kind": "industry_belt", "legal_name": format!("义乌市第{i}商贸有限公司"),
+        let (id, key) = support::apply_and_approve(
+            &http,
+            via,
+            &replicas[(i + 1) % 3].base,
+            ADMIN,
+            json!({"kind": "industry_belt", "legal_name": format!("义乌市第{i}商贸有限公司"),
                 "display_name": format!("第{i}号店"), "uscc": support::uscc(100 + i as u32),
                 "contact_email": format!("m{i}@example.cn"), "province": "浙江", "city": "金华",
                 "category": "日用百货", "industry_belt": "义乌小商品"}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = applied["merchant"]["id"].as_i64().expect("applied");
-        let key = applied["api_key"]["key"].as_str().unwrap().to_string();
-        let approve = http
-            .post(format!(
-                "{}/api/v1/merchants/{id}/decisions",
-                replicas[(i + 1) % 3].base
-            ))
-            .bearer_auth(ADMIN)
-            .json(&json!({"action": "approve", "reason": ""}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(approve.status().as_u16(), 200);
+        )
+        .await;
         for (j, r) in replicas.iter().enumerate() {
             let result: Value = http
                 .post(format!("{}/api/v1/gmv/records", r.base))

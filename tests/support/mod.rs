@@ -729,3 +729,43 @@ pub async fn table_counts(db: &DatabaseConnection) -> std::collections::BTreeMap
         })
         .collect()
 }
+
+/// A free TCP port on loopback, for a server process started by a test.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Over HTTP against running servers: applies with `application` at `apply_base`, then has the
+/// admin `admin_token` approve it at `approve_base`. Returns the merchant id and its API key.
+pub async fn apply_and_approve(
+    http: &reqwest::Client,
+    apply_base: &str,
+    approve_base: &str,
+    admin_token: &str,
+    application: Value,
+) -> (i64, String) {
+    let applied: Value = http
+        .post(format!("{apply_base}/api/v1/merchants"))
+        .json(&application)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = applied["merchant"]["id"].as_i64().expect("applied");
+    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
+    let approved = http
+        .post(format!("{approve_base}/api/v1/merchants/{id}/decisions"))
+        .bearer_auth(admin_token)
+        .json(&json!({"action": "approve", "reason": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status().as_u16(), 200);
+    (id, key)
+}
