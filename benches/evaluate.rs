@@ -186,18 +186,9 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .filter(|u| !u.is_empty())
     {
-        let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(&base).await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await?;
-        let mut url = url::Url::parse(&base)?;
-        url.set_path(&format!("/{name}"));
-        let result = bench("postgres", url.as_str(), merchants, &mut rows).await;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .ok();
+        let (name, url) = common::create_pg(&base).await?;
+        let result = bench("postgres", &url, merchants, &mut rows).await;
+        common::drop_pg(&base, &name).await;
         result?;
     }
     println!();

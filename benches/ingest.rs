@@ -19,7 +19,7 @@ use merchant_incentives::{
 };
 use poem::listener::Acceptor;
 use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+    ConnectionTrait, DbBackend, TransactionTrait,
     sea_query::{Alias, Query},
 };
 use serde_json::{Value, json};
@@ -64,11 +64,11 @@ fn main() {
             .ok()
             .filter(|u| u.starts_with("postgres"))
         {
-            let a = create_pg(&base).await;
-            let b = create_pg(&base).await;
+            let a = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
+            let b = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
             runs.push(run("postgres", &data, &a.1, &b.1, tmp.path()).await);
-            drop_pg(&base, &a.0).await;
-            drop_pg(&base, &b.0).await;
+            common::drop_pg(&base, &a.0).await;
+            common::drop_pg(&base, &b.0).await;
         }
     });
     println!();
@@ -311,26 +311,4 @@ async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
     let secs = started.elapsed().as_secs_f64();
     database.close().await.ok();
     secs
-}
-
-async fn create_pg(base: &str) -> (String, String) {
-    let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin: DatabaseConnection = Database::connect(base).await.expect("BENCH_DATABASE_URL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    admin.close().await.ok();
-    let mut url = url::Url::parse(base).expect("URL");
-    url.set_path(&format!("/{name}"));
-    (name, url.to_string())
-}
-
-async fn drop_pg(base: &str, name: &str) {
-    if let Ok(admin) = Database::connect(base).await {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-        admin.close().await.ok();
-    }
 }

@@ -110,20 +110,9 @@ fn main() -> anyhow::Result<()> {
             .ok()
             .filter(|u| u.starts_with("postgres"))
         {
-            let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(&base).await?;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let mut url = url::Url::parse(&base)?;
-            url.set_path(&format!("/{name}"));
-            let result =
-                backend("postgres", url.as_str(), &keys, opts, tmp.path(), &mut rows).await;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
-            admin.close().await.ok();
+            let (name, url) = common::create_pg(&base).await?;
+            let result = backend("postgres", &url, &keys, opts, tmp.path(), &mut rows).await;
+            common::drop_pg(&base, &name).await;
             result?;
         }
         bare(&samples, &keys, opts, tmp.path(), &mut rows).await?;

@@ -115,12 +115,9 @@ impl Contract {
 
     /// The JSON schema of the operation's request body, if it takes one.
     pub fn body_schema(&self, method: &str, path: &str) -> Option<&Value> {
-        self.operation(method, path)?
-            .pointer("/requestBody/content/application~1json; charset=utf-8/schema")
-            .or_else(|| {
-                self.operation(method, path)?
-                    .pointer("/requestBody/content/application~1json/schema")
-            })
+        let op = self.operation(method, path)?;
+        op.pointer("/requestBody/content/application~1json; charset=utf-8/schema")
+            .or_else(|| op.pointer("/requestBody/content/application~1json/schema"))
     }
 
     fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {

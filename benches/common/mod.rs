@@ -139,3 +139,29 @@ pub fn print_footer(machine: &Value, load_before: Option<[f64; 3]>) {
         fmt(load_average())
     );
 }
+
+/// A fresh PostgreSQL database on the server of `base` (`BENCH_DATABASE_URL`): its name and
+/// its URL. Drop it with [`drop_pg`].
+pub async fn create_pg(base: &str) -> anyhow::Result<(String, String)> {
+    use sea_orm::ConnectionTrait;
+    let name = format!("mi_bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(base).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    admin.close().await.ok();
+    let mut url = url::Url::parse(base)?;
+    url.set_path(&format!("/{name}"));
+    Ok((name, url.to_string()))
+}
+
+/// Drops a database made by [`create_pg`]; a failure is ignored (the run's result matters more).
+pub async fn drop_pg(base: &str, name: &str) {
+    use sea_orm::ConnectionTrait;
+    if let Ok(admin) = sea_orm::Database::connect(base).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        admin.close().await.ok();
+    }
+}
