@@ -1,6 +1,6 @@
 //! Programmes: definitions, validation, who may read and write them, and the seeded goals.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{As, spawn_app};

@@ -1,7 +1,7 @@
 //! Evaluation: progress, snapshots, achievements exactly once, revocation, emails, runs,
 //! the read endpoints over the results, and failed runs.
 
-mod support;
+use crate::support;
 
 use chrono::{DateTime, Utc};
 use merchant_incentives::jobs::{self, Trigger, evaluate::run_tick};
@@ -105,8 +105,13 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
     assert_eq!(first["next_tier"], "亿元商家 ¥100M");
     assert_eq!(first["next_threshold"], 100 * MILLION);
     assert_eq!(first["remaining"], 40 * MILLION);
-    // Last 28 full days (Feb 1–28): ¥30M; 305 days left after March 1.
-    assert_eq!(first["projected"], 60 * MILLION + 30 * MILLION * 305 / 28);
+    // Last 28 full days (Feb 1–28): ¥30M; at noon on March 1 in Shanghai the rest of March 1
+    // and the 305 days after it are left: 305.5 days, in seconds.
+    let left = 305 * 86_400 + 12 * 3_600;
+    assert_eq!(
+        first["projected"],
+        60 * MILLION + 30 * MILLION * left / (28 * 86_400)
+    );
     assert_eq!(first["status"], "on_track");
     let second = &items[1];
     assert_eq!(second["subject_id"], b.to_string());
@@ -757,4 +762,22 @@ async fn evaluation_pages_cover_every_subject_once() {
             r.subject_id
         );
     }
+}
+
+#[tokio::test]
+async fn a_calendar_year_at_midnight_of_july_1_projects_184_days() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    let program = app.seeded_program("merchants_100m").await;
+    let (a, _) = app.approved_merchant("brand").await;
+    // ¥28,000 in June's last 28 full days (June 3–30): ¥1,000 a day.
+    app.add_rollup(a, "2026-06-10", "live_stream", 28_000 * YUAN)
+        .await;
+    // 2026-07-01 00:00 in Shanghai: the whole of July 1 is still ahead.
+    app.evaluate("2026-06-30T16:00:00Z").await;
+    let board = leaderboard(&app, program, "").await;
+    let first = &board["items"][0];
+    assert_eq!(first["period_start"], "2026-01-01");
+    assert_eq!(first["value"], 28_000 * YUAN);
+    assert_eq!(first["projected"], 28_000 * YUAN + 184 * 1_000 * YUAN);
 }

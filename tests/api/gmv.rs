@@ -1,7 +1,7 @@
 //! GMV recording: per-item validation, idempotency under concurrency, corrections, roll-ups
 //! and summaries on Asia/Shanghai local days.
 
-mod support;
+use crate::support;
 
 use chrono::{Duration, Utc};
 use proptest::prelude::*;

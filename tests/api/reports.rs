@@ -1,7 +1,7 @@
 //! The weekly merchant report and the daily staff digest: contents, preview, opt-out, locale,
 //! once per period. Also renders the saved samples under `docs/emails/`.
 
-mod support;
+use crate::support;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -537,7 +537,7 @@ async fn email_samples_in_docs_match_the_templates() {
             let saved = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(
                 saved == html,
-                "{} is out of date; run UPDATE_EMAIL_SAMPLES=1 cargo test --test reports",
+                "{} is out of date; run UPDATE_EMAIL_SAMPLES=1 cargo test --test api reports::",
                 path.display()
             );
         }

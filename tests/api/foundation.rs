@@ -1,6 +1,6 @@
 //! The skeleton: documents, health, the error body, staff authentication, metrics.
 
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! operations → 403; merchant A on merchant B's resources → 404; analysts on writes → 403;
 //! a suspended merchant's key → 403; a revoked key → 401.
 
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! Abuse limits: per-credential rate limits, server-side timeouts for stalled clients.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! to null is answered as if it were absent, unless the document gives null a meaning.
 //! SQL and HTML fragments in free text are stored verbatim and escaped in HTML email.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

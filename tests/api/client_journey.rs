@@ -1,7 +1,7 @@
 //! A merchant's and a reviewer's whole journey, driven only through the generated Rust client
 //! (`openapi/client`) against the real server on a real port.
 
-mod support;
+use crate::support;
 
 use chrono::{TimeZone, Utc};
 use futures_util::StreamExt;

@@ -3,7 +3,7 @@
 //! recorded once, every email is delivered once, and every replica answers the same progress.
 //! Needs PostgreSQL: without `TEST_DATABASE_URL` it is skipped with a printed reason.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::HashSet,

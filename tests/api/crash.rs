@@ -5,7 +5,7 @@
 //! sent) and every roll-up row equals the GROUP BY of the raw records. SQLite by default,
 //! PostgreSQL with `TEST_DATABASE_URL`.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeMap,

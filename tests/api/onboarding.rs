@@ -1,6 +1,6 @@
 //! Merchant onboarding: applications, review, the audit trail, API keys and access control.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{As, spawn_app, spawn_app_with};

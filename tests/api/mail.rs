@@ -1,6 +1,6 @@
 //! Delivery through the outbox against a real SMTP server on a loopback port.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,0 +1,20 @@
+//! The integration tests: one binary (linking the crate once), one module per area.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod cli;
+mod client_journey;
+mod crash;
+mod evaluation;
+mod foundation;
+mod gmv;
+mod inputs;
+mod limits;
+mod mail;
+mod onboarding;
+mod programs;
+mod replicas;
+mod reports;
+mod secrets;
