@@ -334,14 +334,14 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
         let per = cal.clip(def.starts_on, def.ends_on).unwrap_or(cal);
         let elapsed = (today - per.start).num_days().max(0);
         let window = period::run_rate_window(today, def.starts_on).map_or(0, |w| w.days());
-        let days_left = period::days_left(&per, today);
+        let seconds_left = period::seconds_left(&per, def.time_zone, now);
         let mut rows = Vec::with_capacity(n);
         for i in 1..=n {
             let (mut value, mut recent) = merchant_gmv(i, elapsed, window);
             if product {
                 (value, recent) = (value * 3 / 5, recent * 3 / 5);
             }
-            let projected = period::project(value, recent, window, days_left)?;
+            let projected = period::project(value, recent, window, seconds_left)?;
             let s = period::standing(&def.tiers, value, projected)?;
             let subject_id = if product {
                 format!("{i}:sku-1")

@@ -6,16 +6,18 @@
 //!   `starts_on`/`ends_on`.
 //! - "Today" is the local date of the evaluation instant. `value` is the net GMV of the
 //!   period's days up to and including today (today's partial day counts).
-//! - `days_left` is the number of whole days after today up to the period's end (0 on the
-//!   last day, and for a period that has ended).
+//! - `time left` runs from the evaluation instant to the period's end (the local midnight
+//!   after its last day), in seconds: at 2026-07-01 00:00 Asia/Shanghai a calendar year has
+//!   exactly 184 days left, and the rest of today counts at any other instant (0 once the
+//!   period has ended).
 //! - The run rate uses the last 28 full days before today (`today-28 ..= today-1`), limited
 //!   to the programme's history (not before `starts_on`): with fewer days available the
 //!   average is over the days available; with none, the rate is 0 and `projected = value`.
-//! - `projected = value + recent × days_left / window_days`, multiplying before dividing so
-//!   no precision is lost; the division rounds toward zero (so a negative recent net GMV
-//!   projects a decline, rounded toward zero too).
+//! - `projected = value + recent × seconds_left / (window_days × 86,400)`, multiplying
+//!   before dividing (in i128) so no precision is lost; the division rounds toward zero (so a
+//!   negative recent net GMV projects a decline, rounded toward zero too).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// Length of the run-rate window in days.
@@ -115,9 +117,24 @@ pub fn local_day(tz: Tz, instant: DateTime<Utc>) -> NaiveDate {
     instant.with_timezone(&tz).date_naive()
 }
 
-/// Whole days after `today` up to the end of `period` (0 once it has ended).
-pub fn days_left(period: &Period, today: NaiveDate) -> i64 {
-    (period.end - today).num_days().clamp(0, period.days())
+/// The instant a local date begins in `tz` (the earliest, where a clock change repeats it;
+/// the first valid instant after a gap).
+pub fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    (0..=24)
+        .find_map(|h| {
+            tz.from_local_datetime(&(midnight + Duration::hours(h)))
+                .earliest()
+        })
+        .expect("a local day has a valid hour")
+        .with_timezone(&Utc)
+}
+
+/// Seconds from `as_of` to the end of `period` (the local midnight after its last day) in
+/// `tz`; 0 once it has ended.
+pub fn seconds_left(period: &Period, tz: Tz, as_of: DateTime<Utc>) -> i64 {
+    let end = local_midnight(tz, period.end + Duration::days(1));
+    (end - as_of).num_seconds().max(0)
 }
 
 /// The run-rate window before `today`: the last 28 full days, not before `history_start`.
@@ -133,18 +150,25 @@ pub fn run_rate_window(today: NaiveDate, history_start: NaiveDate) -> Option<Per
 #[error("arithmetic overflow in {0}")]
 pub struct Overflow(pub &'static str);
 
-/// `value + recent × days_left / window_days`, rounding toward zero; `value` when there is no
-/// window or no day left.
-pub fn project(value: i64, recent: i64, window_days: i64, days_left: i64) -> Result<i64, Overflow> {
-    if window_days <= 0 || days_left <= 0 {
+/// Seconds in the day the run rate is measured in.
+const DAY_SECONDS: i128 = 86_400;
+
+/// `value + recent × seconds_left / (window_days × 86,400)`, rounding toward zero; `value`
+/// when there is no window or no time left.
+pub fn project(
+    value: i64,
+    recent: i64,
+    window_days: i64,
+    seconds_left: i64,
+) -> Result<i64, Overflow> {
+    if window_days <= 0 || seconds_left <= 0 {
         return Ok(value);
     }
-    let extra = recent
-        .checked_mul(days_left)
-        .ok_or(Overflow("the run-rate projection"))?
-        / window_days;
-    value
-        .checked_add(extra)
+    let extra = i128::from(recent) * i128::from(seconds_left)
+        / (i128::from(window_days) * DAY_SECONDS);
+    i64::try_from(extra)
+        .ok()
+        .and_then(|e| value.checked_add(e))
         .ok_or(Overflow("the run-rate projection"))
 }
 
@@ -332,12 +356,29 @@ mod tests {
     }
 
     #[test]
-    fn days_left_and_window() {
+    fn time_left_and_window() {
         let y = Period::containing_day(PeriodKind::Year, d("2026-01-01"));
-        assert_eq!(days_left(&y, d("2026-12-31")), 0);
-        assert_eq!(days_left(&y, d("2026-12-30")), 1);
-        assert_eq!(days_left(&y, d("2026-01-01")), 364);
-        assert_eq!(days_left(&y, d("2027-02-01")), 0, "ended");
+        const DAY: i64 = 86_400;
+        // At local midnight of July 1 the whole of July 1 is still ahead: 184 days.
+        assert_eq!(
+            seconds_left(&y, Shanghai, at("2026-06-30T16:00:00Z")),
+            184 * DAY
+        );
+        // Any other instant counts the rest of today.
+        assert_eq!(
+            seconds_left(&y, Shanghai, at("2026-07-01T04:00:00Z")),
+            183 * DAY + 4 * 3_600
+        );
+        assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T15:59:59Z")), 1);
+        assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T16:00:00Z")), 0);
+        assert_eq!(seconds_left(&y, Shanghai, at("2027-02-01T00:00:00Z")), 0, "ended");
+        // A zone with a clock change: 2026-03-08 has 23 hours in New York.
+        let m = Period::containing_day(PeriodKind::Month, d("2026-03-01"));
+        let ny = chrono_tz::America::New_York;
+        assert_eq!(
+            seconds_left(&m, ny, local_midnight(ny, d("2026-03-08"))),
+            24 * DAY - 3_600
+        );
         // Full window.
         let w = run_rate_window(d("2026-06-01"), d("2026-01-01")).unwrap();
         assert_eq!(
@@ -356,18 +397,25 @@ mod tests {
 
     #[test]
     fn projection_rounds_toward_zero_and_checks_overflow() {
-        assert_eq!(project(100, 280, 28, 10), Ok(200));
+        const DAY: i64 = 86_400;
+        assert_eq!(project(100, 280, 28, 10 * DAY), Ok(200));
         // 10 days of history, 1,000 fen: 100 a day, 30 days left.
-        assert_eq!(project(1_000, 1_000, 10, 30), Ok(4_000));
-        assert_eq!(project(0, 10, 3, 1), Ok(3), "10/3 rounds down");
-        assert_eq!(project(0, -10, 3, 1), Ok(-3), "toward zero for refunds");
-        assert_eq!(project(500, 1_000, 0, 30), Ok(500), "no history");
-        assert_eq!(project(500, 1_000, 28, 0), Ok(500), "no day left");
+        assert_eq!(project(1_000, 1_000, 10, 30 * DAY), Ok(4_000));
+        // Half a day left at 100 a day.
+        assert_eq!(project(0, 2_800, 28, DAY / 2), Ok(50));
+        assert_eq!(project(0, 10, 3, DAY), Ok(3), "10/3 rounds down");
+        assert_eq!(project(0, -10, 3, DAY), Ok(-3), "toward zero for refunds");
+        assert_eq!(project(500, 1_000, 0, 30 * DAY), Ok(500), "no history");
+        assert_eq!(project(500, 1_000, 28, 0), Ok(500), "no time left");
+        // A calendar year from 2026-07-01 00:00 Shanghai: 184 days at 1 fen a day.
+        let y = Period::containing_day(PeriodKind::Year, d("2026-01-01"));
+        let left = seconds_left(&y, Shanghai, at("2026-06-30T16:00:00Z"));
+        assert_eq!(project(0, 28, 28, left), Ok(184));
         assert_eq!(
-            project(0, i64::MAX / 2, 28, 300),
+            project(0, i64::MAX / 2, 28, 300 * DAY),
             Err(Overflow("the run-rate projection"))
         );
-        assert!(project(i64::MAX, 28, 28, 1).is_err());
+        assert!(project(i64::MAX, 28, 28, DAY).is_err());
     }
 
     #[test]

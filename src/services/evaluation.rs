@@ -149,12 +149,13 @@ struct Ranges {
     recent_from: NaiveDate,
     recent_to: NaiveDate,
     window_days: i64,
-    days_left: i64,
+    seconds_left: i64,
 }
 
-fn ranges(def: &ProgramDef, period: Period, today: NaiveDate) -> Ranges {
+fn ranges(def: &ProgramDef, period: Period, as_of: DateTime<Utc>) -> Ranges {
+    let today = local_day(def.time_zone, as_of);
     let value_to = today.min(period.end);
-    let days_left = period::days_left(&period, today);
+    let seconds_left = period::seconds_left(&period, def.time_zone, as_of);
     match run_rate_window(today, def.starts_on) {
         Some(w) => Ranges {
             value_from: period.start,
@@ -162,7 +163,7 @@ fn ranges(def: &ProgramDef, period: Period, today: NaiveDate) -> Ranges {
             recent_from: w.start,
             recent_to: w.end,
             window_days: w.days(),
-            days_left,
+            seconds_left,
         },
         // An empty range: no run rate yet.
         None => Ranges {
@@ -171,7 +172,7 @@ fn ranges(def: &ProgramDef, period: Period, today: NaiveDate) -> Ranges {
             recent_from: today,
             recent_to: today - Duration::days(1),
             window_days: 0,
-            days_left,
+            seconds_left,
         },
     }
 }
@@ -304,8 +305,7 @@ async fn evaluate_period(
     on_progress: OnProgress<'_>,
 ) -> anyhow::Result<Counts> {
     let started = Utc::now();
-    let today = local_day(def.time_zone, as_of);
-    let r = ranges(def, period, today);
+    let r = ranges(def, period, as_of);
     let mut counts = Counts::default();
     // Pages of the streamed aggregate are computed and written (each in its own transaction,
     // on another pooled connection) while the query goes on, so memory holds one page.
@@ -321,7 +321,7 @@ async fn evaluate_period(
         if page.len() as u64 == PAGE_SIZE || (next.is_none() && !page.is_empty()) {
             let mut outcomes = Vec::with_capacity(page.len());
             for agg in page.drain(..) {
-                let projected = project(agg.value, agg.recent, r.window_days, r.days_left)
+                let projected = project(agg.value, agg.recent, r.window_days, r.seconds_left)
                     .with_context(|| format!("subject {}", agg.subject_id))?;
                 let standing = standing(&def.tiers, agg.value, projected)
                     .with_context(|| format!("subject {}", agg.subject_id))?;
