@@ -367,7 +367,7 @@ mod tests {
         // Any other instant counts the rest of today.
         assert_eq!(
             seconds_left(&y, Shanghai, at("2026-07-01T04:00:00Z")),
-            183 * DAY + 4 * 3_600
+            183 * DAY + 12 * 3_600
         );
         assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T15:59:59Z")), 1);
         assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T16:00:00Z")), 0);
