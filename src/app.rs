@@ -282,7 +282,9 @@ async fn observe<E: Endpoint<Output = Response>>(
         .await;
     }
     let elapsed = started.elapsed();
-    state.metrics.observe(op, resp.status().as_u16(), elapsed);
+    state
+        .metrics
+        .observe_request(op, resp.status().as_u16(), elapsed);
     span.in_scope(|| {
         tracing::info!(
             status = resp.status().as_u16(),

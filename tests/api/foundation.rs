@@ -209,7 +209,12 @@ async fn metrics_count_requests_by_operation() {
     app.get("/api/v1/merchants", &As::Anonymous)
         .await
         .expect(401);
-    let text = app.get("/metrics", &As::Anonymous).await.expect(200).text;
+    let r = app.get("/metrics", &As::Anonymous).await.expect(200);
+    assert_eq!(
+        r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8",
+        "the Prometheus text format"
+    );
+    let text = r.text;
     assert!(
         text.contains("http_requests_total{operation=\"ops_healthz\",status=\"200\"} 1"),
         "{text}"
@@ -222,7 +227,12 @@ async fn metrics_count_requests_by_operation() {
         text.contains("http_request_duration_seconds_bucket{operation=\"ops_healthz\""),
         "{text}"
     );
-    assert!(text.contains("db_pool_connections"), "{text}");
+    assert!(
+        text.contains("# TYPE http_requests_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("\ndb_pool_connections "), "{text}");
+    assert!(text.contains("\ndb_pool_idle_connections "), "{text}");
     let _ = json!({});
 }
 
