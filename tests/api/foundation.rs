@@ -286,3 +286,30 @@ async fn committed_openapi_document_matches_the_code() {
         }
     }
 }
+
+#[tokio::test]
+async fn successful_staff_writes_are_audited_with_their_request_id() {
+    let app = spawn_app().await;
+    let (id, _) = app.register_merchant("brand").await;
+    let approved = app.decide(id, "approve", "").await.expect(200);
+    let request_id = approved.headers["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // A refused write leaves no entry.
+    app.decide(id, "approve", "").await.expect(409);
+    let log = app.get("/api/v1/audit-log", &As::Admin).await.expect(200);
+    let target = format!("POST /api/v1/merchants/{id}/decisions");
+    let entries: Vec<&Value> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == target.as_str())
+        .collect();
+    assert_eq!(entries.len(), 1, "{}", log.body);
+    assert_eq!(entries[0]["action"], "merchants_decide");
+    let detail: Value = serde_json::from_str(entries[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["status"], 200);
+    assert_eq!(detail["role"], "admin");
+    assert_eq!(detail["request_id"], request_id.as_str());
+}
