@@ -164,8 +164,8 @@ pub fn project(
     if window_days <= 0 || seconds_left <= 0 {
         return Ok(value);
     }
-    let extra = i128::from(recent) * i128::from(seconds_left)
-        / (i128::from(window_days) * DAY_SECONDS);
+    let extra =
+        i128::from(recent) * i128::from(seconds_left) / (i128::from(window_days) * DAY_SECONDS);
     i64::try_from(extra)
         .ok()
         .and_then(|e| value.checked_add(e))
@@ -371,7 +371,11 @@ mod tests {
         );
         assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T15:59:59Z")), 1);
         assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T16:00:00Z")), 0);
-        assert_eq!(seconds_left(&y, Shanghai, at("2027-02-01T00:00:00Z")), 0, "ended");
+        assert_eq!(
+            seconds_left(&y, Shanghai, at("2027-02-01T00:00:00Z")),
+            0,
+            "ended"
+        );
         // A zone with a clock change: 2026-03-08 has 23 hours in New York.
         let m = Period::containing_day(PeriodKind::Month, d("2026-03-01"));
         let ny = chrono_tz::America::New_York;
