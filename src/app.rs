@@ -8,7 +8,7 @@ use std::{
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    http::HeaderValue,
+    http::{HeaderValue, Method, StatusCode, header},
     listener::{Acceptor, Listener, TcpListener},
 };
 use poem_openapi::{OpenApiService, OperationId};
@@ -77,9 +77,10 @@ pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
 }
 
 /// The whole HTTP surface: API, documents, Swagger UI, operations endpoints.
+///
+/// The middlewares are listed innermost first: each one sees the response of those above it.
 pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
     let service = openapi_service();
-    let timeout = state.config.request_timeout;
     let (json, yaml) = api::document::documents();
     let swagger_ui = service.swagger_ui_html().replace(&service.spec(), json);
     Route::new()
@@ -109,41 +110,204 @@ pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
             }),
         )
         .nest("/", service)
-        .around(guard_body)
+        .around(limit_body)
         .catch_all_error(|err| async move { render_poem_error(err) })
-        .data(state.clone())
-        .around(move |ep, req| observe(ep, req, state.clone(), timeout))
+        .around(time_out)
+        .around(authenticate)
+        .around(audit_staff_writes)
+        .around(allow_header)
+        .around(record_metrics)
+        .around(trace_request)
+        .data(state)
 }
 
-/// Records a successful staff write in the audit log (who, which operation, which path).
-async fn audit_staff_write(
-    state: &AppState,
-    token: &str,
-    op: &str,
-    method: &str,
-    path: &str,
-    status: u16,
-) {
-    let Ok(staff) = crate::services::staff::authenticate(state, token).await else {
-        return;
+/// The state added by [`build_route`], for the middlewares that need it.
+fn app_state(req: &Request) -> AppState {
+    req.data::<AppState>()
+        .cloned()
+        .expect("build_route adds the AppState outside every middleware")
+}
+
+/// The OpenAPI operation that answered, or `unmatched`.
+fn operation(resp: &Response) -> &'static str {
+    resp.data::<OperationId>()
+        .map(|o| o.0)
+        .unwrap_or("unmatched")
+}
+
+/// A request id (the `X-Request-Id` header, and error bodies' `request_id`), a tracing span
+/// around everything below, and one access-log line per request.
+async fn trace_request<E: Endpoint<Output = Response>>(
+    ep: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    let mut resp = REQUEST_ID
+        .scope(request_id.clone(), async move {
+            let resp = ep.call(req).await.unwrap_or_else(render_poem_error);
+            tracing::info!(
+                status = resp.status().as_u16(),
+                operation = operation(&resp),
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "served"
+            );
+            resp
+        })
+        .instrument(span)
+        .await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("X-Request-Id", v);
+    }
+    Ok(resp)
+}
+
+/// Request counts and latencies by operation and status.
+async fn record_metrics<E: Endpoint<Output = Response>>(
+    ep: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let metrics = app_state(&req).metrics;
+    let started = Instant::now();
+    let resp = ep.call(req).await?;
+    metrics.observe_request(operation(&resp), resp.status().as_u16(), started.elapsed());
+    Ok(resp)
+}
+
+/// A 405 says which methods the path does allow.
+async fn allow_header<E: Endpoint<Output = Response>>(
+    ep: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_string();
+    let mut resp = ep.call(req).await?;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = crate::contract::get().allow(&path)
+        && let Ok(v) = HeaderValue::from_str(&allow)
+    {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    Ok(resp)
+}
+
+/// Records each successful staff write in the audit log (who, which operation, which path).
+async fn audit_staff_writes<E: Endpoint<Output = Response>>(
+    ep: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let token = (req.method() != Method::GET)
+        .then(|| bearer_token(&req).map(str::to_string))
+        .flatten();
+    let Some(token) = token else {
+        return ep.call(req).await;
     };
-    if let Err(e) = crate::services::audit::record(
-        &state.db,
-        &staff.actor(),
-        op,
-        &format!("{method} {path}"),
-        serde_json::json!({ "status": status, "role": staff.role.as_str(), "request_id": crate::error::current_request_id() }),
-    )
-    .await
+    let state = app_state(&req);
+    let target = format!("{} {}", req.method(), req.uri().path());
+    let resp = ep.call(req).await?;
+    if resp.status().is_success()
+        && let Ok(staff) = crate::services::staff::authenticate(&state, &token).await
+        && let Err(e) = crate::services::audit::record(
+            &state.db,
+            &staff.actor(),
+            operation(&resp),
+            &target,
+            serde_json::json!({
+                "status": resp.status().as_u16(),
+                "role": staff.role.as_str(),
+                "request_id": crate::error::current_request_id(),
+            }),
+        )
+        .await
     {
         tracing::error!(error = %e, "could not write the audit log");
     }
+    Ok(resp)
+}
+
+fn bearer_token(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// The credential rules every operation shares: one credential per request, a merchant key on
+/// a staff-only operation is told so, and every 401 says which schemes are accepted.
+async fn authenticate<E: Endpoint<Output = Response>>(
+    ep: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let headers = req.headers();
+    // One credential per request: a bad one is never outvoted by a good one.
+    if headers.contains_key(header::AUTHORIZATION)
+        && headers.contains_key("x-api-key")
+        && crate::contract::get().needs_credentials(req.method().as_str(), req.uri().path())
+    {
+        let mut resp = AppError::new(
+            ErrorCode::AmbiguousCredentials,
+            "send either `Authorization: Bearer <token>` or `X-API-Key: <key>`, not both",
+        )
+        .into_response();
+        challenge(&mut resp);
+        return Ok(resp);
+    }
+    let merchant_key = (!headers.contains_key(header::AUTHORIZATION))
+        .then(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .flatten()
+        .map(|key| (key.to_string(), app_state(&req)));
+    let mut resp = ep.call(req).await?;
+    let op = operation(&resp);
+    if resp.status() == StatusCode::UNAUTHORIZED
+        && crate::contract::get().staff_only().contains(op)
+        && let Some((key, state)) = merchant_key
+        && crate::services::merchants::authenticate(&state, &key)
+            .await
+            .is_ok()
+    {
+        // A valid merchant key on a staff-only operation: the staff credentials it needs are
+        // missing, so 401, with a code that says why.
+        resp = AppError::new(
+            ErrorCode::StaffOnly,
+            "only platform staff may do this; merchant keys cannot",
+        )
+        .into_response();
+        resp.set_data(OperationId(op));
+    }
+    challenge(&mut resp);
+    Ok(resp)
+}
+
+/// Every 401 names the accepted schemes.
+fn challenge(resp: &mut Response) {
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer realm=\"staff\", ApiKey realm=\"merchants\", header=\"X-API-Key\"",
+            ),
+        );
+    }
+}
+
+/// A request taking longer than `REQUEST_TIMEOUT_MS` (a stalled upload included) is dropped
+/// and answered 503.
+async fn time_out<E: Endpoint<Output = Response>>(ep: E, req: Request) -> poem::Result<Response> {
+    let timeout = app_state(&req).config.request_timeout;
+    Ok(match tokio::time::timeout(timeout, ep.call(req)).await {
+        Ok(result) => result.unwrap_or_else(render_poem_error),
+        Err(_) => AppError::new(
+            ErrorCode::Timeout,
+            format!("the request took longer than {} ms", timeout.as_millis()),
+        )
+        .into_response(),
+    })
 }
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a length,
 /// and JSON bodies holding `null` where the document does not allow it (400 naming the field;
 /// optional fields are left out, never sent as `null`).
-async fn guard_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Output> {
+async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Output> {
     let too_large = || {
         AppError::too_large(format!(
             "request bodies are limited to {MAX_BODY_BYTES} bytes"
@@ -190,133 +354,6 @@ async fn guard_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Out
         req.set_body(body);
     }
     ep.call(req).await
-}
-
-/// Request id, tracing span, timeout and metrics around every request.
-async fn observe<E: Endpoint<Output = Response>>(
-    ep: E,
-    req: Request,
-    state: AppState,
-    timeout: Duration,
-) -> poem::Result<Response> {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
-    let started = Instant::now();
-    let merchant_key = (!req
-        .headers()
-        .contains_key(poem::http::header::AUTHORIZATION))
-    .then(|| {
-        req.headers()
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    })
-    .flatten();
-    let staff_write = (req.method() != poem::http::Method::GET)
-        .then(|| {
-            req.headers()
-                .get(poem::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::to_string)
-        })
-        .flatten()
-        .map(|token| {
-            (
-                token,
-                req.method().to_string(),
-                req.uri().path().to_string(),
-            )
-        });
-    let audit_state = state.clone();
-    let contract = crate::contract::get();
-    let path = req.uri().path().to_string();
-    // One credential per request: a bad one is never outvoted by a good one.
-    let ambiguous = req
-        .headers()
-        .contains_key(poem::http::header::AUTHORIZATION)
-        && req.headers().contains_key("x-api-key")
-        && contract.needs_credentials(req.method().as_str(), &path);
-    let call = REQUEST_ID.scope(request_id.clone(), async move {
-        if ambiguous {
-            return AppError::new(
-                ErrorCode::AmbiguousCredentials,
-                "send either `Authorization: Bearer <token>` or `X-API-Key: <key>`, not both",
-            )
-            .into_response();
-        }
-        match tokio::time::timeout(timeout, ep.call(req)).await {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(err)) => render_poem_error(err),
-            Err(_) => AppError::new(
-                ErrorCode::Timeout,
-                format!("the request took longer than {} ms", timeout.as_millis()),
-            )
-            .into_response(),
-        }
-    });
-    let mut resp = call.instrument(span.clone()).await;
-    let op = resp
-        .data::<OperationId>()
-        .map(|o| o.0)
-        .unwrap_or("unmatched");
-    if resp.status() == poem::http::StatusCode::UNAUTHORIZED
-        && contract.staff_only().contains(op)
-        && let Some(key) = merchant_key
-        && crate::services::merchants::authenticate(&audit_state, &key)
-            .await
-            .is_ok()
-    {
-        // A valid merchant key on a staff-only operation: the staff credentials it needs are
-        // missing, so 401, with a code that says why.
-        resp = AppError::new(
-            ErrorCode::StaffOnly,
-            "only platform staff may do this; merchant keys cannot",
-        )
-        .into_response();
-        resp.set_data(OperationId(op));
-    }
-    if resp.status() == poem::http::StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            poem::http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(
-                "Bearer realm=\"staff\", ApiKey realm=\"merchants\", header=\"X-API-Key\"",
-            ),
-        );
-    }
-    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
-        && let Some(allow) = contract.allow(&path)
-        && let Ok(v) = HeaderValue::from_str(&allow)
-    {
-        resp.headers_mut().insert(poem::http::header::ALLOW, v);
-    }
-    if resp.status().is_success()
-        && let Some((token, method, path)) = staff_write
-    {
-        audit_staff_write(
-            &audit_state,
-            &token,
-            op,
-            &method,
-            &path,
-            resp.status().as_u16(),
-        )
-        .await;
-    }
-    let elapsed = started.elapsed();
-    state.metrics.observe(op, resp.status().as_u16(), elapsed);
-    span.in_scope(|| {
-        tracing::info!(
-            status = resp.status().as_u16(),
-            operation = op,
-            ms = elapsed.as_secs_f64() * 1e3,
-            "served"
-        )
-    });
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("X-Request-Id", v);
-    }
-    Ok(resp)
 }
 
 /// Serves on an already bound listener until `shutdown` resolves; in-flight requests finish.

@@ -3,6 +3,10 @@
 
 use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use clap::{
+    ArgAction, CommandFactory, FromArgMatches, Parser,
+    error::{ContextKind, ContextValue},
+};
 use croner::{Cron, parser::CronParser};
 use lettre::message::Mailbox;
 use url::Url;
@@ -13,7 +17,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/merchant-incentives.db?mod
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {message}")]
 pub struct ConfigError {
-    pub var: &'static str,
+    pub var: String,
     pub message: String,
 }
 
@@ -39,47 +43,124 @@ impl Schedule {
     }
 }
 
-#[derive(Clone, Debug)]
+/// Every setting: one field each, named by its environment variable, with its default and the
+/// parser that types and validates it.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "merchant-incentives",
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
 pub struct Config {
+    /// SQLite or PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_parser = database_url)]
     pub database_url: String,
+    /// HTTP address.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080", value_parser = from_str::<SocketAddr>)]
     pub listen: SocketAddr,
+    /// Bootstrap admin bearer token.
+    #[arg(long, env = "ADMIN_TOKEN")]
     pub admin_token: Option<String>,
+    /// `smtp://` or `smtps://` relay; without it mail goes to `MAIL_DIR` as `.eml` files.
+    #[arg(long, env = "SMTP_URL", value_parser = smtp_url)]
     pub smtp_url: Option<Url>,
+    /// Where the file transport writes.
+    #[arg(long, env = "MAIL_DIR", default_value = "data/outbox")]
     pub mail_dir: PathBuf,
+    /// Sender of every email.
+    #[arg(long, env = "MAIL_FROM", default_value = "Merchant Incentives <noreply@localhost>", value_parser = from_str::<Mailbox>)]
     pub mail_from: Mailbox,
-    pub staff_digest_to: Vec<Mailbox>,
+    /// Comma-separated recipients of the staff daily digest.
+    // A qualified `Vec` is one value parsed whole, not a repeated argument.
+    #[arg(long, env = "STAFF_DIGEST_TO", default_value = "", value_parser = mailboxes)]
+    pub staff_digest_to: ::std::vec::Vec<Mailbox>,
+    /// Evaluation schedule.
+    #[arg(long, env = "SCHEDULE_EVALUATE", default_value = "0 */15 * * * *", value_parser = Schedule::parse)]
     pub schedule_evaluate: Schedule,
+    /// Merchants' weekly report schedule.
+    #[arg(long, env = "SCHEDULE_MERCHANT_WEEKLY", default_value = "0 0 9 * * Mon", value_parser = Schedule::parse)]
     pub schedule_merchant_weekly: Schedule,
+    /// Staff daily digest schedule.
+    #[arg(long, env = "SCHEDULE_STAFF_DAILY", default_value = "0 30 8 * * *", value_parser = Schedule::parse)]
     pub schedule_staff_daily: Schedule,
+    /// How often the dispatcher looks for mail to send, in milliseconds.
+    #[arg(long = "outbox-poll-ms", env = "OUTBOX_POLL_MS", default_value = "2000", value_parser = millis)]
     pub outbox_poll: Duration,
+    /// `off` runs an API-only replica.
+    #[arg(long, env = "SCHEDULER", default_value = "on", value_parser = on_off, action = ArgAction::Set)]
     pub scheduler: bool,
+    /// `json` for structured JSON logs.
+    #[arg(long = "log-format", env = "LOG_FORMAT", default_value = "text", value_parser = is_json, action = ArgAction::Set)]
     pub json_logs: bool,
     /// Applications accepted per client address per minute on `POST /merchants`.
+    #[arg(long, env = "APPLY_RATE_PER_MINUTE", default_value = "10", value_parser = positive_u32)]
     pub apply_rate_per_minute: u32,
     /// Requests per API key or staff token per second (burst: twice that).
+    #[arg(long, env = "KEY_RATE_PER_SECOND", default_value = "50", value_parser = positive_u32)]
     pub key_rate_per_second: u32,
-    /// Longest a request may take before the server answers 503 and drops it.
+    /// Longest a request may take before the server answers 503 and drops it, in milliseconds.
+    #[arg(long = "request-timeout-ms", env = "REQUEST_TIMEOUT_MS", default_value = "30000", value_parser = millis)]
     pub request_timeout: Duration,
-    /// Name of this replica in the job-run ledger.
+    /// Name of this replica in the job-run ledger (default: host name and pid).
+    #[arg(long = "replica-name", env = "REPLICA_NAME", default_value_t = default_replica_name())]
     pub replica: String,
 }
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-fn get(lookup: Lookup, var: &'static str) -> Option<String> {
-    lookup(var)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+impl Config {
+    /// Reads the process environment (after loading `.env` if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads each setting's variable through `lookup`; tests pass a map instead of the
+    /// environment. Values are trimmed, and an empty one counts as unset.
+    pub fn from_lookup(lookup: Lookup) -> Result<Self, ConfigError> {
+        // The values come from `lookup` alone, handed to clap as `--name=value`, so an empty
+        // variable falls back to its default and tests never see the process environment.
+        let declared = Self::command();
+        let args: Vec<String> = declared
+            .get_arguments()
+            .filter_map(|arg| {
+                let (var, long) = (arg.get_env()?.to_str()?, arg.get_long()?);
+                let value = lookup(var)?;
+                let value = value.trim();
+                (!value.is_empty()).then(|| format!("--{long}={value}"))
+            })
+            .collect();
+        let mut command = declared.clone().mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from_mut(args)
+            .map_err(|e| config_error(&declared, &e))?;
+        Self::from_arg_matches(&matches).map_err(|e| config_error(&declared, &e))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
 }
 
-fn parsed<T>(
-    lookup: Lookup,
-    var: &'static str,
-    default: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<T, ConfigError> {
-    let raw = get(lookup, var).unwrap_or_else(|| default.to_string());
-    parse(&raw).map_err(|message| ConfigError { var, message })
+/// Names the variable behind clap's error and keeps the parser's own one-line message.
+fn config_error(command: &clap::Command, e: &clap::Error) -> ConfigError {
+    let var = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg
+            .strip_prefix("--")
+            .and_then(|a| a.split([' ', '=']).next())
+            .and_then(|long| command.get_arguments().find(|a| a.get_long() == Some(long)))
+            .and_then(|a| a.get_env())
+            .map(|v| v.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    let message = std::error::Error::source(e)
+        .map(ToString::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
+    ConfigError {
+        var: var.unwrap_or_else(|| "configuration".into()),
+        message,
+    }
 }
 
 fn from_str<T: FromStr>(s: &str) -> Result<T, String>
@@ -90,116 +171,59 @@ where
         .map_err(|e| format!("cannot parse {s:?}: {e}"))
 }
 
-impl Config {
-    /// Reads the process environment (after loading `.env` if present).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let _ = dotenvy::dotenv();
-        Self::from_lookup(&|k| std::env::var(k).ok())
+fn database_url(s: &str) -> Result<String, String> {
+    let url = Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "sqlite" | "postgres" | "postgresql" => Ok(s.to_string()),
+        other => Err(format!(
+            "unsupported scheme {other:?}; use sqlite:// or postgres://"
+        )),
     }
+}
 
-    /// Reads settings through `lookup`; tests pass a map instead of the environment.
-    pub fn from_lookup(lookup: Lookup) -> Result<Self, ConfigError> {
-        let database_url = parsed(lookup, "DATABASE_URL", DEFAULT_DATABASE_URL, |s| {
-            let url = Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
-            match url.scheme() {
-                "sqlite" | "postgres" | "postgresql" => Ok(s.to_string()),
-                other => Err(format!(
-                    "unsupported scheme {other:?}; use sqlite:// or postgres://"
-                )),
-            }
-        })?;
-        let smtp_url = match get(lookup, "SMTP_URL") {
-            None => None,
-            Some(raw) => Some(
-                Url::parse(&raw)
-                    .map_err(|e| e.to_string())
-                    .and_then(|u| match u.scheme() {
-                        "smtp" | "smtps" => Ok(u),
-                        other => Err(format!(
-                            "unsupported scheme {other:?}; use smtp:// or smtps://"
-                        )),
-                    })
-                    .map_err(|message| ConfigError {
-                        var: "SMTP_URL",
-                        message,
-                    })?,
-            ),
-        };
-        let staff_digest_to = parsed(lookup, "STAFF_DIGEST_TO", "", |s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(|a| a.parse::<Mailbox>().map_err(|e| format!("{a:?}: {e}")))
-                .collect()
-        })?;
-        let scheduler = parsed(lookup, "SCHEDULER", "on", |s| match s {
-            "on" | "true" | "1" => Ok(true),
-            "off" | "false" | "0" => Ok(false),
-            _ => Err(format!("{s:?} is neither on nor off")),
-        })?;
-        let positive = |s: &str| -> Result<u64, String> {
-            let v: u64 = from_str(s)?;
-            if v == 0 {
-                Err("must be greater than zero".into())
-            } else {
-                Ok(v)
-            }
-        };
-        Ok(Self {
-            database_url,
-            listen: parsed(lookup, "LISTEN", "127.0.0.1:8080", from_str)?,
-            admin_token: get(lookup, "ADMIN_TOKEN"),
-            smtp_url,
-            mail_dir: PathBuf::from(
-                get(lookup, "MAIL_DIR").unwrap_or_else(|| "data/outbox".into()),
-            ),
-            mail_from: parsed(
-                lookup,
-                "MAIL_FROM",
-                "Merchant Incentives <noreply@localhost>",
-                from_str,
-            )?,
-            staff_digest_to,
-            schedule_evaluate: parsed(
-                lookup,
-                "SCHEDULE_EVALUATE",
-                "0 */15 * * * *",
-                Schedule::parse,
-            )?,
-            schedule_merchant_weekly: parsed(
-                lookup,
-                "SCHEDULE_MERCHANT_WEEKLY",
-                "0 0 9 * * Mon",
-                Schedule::parse,
-            )?,
-            schedule_staff_daily: parsed(
-                lookup,
-                "SCHEDULE_STAFF_DAILY",
-                "0 30 8 * * *",
-                Schedule::parse,
-            )?,
-            outbox_poll: Duration::from_millis(parsed(lookup, "OUTBOX_POLL_MS", "2000", positive)?),
-            scheduler,
-            json_logs: get(lookup, "LOG_FORMAT").as_deref() == Some("json"),
-            apply_rate_per_minute: parsed(lookup, "APPLY_RATE_PER_MINUTE", "10", |s| {
-                positive(s).map(|v| v.min(u32::MAX as u64) as u32)
-            })?,
-            key_rate_per_second: parsed(lookup, "KEY_RATE_PER_SECOND", "50", |s| {
-                positive(s).map(|v| v.min(u32::MAX as u64) as u32)
-            })?,
-            request_timeout: Duration::from_millis(parsed(
-                lookup,
-                "REQUEST_TIMEOUT_MS",
-                "30000",
-                positive,
-            )?),
-            replica: get(lookup, "REPLICA_NAME").unwrap_or_else(default_replica_name),
-        })
+fn smtp_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "smtp" | "smtps" => Ok(url),
+        other => Err(format!(
+            "unsupported scheme {other:?}; use smtp:// or smtps://"
+        )),
     }
+}
 
-    pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres")
+fn mailboxes(s: &str) -> Result<Vec<Mailbox>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse::<Mailbox>().map_err(|e| format!("{a:?}: {e}")))
+        .collect()
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err(format!("{s:?} is neither on nor off")),
     }
+}
+
+fn is_json(s: &str) -> Result<bool, String> {
+    Ok(s == "json")
+}
+
+fn positive(s: &str) -> Result<u64, String> {
+    match from_str::<u64>(s)? {
+        0 => Err("must be greater than zero".into()),
+        v => Ok(v),
+    }
+}
+
+fn positive_u32(s: &str) -> Result<u32, String> {
+    positive(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+fn millis(s: &str) -> Result<Duration, String> {
+    positive(s).map(Duration::from_millis)
 }
 
 fn default_replica_name() -> String {
@@ -245,11 +269,50 @@ mod tests {
             ("SCHEDULER", "maybe"),
             ("MAIL_FROM", "not an address"),
             ("STAFF_DIGEST_TO", "a@b.cn, nope"),
+            ("SCHEDULE_MERCHANT_WEEKLY", "0 0 9 * *"),
+            ("APPLY_RATE_PER_MINUTE", "0"),
+            ("KEY_RATE_PER_SECOND", "-1"),
+            ("REQUEST_TIMEOUT_MS", "soon"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");
             assert!(err.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn errors_are_one_line_with_the_parser_message() {
+        let err = with(&[("OUTBOX_POLL_MS", "0")]).unwrap_err();
+        assert_eq!(err.to_string(), "OUTBOX_POLL_MS: must be greater than zero");
+        let err = with(&[("LISTEN", "nowhere")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "LISTEN: cannot parse \"nowhere\": invalid socket address syntax"
+        );
+    }
+
+    #[test]
+    fn empty_values_are_unset_and_values_are_trimmed() {
+        let c = with(&[
+            ("ADMIN_TOKEN", "   "),
+            ("SMTP_URL", ""),
+            ("LISTEN", " 0.0.0.0:9000 "),
+            ("REPLICA_NAME", "api-1"),
+            ("LOG_FORMAT", "json"),
+            ("KEY_RATE_PER_SECOND", "99999999999"),
+        ])
+        .unwrap();
+        assert!(
+            c.admin_token.is_none(),
+            "an empty token never authenticates"
+        );
+        assert!(c.smtp_url.is_none());
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.replica, "api-1");
+        assert!(c.json_logs);
+        assert_eq!(c.key_rate_per_second, u32::MAX);
+        assert!(!with(&[("LOG_FORMAT", "text")]).unwrap().json_logs);
+        assert!(with(&[]).unwrap().staff_digest_to.is_empty());
     }
 
     #[test]

@@ -1,92 +1,104 @@
-//! Request counts and latencies by operation, rendered as Prometheus text.
+//! The service's Prometheus metrics: one typed registry per [`crate::app::AppState`].
+//!
+//! Each metric is a field registered once in [`Metrics::default`] and updated through a method
+//! named for what happened (`observe_request`, …); `/metrics` renders the registry in the
+//! Prometheus text format (version 0.0.4). To add a metric, add a field, register it, and give
+//! it a method.
 
-use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
+use std::time::Duration;
 
-/// Histogram bucket upper bounds, in seconds.
-const BUCKETS: [f64; 12] = [
+use prometheus_client::{
+    encoding::{EncodeLabelSet, prometheus_text},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// Latency histogram bucket upper bounds, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Default)]
-struct Series {
-    count: u64,
-    sum_seconds: f64,
-    buckets: [u64; BUCKETS.len()],
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    status: u16,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), Series>>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    pool_connections: Gauge,
+    pool_idle_connections: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Requests served, by operation and status",
+            requests.clone(),
+        );
+        let request_duration =
+            Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency, by operation",
+            request_duration.clone(),
+        );
+        let pool_connections = Gauge::default();
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            pool_connections.clone(),
+        );
+        let pool_idle_connections = Gauge::default();
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool_idle_connections.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_duration,
+            pool_connections,
+            pool_idle_connections,
+        }
+    }
 }
 
 impl Metrics {
-    pub fn observe(&self, operation: &str, status: u16, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let mut map = self.requests.lock().expect("metrics lock");
-        let s = map.entry((operation.to_string(), status)).or_default();
-        s.count += 1;
-        s.sum_seconds += secs;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                s.buckets[i] += 1;
-            }
-        }
+    /// One request served by `operation` (its OpenAPI operation id, or `unmatched`).
+    pub fn observe_request(&self, operation: &'static str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, status })
+            .inc();
+        self.request_duration
+            .get_or_create(&OperationLabels { operation })
+            .observe(elapsed.as_secs_f64());
     }
 
-    /// Prometheus text exposition, with the database pool gauges appended.
+    /// The Prometheus text exposition, with the database pool gauges as of now.
     pub fn render(&self, pool_size: u32, pool_idle: usize) -> String {
+        self.pool_connections.set(i64::from(pool_size));
+        self.pool_idle_connections
+            .set(i64::try_from(pool_idle).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let map = self.requests.lock().expect("metrics lock");
-        out.push_str("# HELP http_requests_total Requests served, by operation and status.\n");
-        out.push_str("# TYPE http_requests_total counter\n");
-        for ((op, status), s) in map.iter() {
-            let _ = writeln!(
-                out,
-                "http_requests_total{{operation=\"{op}\",status=\"{status}\"}} {}",
-                s.count
-            );
-        }
-        out.push_str("# HELP http_request_duration_seconds Request latency, by operation.\n");
-        out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        let mut by_op: BTreeMap<&str, Series> = BTreeMap::new();
-        for ((op, _), s) in map.iter() {
-            let agg = by_op.entry(op).or_default();
-            agg.count += s.count;
-            agg.sum_seconds += s.sum_seconds;
-            for i in 0..BUCKETS.len() {
-                agg.buckets[i] += s.buckets[i];
-            }
-        }
-        for (op, s) in by_op {
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{operation=\"{op}\",le=\"{bound}\"}} {}",
-                    s.buckets[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{operation=\"{op}\",le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_sum{{operation=\"{op}\"}} {}",
-                s.sum_seconds
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{operation=\"{op}\"}} {}",
-                s.count
-            );
-        }
-        out.push_str("# HELP db_pool_connections Open database connections.\n");
-        out.push_str("# TYPE db_pool_connections gauge\n");
-        let _ = writeln!(out, "db_pool_connections {pool_size}");
-        out.push_str("# HELP db_pool_idle_connections Idle database connections.\n");
-        out.push_str("# TYPE db_pool_idle_connections gauge\n");
-        let _ = writeln!(out, "db_pool_idle_connections {pool_idle}");
+        prometheus_text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }
@@ -98,18 +110,38 @@ mod tests {
     #[test]
     fn renders_counts_and_cumulative_buckets() {
         let m = Metrics::default();
-        m.observe("merchants_get", 200, Duration::from_millis(3));
-        m.observe("merchants_get", 404, Duration::from_millis(30));
+        m.observe_request("merchants_get", 200, Duration::from_millis(3));
+        m.observe_request("merchants_get", 404, Duration::from_millis(30));
         let text = m.render(4, 3);
-        assert!(text.contains("http_requests_total{operation=\"merchants_get\",status=\"200\"} 1"));
-        assert!(text.contains("http_requests_total{operation=\"merchants_get\",status=\"404\"} 1"));
+        assert!(
+            text.contains("# TYPE http_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_total{operation=\"merchants_get\",status=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_total{operation=\"merchants_get\",status=\"404\"} 1\n")
+        );
+        assert!(text.contains("# TYPE http_request_duration_seconds histogram\n"));
+        assert!(
+            text.contains(
+                "http_request_duration_seconds_bucket{operation=\"merchants_get\",le=\"0.005\"} 1\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains(
-            "http_request_duration_seconds_bucket{operation=\"merchants_get\",le=\"0.005\"} 1"
+            "http_request_duration_seconds_bucket{operation=\"merchants_get\",le=\"0.05\"} 2\n"
         ));
         assert!(text.contains(
-            "http_request_duration_seconds_bucket{operation=\"merchants_get\",le=\"0.05\"} 2"
+            "http_request_duration_seconds_bucket{operation=\"merchants_get\",le=\"+Inf\"} 2\n"
         ));
-        assert!(text.contains("db_pool_connections 4"));
-        assert!(text.contains("db_pool_idle_connections 3"));
+        assert!(
+            text.contains("http_request_duration_seconds_count{operation=\"merchants_get\"} 2\n")
+        );
+        assert!(text.contains("db_pool_connections 4\n"), "{text}");
+        assert!(text.contains("db_pool_idle_connections 3\n"));
+        assert!(!text.contains("# EOF"), "Prometheus text, not OpenMetrics");
     }
 }

@@ -1,70 +1,122 @@
-//! Token buckets keyed by client address or credential, kept in memory per replica.
+//! Request budgets keyed by client address or credential, kept in memory per replica.
+//!
+//! A thin wrapper over `governor`'s keyed GCRA limiter that answers in the terms the API uses:
+//! allowed, or how many whole seconds to wait (the `Retry-After` of a 429).
 
 use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+    num::NonZeroU32,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
-pub struct RateLimiter {
-    per_second: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
+use governor::{
+    Quota,
+    clock::{Clock, DefaultClock},
+    middleware::NoOpMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+};
 
-/// Buckets kept before idle (full) ones are dropped, so memory stays bounded.
-const MAX_BUCKETS: usize = 100_000;
+/// Every this many checks, keys whose budget is full again are forgotten, so memory stays
+/// bounded by the keys seen within one refill period.
+const RETAIN_EVERY: u64 = 4096;
+
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    inner: governor::RateLimiter<
+        String,
+        DefaultKeyedStateStore<String>,
+        C,
+        NoOpMiddleware<C::Instant>,
+    >,
+    checks: AtomicU64,
+}
 
 impl RateLimiter {
     /// `count` requests per `per`, with a burst of `burst` requests.
     pub fn new(count: u32, per: Duration, burst: u32) -> Self {
+        Self::with_clock(count, per, burst, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    fn with_clock(count: u32, per: Duration, burst: u32, clock: C) -> Self {
+        let period = (per / count.max(1)).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)
+            .expect("the period is at least one nanosecond")
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
         Self {
-            per_second: f64::from(count) / per.as_secs_f64(),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            inner: governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock),
+            checks: AtomicU64::new(0),
         }
     }
 
-    /// Takes one token for `key`, or says how many whole seconds to wait.
+    /// Takes one request from `key`'s budget, or says how many whole seconds (at least 1) to
+    /// wait before the next one is allowed.
     pub fn check(&self, key: &str) -> Result<(), u64> {
-        self.check_at(key, Instant::now())
+        if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
+            self.inner.retain_recent();
+            self.inner.shrink_to_fit();
+        }
+        self.inner.check_key(&key.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.inner.clock().now());
+            u64::try_from(wait.as_nanos().div_ceil(1_000_000_000).max(1)).unwrap_or(u64::MAX)
+        })
     }
 
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
-        let mut buckets = self.buckets.lock().expect("rate limiter lock");
-        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
-            let (rate, burst) = (self.per_second, self.burst);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
-        }
-        let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
-        *tokens =
-            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
-        }
+    /// Keys currently holding a partly used budget.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn allows_the_burst_then_refills() {
-        let rl = RateLimiter::new(6, Duration::from_secs(60), 3);
-        let t0 = Instant::now();
+        let clock = FakeRelativeClock::default();
+        let rl = RateLimiter::with_clock(6, Duration::from_secs(60), 3, clock.clone());
         for _ in 0..3 {
-            assert!(rl.check_at("a", t0).is_ok());
+            assert!(rl.check("a").is_ok());
         }
-        assert_eq!(rl.check_at("a", t0), Err(10), "one token per 10 s");
-        assert!(rl.check_at("b", t0).is_ok(), "keys are independent");
-        assert!(rl.check_at("a", t0 + Duration::from_secs(10)).is_ok());
-        assert!(rl.check_at("a", t0 + Duration::from_secs(10)).is_err());
+        assert_eq!(rl.check("a"), Err(10), "one request per 10 s");
+        assert!(rl.check("b").is_ok(), "keys are independent");
+        clock.advance(Duration::from_millis(9_500));
+        assert_eq!(rl.check("a"), Err(1), "a part of a second rounds up");
+        clock.advance(Duration::from_millis(500));
+        assert!(rl.check("a").is_ok());
+        assert!(rl.check("a").is_err());
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_and_at_least_one() {
+        let clock = FakeRelativeClock::default();
+        let rl = RateLimiter::with_clock(50, Duration::from_secs(1), 100, clock.clone());
+        for _ in 0..100 {
+            assert!(rl.check("k").is_ok());
+        }
+        assert_eq!(rl.check("k"), Err(1), "20 ms rounds up to one second");
+    }
+
+    #[test]
+    fn idle_keys_are_forgotten() {
+        let clock = FakeRelativeClock::default();
+        let rl = RateLimiter::with_clock(1, Duration::from_secs(1), 2, clock.clone());
+        for i in 0..RETAIN_EVERY - 1 {
+            assert!(rl.check(&format!("client-{i}")).is_ok());
+        }
+        assert_eq!(rl.len() as u64, RETAIN_EVERY - 1);
+        clock.advance(Duration::from_secs(2));
+        assert!(rl.check("late").is_ok());
+        assert_eq!(
+            rl.len(),
+            1,
+            "only the key used since its budget refilled is kept"
+        );
     }
 }

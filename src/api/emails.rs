@@ -13,7 +13,7 @@ use super::{ApiTags, merchants::visible};
 use crate::{
     app::AppState,
     auth::{AnyAuth, StaffAuth},
-    error::{AppError, AppResult},
+    error::AppError,
     mail::{
         Locale,
         digests::{self, DigestKind},

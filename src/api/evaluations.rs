@@ -8,7 +8,7 @@ use super::ApiTags;
 use crate::{
     app::AppState,
     auth::StaffAuth,
-    error::{AppError, AppResult},
+    error::AppError,
     jobs::Trigger,
     pagination,
     services::{evaluation, programs},

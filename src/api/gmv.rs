@@ -22,7 +22,7 @@ use crate::{
         gmv::{self as domain, Channel, Granularity},
         merchant::MerchantStatus,
     },
-    error::{ApiError, AppError, AppResult},
+    error::{ApiError, AppError},
     pagination,
     services::{
         gmv::{self as service, GroupBy, ItemStatus, MAX_BATCH, RecordFilter},

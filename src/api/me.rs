@@ -11,7 +11,6 @@ use crate::api::types::{Text, opt};
 use crate::{
     app::AppState,
     auth::MerchantAuth,
-    error::AppResult,
     mail::Locale,
     services::merchants::{self, Edit},
 };

@@ -26,6 +26,16 @@ pub enum ReadyResponse {
     Ready(Json<Health>),
 }
 
+#[derive(ApiResponse)]
+pub enum MetricsResponse {
+    /// The metrics, in the Prometheus text format (version 0.0.4).
+    #[oai(
+        status = 200,
+        content_type = "text/plain; version=0.0.4; charset=utf-8"
+    )]
+    Metrics(PlainText<String>),
+}
+
 #[OpenApi(tag = "ApiTags::Operations")]
 impl OpsApi {
     /// Liveness
@@ -61,8 +71,8 @@ impl OpsApi {
     /// Request counts and latency histograms by operation, and database pool gauges, in the
     /// Prometheus text format.
     #[oai(path = "/metrics", method = "get", operation_id = "ops_metrics")]
-    async fn metrics(&self, state: Data<&AppState>) -> PlainText<String> {
+    async fn metrics(&self, state: Data<&AppState>) -> MetricsResponse {
         let (size, idle) = db::pool_stats(&state.db);
-        PlainText(state.metrics.render(size, idle))
+        MetricsResponse::Metrics(PlainText(state.metrics.render(size, idle)))
     }
 }

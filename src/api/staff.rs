@@ -11,7 +11,6 @@ use super::ApiTags;
 use crate::{
     app::AppState,
     auth::{Role, StaffAuth},
-    error::AppResult,
     pagination,
     services::{audit, staff},
 };

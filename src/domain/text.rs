@@ -76,13 +76,19 @@ mod tests {
             required("legal_name", "  深圳市腾讯计算机系统有限公司 ", 200).unwrap(),
             "深圳市腾讯计算机系统有限公司"
         );
-        assert_eq!(required("x", " ", 10).unwrap_err().code.as_str(), "required");
+        assert_eq!(
+            required("x", " ", 10).unwrap_err().code.as_str(),
+            "required"
+        );
         assert!(
             required("x", &"义".repeat(10), 10).is_ok(),
             "limits count characters, not bytes"
         );
         assert_eq!(
-            required("x", &"义".repeat(11), 10).unwrap_err().code.as_str(),
+            required("x", &"义".repeat(11), 10)
+                .unwrap_err()
+                .code
+                .as_str(),
             "too_long"
         );
         assert_eq!(

@@ -49,6 +49,30 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
 }
 
 #[test]
+fn settings_are_read_from_a_dot_env_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "APPLY_RATE_PER_MINUTE=0\n").unwrap();
+    let out = base_command(dir.path()).arg("migrate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim(),
+        "error: configuration error: APPLY_RATE_PER_MINUTE: must be greater than zero"
+    );
+    // The environment wins over the file.
+    let out = base_command(dir.path())
+        .env("APPLY_RATE_PER_MINUTE", "5")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn staff_create_prints_a_token_once_and_migrate_works() {
     let dir = tempfile::tempdir().unwrap();
     let out = base_command(dir.path()).arg("migrate").output().unwrap();

@@ -209,7 +209,12 @@ async fn metrics_count_requests_by_operation() {
     app.get("/api/v1/merchants", &As::Anonymous)
         .await
         .expect(401);
-    let text = app.get("/metrics", &As::Anonymous).await.expect(200).text;
+    let r = app.get("/metrics", &As::Anonymous).await.expect(200);
+    assert_eq!(
+        r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8",
+        "the Prometheus text format"
+    );
+    let text = r.text;
     assert!(
         text.contains("http_requests_total{operation=\"ops_healthz\",status=\"200\"} 1"),
         "{text}"
@@ -222,7 +227,12 @@ async fn metrics_count_requests_by_operation() {
         text.contains("http_request_duration_seconds_bucket{operation=\"ops_healthz\""),
         "{text}"
     );
-    assert!(text.contains("db_pool_connections"), "{text}");
+    assert!(
+        text.contains("# TYPE http_requests_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("\ndb_pool_connections "), "{text}");
+    assert!(text.contains("\ndb_pool_idle_connections "), "{text}");
     let _ = json!({});
 }
 
@@ -275,4 +285,31 @@ async fn committed_openapi_document_matches_the_code() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn successful_staff_writes_are_audited_with_their_request_id() {
+    let app = spawn_app().await;
+    let (id, _) = app.register_merchant("brand").await;
+    let approved = app.decide(id, "approve", "").await.expect(200);
+    let request_id = approved.headers["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // A refused write leaves no entry.
+    app.decide(id, "approve", "").await.expect(409);
+    let log = app.get("/api/v1/audit-log", &As::Admin).await.expect(200);
+    let target = format!("POST /api/v1/merchants/{id}/decisions");
+    let entries: Vec<&Value> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == target.as_str())
+        .collect();
+    assert_eq!(entries.len(), 1, "{}", log.body);
+    assert_eq!(entries[0]["action"], "merchants_decide");
+    let detail: Value = serde_json::from_str(entries[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["status"], 200);
+    assert_eq!(detail["role"], "admin");
+    assert_eq!(detail["request_id"], request_id.as_str());
 }
