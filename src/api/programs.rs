@@ -27,34 +27,6 @@ use crate::{
 
 pub struct ProgramsApi;
 
-/// A tier: reached when the period's net GMV is at least `threshold`.
-#[derive(Object, Clone)]
-#[oai(skip_serializing_if_is_none)]
-pub struct TierDef {
-    /// Unique within the programme, e.g. `亿元商家 ¥100M`.
-    pub name: Text,
-    /// Fen; positive, strictly increasing along the list.
-    pub threshold: i64,
-}
-
-impl From<TierDef> for Tier {
-    fn from(t: TierDef) -> Self {
-        Tier {
-            name: t.name.into(),
-            threshold: t.threshold,
-        }
-    }
-}
-
-impl From<Tier> for TierDef {
-    fn from(t: Tier) -> Self {
-        TierDef {
-            name: Text(t.name),
-            threshold: t.threshold,
-        }
-    }
-}
-
 /// An incentive programme.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -73,7 +45,7 @@ pub struct Program {
     pub starts_on: Day,
     pub ends_on: Option<Day>,
     /// Ascending.
-    pub tiers: Vec<TierDef>,
+    pub tiers: Vec<Tier>,
     /// How many subjects should reach the top tier.
     pub goal: i64,
     /// Only active programmes are evaluated and shown to merchants.
@@ -98,7 +70,7 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
         time_zone: p.time_zone,
         starts_on: d.starts_on.into(),
         ends_on: d.ends_on.map(Day),
-        tiers: d.tiers.into_iter().map(Into::into).collect(),
+        tiers: d.tiers,
         goal: d.goal,
         active: d.active,
         seed_key: p.seed_key,
@@ -126,7 +98,7 @@ pub struct NewProgram {
     pub starts_on: Day,
     pub ends_on: Option<Day>,
     /// At least one; thresholds positive and strictly increasing; names unique.
-    pub tiers: Vec<TierDef>,
+    pub tiers: Vec<Tier>,
     /// Positive.
     pub goal: i64,
     /// Default true.
@@ -147,11 +119,11 @@ impl poem_openapi::types::Example for NewProgram {
             starts_on: Day(NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")),
             ends_on: None,
             tiers: vec![
-                TierDef {
+                Tier {
                     name: "¥1M".into(),
                     threshold: 100_000_000,
                 },
-                TierDef {
+                Tier {
                     name: "¥5M".into(),
                     threshold: 500_000_000,
                 },
@@ -180,7 +152,7 @@ pub struct ProgramPatch {
     /// `null` removes the end date.
     pub ends_on: Nullable<Day>,
     /// Replaces the tiers; achievements already recorded are kept.
-    pub tiers: Option<Vec<TierDef>>,
+    pub tiers: Option<Vec<Tier>>,
     pub goal: Option<i64>,
     pub active: Option<bool>,
 }
@@ -424,7 +396,7 @@ impl ProgramsApi {
                 .map_or_else(|| "Asia/Shanghai".into(), String::from),
             starts_on: b.starts_on.0,
             ends_on: b.ends_on.map(NaiveDate::from),
-            tiers: b.tiers.into_iter().map(Into::into).collect(),
+            tiers: b.tiers,
             goal: b.goal,
             active: b.active.unwrap_or(true),
         })?;
@@ -522,7 +494,7 @@ impl ProgramsApi {
                 MaybeUndefined::Value(d) => i.ends_on = Some(d.0),
             }
             if let Some(v) = b.tiers {
-                i.tiers = v.into_iter().map(Into::into).collect();
+                i.tiers = v;
             }
             if let Some(v) = b.goal {
                 i.goal = v;

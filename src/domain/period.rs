@@ -164,19 +164,34 @@ pub fn project(
     if window_days <= 0 || seconds_left <= 0 {
         return Ok(value);
     }
-    let extra = i128::from(recent) * i128::from(seconds_left)
-        / (i128::from(window_days) * DAY_SECONDS);
+    let extra =
+        i128::from(recent) * i128::from(seconds_left) / (i128::from(window_days) * DAY_SECONDS);
     i64::try_from(extra)
         .ok()
         .and_then(|e| value.checked_add(e))
         .ok_or(Overflow("the run-rate projection"))
 }
 
-/// A tier: reached when the value is at least `threshold` fen.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+// One type is stored (as JSON in the programme row), computed with and sent on the wire.
+/// A tier: reached when the period's net GMV is at least `threshold`.
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Object,
+)]
 pub struct Tier {
+    /// Unique within the programme, e.g. `亿元商家 ¥100M`.
+    #[oai(deserialize_with = "strict_string")]
     pub name: String,
+    /// Fen; positive, strictly increasing along the list.
     pub threshold: i64,
+}
+
+/// A JSON string, strictly: poem-openapi's `String` would turn a number or boolean into text;
+/// here it is a malformed request, as for every other text field of a request body.
+fn strict_string(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<String> {
+    match value.unwrap_or_default() {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(poem_openapi::types::ParseError::expected_type(other)),
+    }
 }
 
 /// Where a subject stands against the tiers.
@@ -371,7 +386,11 @@ mod tests {
         );
         assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T15:59:59Z")), 1);
         assert_eq!(seconds_left(&y, Shanghai, at("2026-12-31T16:00:00Z")), 0);
-        assert_eq!(seconds_left(&y, Shanghai, at("2027-02-01T00:00:00Z")), 0, "ended");
+        assert_eq!(
+            seconds_left(&y, Shanghai, at("2027-02-01T00:00:00Z")),
+            0,
+            "ended"
+        );
         // A zone with a clock change: 2026-03-08 has 23 hours in New York.
         let m = Period::containing_day(PeriodKind::Month, d("2026-03-01"));
         let ny = chrono_tz::America::New_York;
@@ -448,6 +467,23 @@ mod tests {
         );
         // Overflow of the remaining amount is an error.
         assert!(standing(&t, i64::MIN, 0).is_err());
+    }
+
+    #[test]
+    fn a_tier_name_on_the_wire_is_strictly_a_string() {
+        use poem_openapi::types::ParseFromJSON;
+        let ok = Tier::parse_from_json(Some(serde_json::json!({"name": "¥1M", "threshold": 1})));
+        assert_eq!(
+            ok.ok(),
+            Some(Tier {
+                name: "¥1M".into(),
+                threshold: 1
+            })
+        );
+        for name in [serde_json::json!(5), serde_json::json!(true)] {
+            let r = Tier::parse_from_json(Some(serde_json::json!({"name": name, "threshold": 1})));
+            assert!(r.is_err(), "{name} accepted as a tier name");
+        }
     }
 
     #[test]
