@@ -149,9 +149,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::demo::run(&database, &config, merchants, seed).await
         }
         Command::Digest { kind, as_of } => {
-            let state = app::AppState::new(database, config);
             let q = crate::mail::digests::run_digest(
-                &state,
+                &database,
+                &config,
                 kind,
                 as_of.unwrap_or_else(chrono::Utc::now),
             )

@@ -254,7 +254,7 @@ impl EmailsApi {
     ) -> ApiResult<Json<DigestRun>, codes::DigestsSend> {
         auth.0.require_admin()?;
         let as_of = body.0.as_of.unwrap_or_else(Utc::now);
-        let q = digests::run_digest(&state, body.0.kind, as_of).await?;
+        let q = digests::run_digest(&state.db, &state.config, body.0.kind, as_of).await?;
         Ok(Json(DigestRun {
             kind: body.0.kind,
             as_of,

@@ -23,38 +23,13 @@ use crate::{
     },
     error::{AppError, AppResult},
     pagination,
-    services::programs::{self, LeaderboardFilter},
+    services::{
+        programs::{self, LeaderboardFilter},
+        reports,
+    },
 };
 
 pub struct ProgramsApi;
-
-/// A tier: reached when the period's net GMV is at least `threshold`.
-#[derive(Object, Clone)]
-#[oai(skip_serializing_if_is_none)]
-pub struct TierDef {
-    /// Unique within the programme, e.g. `亿元商家 ¥100M`.
-    pub name: Text,
-    /// Fen; positive, strictly increasing along the list.
-    pub threshold: i64,
-}
-
-impl From<TierDef> for Tier {
-    fn from(t: TierDef) -> Self {
-        Tier {
-            name: t.name.into(),
-            threshold: t.threshold,
-        }
-    }
-}
-
-impl From<Tier> for TierDef {
-    fn from(t: Tier) -> Self {
-        TierDef {
-            name: Text(t.name),
-            threshold: t.threshold,
-        }
-    }
-}
 
 /// An incentive programme.
 #[derive(Object)]
@@ -74,7 +49,7 @@ pub struct Program {
     pub starts_on: Day,
     pub ends_on: Option<Day>,
     /// Ascending.
-    pub tiers: Vec<TierDef>,
+    pub tiers: Vec<Tier>,
     /// How many subjects should reach the top tier.
     pub goal: i64,
     /// Only active programmes are evaluated and shown to merchants.
@@ -99,7 +74,7 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
         time_zone: p.time_zone,
         starts_on: d.starts_on.into(),
         ends_on: d.ends_on.map(Day),
-        tiers: d.tiers.into_iter().map(Into::into).collect(),
+        tiers: d.tiers,
         goal: d.goal,
         active: d.active,
         seed_key: p.seed_key,
@@ -127,7 +102,7 @@ pub struct NewProgram {
     pub starts_on: Day,
     pub ends_on: Option<Day>,
     /// At least one; thresholds positive and strictly increasing; names unique.
-    pub tiers: Vec<TierDef>,
+    pub tiers: Vec<Tier>,
     /// Positive.
     pub goal: i64,
     /// Default true.
@@ -148,11 +123,11 @@ impl poem_openapi::types::Example for NewProgram {
             starts_on: Day(NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")),
             ends_on: None,
             tiers: vec![
-                TierDef {
+                Tier {
                     name: "¥1M".into(),
                     threshold: 100_000_000,
                 },
-                TierDef {
+                Tier {
                     name: "¥5M".into(),
                     threshold: 500_000_000,
                 },
@@ -181,7 +156,7 @@ pub struct ProgramPatch {
     /// `null` removes the end date.
     pub ends_on: Nullable<Day>,
     /// Replaces the tiers; achievements already recorded are kept.
-    pub tiers: Option<Vec<TierDef>>,
+    pub tiers: Option<Vec<Tier>>,
     pub goal: Option<i64>,
     pub active: Option<bool>,
 }
@@ -304,12 +279,13 @@ pub struct AchievementPage {
     pub next_cursor: Option<String>,
 }
 
-/// Subjects that reached a tier (or a higher one).
+/// A tier and the subjects at it or at a higher tier.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct TierSummary {
     pub name: String,
     pub threshold: i64,
+    /// Subjects whose highest tier reached is this one or a higher one.
     pub subjects: i64,
 }
 
@@ -323,7 +299,9 @@ pub struct StatusCounts {
     pub behind: i64,
 }
 
-/// GMV of approved merchants over a span of days; shares in basis points (1/100 %).
+/// GMV of the approved merchants within the programme's filters (its merchant kinds, and its
+/// channel for `channel_gmv`) over a span of days; shares in basis points (1/100 %), rounded
+/// toward zero.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvShares {
@@ -341,16 +319,16 @@ pub struct GmvShares {
     pub industry_belt_share_bp: Option<i64>,
 }
 
-impl From<programs::GmvStructure> for GmvShares {
-    fn from(g: programs::GmvStructure) -> Self {
+impl From<reports::GmvStructure> for GmvShares {
+    fn from(g: reports::GmvStructure) -> Self {
         Self {
-            from: g.from.map(Day),
-            to: g.to.map(Day),
+            from: Some(Day(g.from)),
+            to: Some(Day(g.to)),
             total: g.total,
             brand_live_stream: g.brand_live_stream,
             industry_belt: g.industry_belt,
-            brand_live_stream_share_bp: g.share_bp(g.brand_live_stream),
-            industry_belt_share_bp: g.share_bp(g.industry_belt),
+            brand_live_stream_share_bp: g.brand_live_stream_share_bp(),
+            industry_belt_share_bp: g.industry_belt_share_bp(),
         }
     }
 }
@@ -378,7 +356,7 @@ pub struct ProgramSummary {
     pub goal: i64,
     /// Subjects evaluated in the period.
     pub subjects: i64,
-    /// Per tier, subjects at it or above.
+    /// Per tier (ascending), the subjects at it or above.
     pub tiers: Vec<TierSummary>,
     /// Subjects at the top tier.
     pub top_tier_reached: i64,
@@ -425,7 +403,7 @@ impl ProgramsApi {
                 .map_or_else(|| "Asia/Shanghai".into(), String::from),
             starts_on: b.starts_on.0,
             ends_on: b.ends_on.map(NaiveDate::from),
-            tiers: b.tiers.into_iter().map(Into::into).collect(),
+            tiers: b.tiers,
             goal: b.goal,
             active: b.active.unwrap_or(true),
         })?;
@@ -523,7 +501,7 @@ impl ProgramsApi {
                 MaybeUndefined::Value(d) => i.ends_on = Some(d.0),
             }
             if let Some(v) = b.tiers {
-                i.tiers = v.into_iter().map(Into::into).collect();
+                i.tiers = v;
             }
             if let Some(v) = b.goal {
                 i.goal = v;
@@ -562,9 +540,15 @@ impl ProgramsApi {
         let cursor = pagination::decode(cursor.0.as_deref())?;
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
-        let period =
-            programs::resolve_period(&state.db, &p, &def, period_start.0.map(NaiveDate::from))
-                .await?;
+        let period = reports::resolve_period(
+            &state.db,
+            p.id,
+            &def,
+            period_start.0.map(NaiveDate::from),
+            None,
+        )
+        .await
+        .map_err(AppError::internal)?;
         let (rows, next_cursor) = programs::leaderboard(
             &state.db,
             p.id,
@@ -585,9 +569,13 @@ impl ProgramsApi {
 
     /// A programme's summary
     ///
-    /// Staff. Subjects per tier against the goal, how many are projected to reach the top
-    /// tier, and the GMV structure of the period (brand live-stream and industry-belt shares in
-    /// basis points) against the previous period.
+    /// Staff. Subjects per tier against the goal — each tier counts the subjects at it **or
+    /// above** — how many are projected to reach the top tier, and the GMV structure of the
+    /// period (brand live-stream and industry-belt shares in basis points, of the approved
+    /// merchants within the programme's merchant kinds and, for `channel_gmv`, its channel)
+    /// against the previous period. The period is the one starting `period_start`, else the one
+    /// containing `as_of`, else the latest evaluated; GMV counts the days up to `as_of`
+    /// (default now). The staff digest shows the same figures.
     #[oai(
         path = "/programs/:id/summary",
         method = "get",
@@ -599,45 +587,45 @@ impl ProgramsApi {
         state: Data<&AppState>,
         id: Path<i64>,
         period_start: Query<Option<Day>>,
+        as_of: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<Json<ProgramSummary>, codes::ProgramsSummary> {
         let _ = auth;
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
-        let period =
-            programs::resolve_period(&state.db, &p, &def, period_start.0.map(NaiveDate::from))
-                .await?;
-        let s = programs::summary(&state.db, &p, &def, period).await?;
+        let s = reports::program_summary(
+            &state.db,
+            p.id,
+            &def,
+            period_start.0.map(NaiveDate::from),
+            as_of.0,
+        )
+        .await
+        .map_err(AppError::internal)?;
         let current: GmvShares = s.gmv.into();
         let previous: GmvShares = s.previous_gmv.into();
-        let change = |a: Option<i64>, b: Option<i64>| Some(a? - b?);
-        let count = |st: Status| {
-            s.by_status
-                .iter()
-                .find(|(x, _)| *x == st)
-                .map_or(0, |(_, n)| *n)
-        };
+        let change = |a: Option<i64>, b: Option<i64>| a?.checked_sub(b?);
         Ok(Json(ProgramSummary {
             program_id: p.id,
             period_start: s.period.start.into(),
             period_end: s.period.end.into(),
-            goal: def.goal,
+            goal: s.goal,
             subjects: s.subjects,
-            top_tier_reached: s.tiers.last().map_or(0, |t| t.subjects),
+            top_tier_reached: s.top_tier_reached,
             tiers: s
                 .tiers
                 .into_iter()
                 .map(|t| TierSummary {
                     name: t.tier.name,
                     threshold: t.tier.threshold,
-                    subjects: t.subjects,
+                    subjects: t.at_or_above,
                 })
                 .collect(),
-            projected_top_tier: s.projected_top,
+            projected_top_tier: s.projected_top_tier,
             statuses: StatusCounts {
-                achieved: count(Status::Achieved),
-                on_track: count(Status::OnTrack),
-                at_risk: count(Status::AtRisk),
-                behind: count(Status::Behind),
+                achieved: s.statuses.achieved,
+                on_track: s.statuses.on_track,
+                at_risk: s.statuses.at_risk,
+                behind: s.statuses.behind,
             },
             gmv: GmvStructure {
                 brand_live_stream_share_change_bp: change(

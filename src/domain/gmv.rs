@@ -7,7 +7,7 @@ use poem_openapi::Enum;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::FieldError;
+use super::{FieldError, period::local_day};
 
 /// Largest accepted |amount|, in fen (10¹³ fen = ¥1,000亿).
 pub const MAX_ABS_AMOUNT: i64 = 10_000_000_000_000;
@@ -54,14 +54,9 @@ impl Channel {
     }
 }
 
-/// The calendar day of an instant in Asia/Shanghai.
-pub fn local_day(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&Shanghai).date_naive()
-}
-
 /// Today in Asia/Shanghai.
 pub fn today() -> NaiveDate {
-    local_day(Utc::now())
+    local_day(Shanghai, Utc::now())
 }
 
 /// A validated GMV record. The only way to get one is [`GmvRecord::parse`].
@@ -222,7 +217,7 @@ impl GmvRecord {
             corrects.as_deref(),
         );
         Ok(Self {
-            local_day: local_day(occurred_at),
+            local_day: local_day(Shanghai, occurred_at),
             external_id,
             occurred_at,
             amount,
@@ -383,11 +378,11 @@ mod tests {
     #[test]
     fn local_days_change_at_16_utc() {
         assert_eq!(
-            local_day("2026-03-01T15:59:59Z".parse().unwrap()).to_string(),
+            local_day(Shanghai, "2026-03-01T15:59:59Z".parse().unwrap()).to_string(),
             "2026-03-01"
         );
         assert_eq!(
-            local_day("2026-03-01T16:00:00Z".parse().unwrap()).to_string(),
+            local_day(Shanghai, "2026-03-01T16:00:00Z".parse().unwrap()).to_string(),
             "2026-03-02"
         );
     }

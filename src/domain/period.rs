@@ -172,11 +172,26 @@ pub fn project(
         .ok_or(Overflow("the run-rate projection"))
 }
 
-/// A tier: reached when the value is at least `threshold` fen.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+// One type is stored (as JSON in the programme row), computed with and sent on the wire.
+/// A tier: reached when the period's net GMV is at least `threshold`.
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Object,
+)]
 pub struct Tier {
+    /// Unique within the programme, e.g. `亿元商家 ¥100M`.
+    #[oai(deserialize_with = "strict_string")]
     pub name: String,
+    /// Fen; positive, strictly increasing along the list.
     pub threshold: i64,
+}
+
+/// A JSON string, strictly: poem-openapi's `String` would turn a number or boolean into text;
+/// here it is a malformed request, as for every other text field of a request body.
+fn strict_string(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<String> {
+    match value.unwrap_or_default() {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(poem_openapi::types::ParseError::expected_type(other)),
+    }
 }
 
 /// Where a subject stands against the tiers.
@@ -452,6 +467,23 @@ mod tests {
         );
         // Overflow of the remaining amount is an error.
         assert!(standing(&t, i64::MIN, 0).is_err());
+    }
+
+    #[test]
+    fn a_tier_name_on_the_wire_is_strictly_a_string() {
+        use poem_openapi::types::ParseFromJSON;
+        let ok = Tier::parse_from_json(Some(serde_json::json!({"name": "¥1M", "threshold": 1})));
+        assert_eq!(
+            ok.ok(),
+            Some(Tier {
+                name: "¥1M".into(),
+                threshold: 1
+            })
+        );
+        for name in [serde_json::json!(5), serde_json::json!(true)] {
+            let r = Tier::parse_from_json(Some(serde_json::json!({"name": name, "threshold": 1})));
+            assert!(r.is_err(), "{name} accepted as a tier name");
+        }
     }
 
     #[test]

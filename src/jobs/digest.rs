@@ -29,10 +29,12 @@ pub async fn run_tick(
     else {
         return Ok(None);
     };
-    let result = run_digest(state, kind, scheduled_at).await.map(|q| Counts {
-        emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
-        ..Counts::default()
-    });
+    let result = run_digest(&state.db, &state.config, kind, scheduled_at)
+        .await
+        .map(|q| Counts {
+            emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
+            ..Counts::default()
+        });
     if let Err(e) = &result {
         tracing::error!(run = run.id, job = kind.as_str(), error = ?e, "digest failed");
     }

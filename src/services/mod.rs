@@ -5,4 +5,5 @@ pub mod evaluation;
 pub mod gmv;
 pub mod merchants;
 pub mod programs;
+pub mod reports;
 pub mod staff;

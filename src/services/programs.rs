@@ -6,20 +6,18 @@ use chrono::{NaiveDate, Utc};
 use entity::{achievement, job_run, program, progress};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{OnConflict, Query},
 };
 
 use crate::{
     domain::{
         merchant::MerchantKind,
-        money::checked_sum,
-        period::{Period, PeriodKind, Status, Tier},
+        period::{PeriodKind, Status, Tier},
         program::{Metric, ProgramDef, ProgramInput, Subject},
     },
     error::{AppError, AppResult},
     pagination,
-    services::evaluation::statement,
 };
 
 fn apply(row: &mut program::ActiveModel, d: &ProgramDef) {
@@ -189,29 +187,6 @@ pub async fn seed<C: ConnectionTrait>(db: &C) -> anyhow::Result<u64> {
     Ok(created)
 }
 
-/// The period shown by default: the latest evaluated one, else the one containing now.
-pub async fn resolve_period(
-    db: &DatabaseConnection,
-    p: &program::Model,
-    def: &ProgramDef,
-    period_start: Option<NaiveDate>,
-) -> AppResult<Period> {
-    let start = match period_start {
-        Some(s) => Some(s),
-        None => progress::Entity::find()
-            .select_only()
-            .column_as(progress::Column::PeriodStart.max(), "s")
-            .filter(progress::Column::ProgramId.eq(p.id))
-            .into_tuple::<Option<NaiveDate>>()
-            .one(db)
-            .await?
-            .flatten(),
-    };
-    let day = start.unwrap_or_else(|| crate::domain::period::local_day(def.time_zone, Utc::now()));
-    let cal = Period::containing_day(def.period, day);
-    Ok(cal.clip(def.starts_on, def.ends_on).unwrap_or(cal))
-}
-
 /// Leaderboard filters.
 #[derive(Default)]
 pub struct LeaderboardFilter {
@@ -332,156 +307,4 @@ pub async fn runs(
     }
     let rows = q.limit(limit + 1).all(db).await?;
     Ok(pagination::page(rows, limit, |r| r.id.to_string()))
-}
-
-/// Subjects per tier, against the goal.
-pub struct TierCount {
-    pub tier: Tier,
-    /// Subjects that reached at least this tier.
-    pub subjects: i64,
-}
-
-/// GMV structure of a period, from the merchant roll-ups of approved merchants.
-#[derive(Clone, Copy, Default)]
-pub struct GmvStructure {
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub total: i64,
-    pub brand_live_stream: i64,
-    pub industry_belt: i64,
-}
-
-impl GmvStructure {
-    /// `part / total` in basis points (1/100 of a percent), rounded toward zero; `None` when
-    /// the total is not positive.
-    pub fn share_bp(&self, part: i64) -> Option<i64> {
-        (self.total > 0).then(|| (i128::from(part) * 10_000 / i128::from(self.total)) as i64)
-    }
-}
-
-pub struct Summary {
-    pub period: Period,
-    pub subjects: i64,
-    pub tiers: Vec<TierCount>,
-    pub projected_top: i64,
-    pub by_status: [(Status, i64); 4],
-    pub gmv: GmvStructure,
-    pub previous_gmv: GmvStructure,
-}
-
-pub async fn summary(
-    db: &DatabaseConnection,
-    p: &program::Model,
-    def: &ProgramDef,
-    period: Period,
-) -> AppResult<Summary> {
-    let base = || {
-        progress::Entity::find()
-            .filter(progress::Column::ProgramId.eq(p.id))
-            .filter(progress::Column::PeriodStart.eq(period.start))
-    };
-    let per_tier: Vec<(i32, i64)> = base()
-        .select_only()
-        .column(progress::Column::TierIndex)
-        .column_as(progress::Column::SubjectId.count(), "n")
-        .group_by(progress::Column::TierIndex)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let per_status: Vec<(String, i64)> = base()
-        .select_only()
-        .column(progress::Column::Status)
-        .column_as(progress::Column::SubjectId.count(), "n")
-        .group_by(progress::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let top = def.tiers.last().map_or(i64::MAX, |t| t.threshold);
-    let projected_top = base()
-        .filter(progress::Column::Projected.gte(top))
-        .count(db)
-        .await? as i64;
-    let subjects = per_tier.iter().map(|(_, n)| n).sum();
-    let tiers = def
-        .tiers
-        .iter()
-        .enumerate()
-        .map(|(i, t)| TierCount {
-            tier: t.clone(),
-            subjects: per_tier
-                .iter()
-                .filter(|(ti, _)| *ti >= i as i32)
-                .map(|(_, n)| n)
-                .sum(),
-        })
-        .collect();
-    let status_n = |s: Status| {
-        per_status
-            .iter()
-            .find(|(n, _)| n == s.as_str())
-            .map_or(0, |(_, c)| *c)
-    };
-    let by_status = [
-        Status::Achieved,
-        Status::OnTrack,
-        Status::AtRisk,
-        Status::Behind,
-    ]
-    .map(|s| (s, status_n(s)));
-    let today = crate::domain::period::local_day(def.time_zone, Utc::now());
-    let gmv = gmv_structure(db, period.start, period.end.min(today)).await?;
-    let prev = Period::containing_day(def.period, period.start).previous(def.period);
-    let previous_gmv = gmv_structure(db, prev.start, prev.end.min(today)).await?;
-    Ok(Summary {
-        period,
-        subjects,
-        tiers,
-        projected_top,
-        by_status,
-        gmv,
-        previous_gmv,
-    })
-}
-
-async fn gmv_structure(
-    db: &DatabaseConnection,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> AppResult<GmvStructure> {
-    let mut out = GmvStructure {
-        from: Some(from),
-        to: Some(to),
-        ..Default::default()
-    };
-    if to < from {
-        return Ok(out);
-    }
-    let sql = "SELECT m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
-               FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
-               WHERE g.day >= ? AND g.day <= ? AND m.status = 'approved' \
-               GROUP BY m.kind, g.channel";
-    let values: Vec<Value> = vec![from.into(), to.into()];
-    let rows = db
-        .query_all_raw(statement(db.get_database_backend(), sql, values))
-        .await?;
-    let overflow = || AppError::internal(anyhow::anyhow!("GMV total overflows i64"));
-    let mut total = Vec::new();
-    let mut brand_live = Vec::new();
-    let mut belt = Vec::new();
-    for r in rows {
-        let kind: String = r.try_get_by_index(0)?;
-        let channel: String = r.try_get_by_index(1)?;
-        let amount: i64 = r.try_get_by_index(2)?;
-        total.push(amount);
-        if kind == MerchantKind::Brand.as_str() && channel == "live_stream" {
-            brand_live.push(amount);
-        }
-        if kind == MerchantKind::IndustryBelt.as_str() {
-            belt.push(amount);
-        }
-    }
-    out.total = checked_sum(total).ok_or_else(overflow)?;
-    out.brand_live_stream = checked_sum(brand_live).ok_or_else(overflow)?;
-    out.industry_belt = checked_sum(belt).ok_or_else(overflow)?;
-    Ok(out)
 }

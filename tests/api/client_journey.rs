@@ -166,7 +166,7 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
     assert_ne!(entry.status, Status::Achieved);
 
     let summary = staff
-        .programs_summary(entry.program_id, None)
+        .programs_summary(entry.program_id, None, None)
         .await
         .expect("summary")
         .into_inner();

@@ -420,6 +420,331 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
     assert_eq!(again.body["duplicates"], 2, "{}", again.text);
 }
 
+/// ¥1万 in fen.
+const WAN: i64 = 1_000_000;
+
+/// A yearly merchant programme created through the API.
+async fn create_program(
+    app: &TestApp,
+    name: &str,
+    kinds: &[&str],
+    channel: Option<&str>,
+    tiers: &[(&str, i64)],
+    goal: i64,
+) -> i64 {
+    let tiers: Vec<_> = tiers
+        .iter()
+        .map(|(n, t)| json!({"name": n, "threshold": t}))
+        .collect();
+    let mut body = json!({
+        "name": name,
+        "subject": "merchant",
+        "merchant_kinds": kinds,
+        "metric": if channel.is_some() { "channel_gmv" } else { "gmv" },
+        "period": "year",
+        "starts_on": "2026-01-01",
+        "tiers": tiers,
+        "goal": goal,
+    });
+    if let Some(c) = channel {
+        body["channel"] = json!(c);
+    }
+    app.post("/api/v1/programs", &As::Admin, body)
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Three programmes over one data set, evaluated as of [`AS_OF`]:
+/// - `all`: both kinds, all GMV; tiers ¥100万 / ¥500万 / ¥650万, goal 4;
+/// - `belt`: industry-belt merchants only, all GMV; tiers ¥50万 / ¥500万, goal 10;
+/// - `live`: both kinds, live-stream GMV only; tiers ¥100万 / ¥500万, goal 2.
+///
+/// GMV of 2026 up to 23 Nov, in 万:
+///
+/// | merchant          | live | short video | storefront | total |
+/// |-------------------|------|-------------|------------|-------|
+/// | brand b1          | 600  | 100         |            | 700   |
+/// | brand b2          | 150  |             | 50         | 200   |
+/// | brand b3          |      |             | 30         | 30    |
+/// | industry belt i1  | 200  |             | 400        | 600   |
+/// | industry belt i2  |      | 80          |            | 80    |
+/// | brand, submitted  | 999  |             |            | —     |
+///
+/// plus 500 of b1's live stream on 24 Nov (after `as_of`) and 2025 GMV (b1 live 100, i1
+/// storefront 100) for the previous period.
+struct DataSet {
+    all: i64,
+    belt: i64,
+    live: i64,
+}
+
+async fn data_set(app: &TestApp) -> DataSet {
+    let (b1, _) = app.approved_merchant("brand").await;
+    let (b2, _) = app.approved_merchant("brand").await;
+    let (b3, _) = app.approved_merchant("brand").await;
+    let (i1, _) = app.approved_merchant("industry_belt").await;
+    let (i2, _) = app.approved_merchant("industry_belt").await;
+    let (pending, _) = app.register_merchant("brand").await;
+    for (m, day, channel, wan) in [
+        (b1, "2026-03-10", "live_stream", 600),
+        (b1, "2026-05-01", "short_video", 100),
+        (b2, "2026-11-20", "live_stream", 150),
+        (b2, "2026-11-21", "storefront", 50),
+        (b3, "2026-07-07", "storefront", 30),
+        (i1, "2026-02-02", "storefront", 400),
+        (i1, "2026-06-06", "live_stream", 200),
+        (i2, "2026-10-10", "short_video", 80),
+        (pending, "2026-04-04", "live_stream", 999),
+        (b1, "2026-11-24", "live_stream", 500),
+        (b1, "2025-12-01", "live_stream", 100),
+        (i1, "2025-12-02", "storefront", 100),
+    ] {
+        app.add_rollup(m, day, channel, wan * WAN).await;
+    }
+    let all = create_program(
+        app,
+        "全体商家年度 GMV",
+        &["brand", "industry_belt"],
+        None,
+        &[
+            ("百万", 100 * WAN),
+            ("五百万", 500 * WAN),
+            ("六百五十万", 650 * WAN),
+        ],
+        4,
+    )
+    .await;
+    let belt = create_program(
+        app,
+        "产业带商家年度 GMV",
+        &["industry_belt"],
+        None,
+        &[("五十万", 50 * WAN), ("五百万", 500 * WAN)],
+        10,
+    )
+    .await;
+    let live = create_program(
+        app,
+        "直播 GMV",
+        &["brand", "industry_belt"],
+        Some("live_stream"),
+        &[("百万", 100 * WAN), ("五百万", 500 * WAN)],
+        2,
+    )
+    .await;
+    app.evaluate(AS_OF).await;
+    DataSet { all, belt, live }
+}
+
+async fn summary(app: &TestApp, program: i64) -> serde_json::Value {
+    app.get(
+        &format!("/api/v1/programs/{program}/summary?as_of={AS_OF}"),
+        &As::Admin,
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+#[tokio::test]
+async fn the_staff_digest_and_the_programme_summary_show_the_same_figures() {
+    let app = spawn_app_with(&[("STAFF_DIGEST_TO", "ops@example.cn")]).await;
+    let set = data_set(&app).await;
+
+    let ctx = merchant_incentives::services::reports::staff_daily::staff_daily_context(
+        &app.db,
+        merchant_incentives::mail::Locale::ZhCn,
+        as_of(),
+    )
+    .await
+    .unwrap();
+    let ctx = serde_json::to_value(&ctx).unwrap();
+    app.post(
+        "/api/v1/digests",
+        &As::Admin,
+        json!({"kind": "staff_daily", "as_of": AS_OF}),
+    )
+    .await
+    .expect(200);
+    let mail = app
+        .outbox()
+        .await
+        .into_iter()
+        .find(|r| r.kind == "staff_daily")
+        .unwrap();
+
+    // (programme, subjects per tier at or above, subjects, goal, GMV total in 万, shares in bp)
+    let expected = [
+        (
+            set.all,
+            vec![3, 2, 1],
+            5,
+            4,
+            1_610,
+            Some(4_658),
+            Some(4_223),
+        ),
+        (set.belt, vec![2, 1], 2, 10, 680, Some(0), Some(10_000)),
+        (set.live, vec![3, 1], 3, 2, 950, Some(7_894), Some(2_105)),
+    ];
+    for (program, per_tier, subjects, goal, total_wan, brand_bp, belt_bp) in expected {
+        let s = summary(&app, program).await;
+        let d = ctx["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["program_id"] == program)
+            .unwrap_or_else(|| panic!("programme {program} missing from {ctx}"));
+        let top = *per_tier.last().unwrap();
+        let tiers = |v: &serde_json::Value| -> Vec<i64> {
+            v["tiers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["subjects"].as_i64().unwrap())
+                .collect()
+        };
+        let bp = |v: &serde_json::Value| v.as_i64();
+        let g = &s["gmv"]["current"];
+        assert_eq!(
+            (tiers(&s), tiers(d)),
+            (per_tier.clone(), per_tier.clone()),
+            "{program}: {s} / {d}"
+        );
+        assert_eq!(
+            (&s["top_tier_reached"], &d["top_tier_subjects"]),
+            (&json!(top), &json!(top))
+        );
+        assert_eq!((&s["goal"], &d["goal"]), (&json!(goal), &json!(goal)));
+        assert_eq!(
+            (&s["subjects"], &d["subjects"]),
+            (&json!(subjects), &json!(subjects))
+        );
+        assert_eq!(d["below_first_tier"], subjects - per_tier[0]);
+        assert_eq!(
+            (&g["total"], &d["gmv_total_fen"]),
+            (&json!(total_wan * WAN), &json!(total_wan * WAN))
+        );
+        assert_eq!(
+            (&g["from"], &g["to"]),
+            (&json!("2026-01-01"), &json!("2026-11-23"))
+        );
+        assert_eq!(
+            (
+                bp(&g["brand_live_stream_share_bp"]),
+                bp(&d["brand_live_share_bp"])
+            ),
+            (brand_bp, brand_bp),
+            "{program}"
+        );
+        assert_eq!(
+            (
+                bp(&g["industry_belt_share_bp"]),
+                bp(&d["industry_belt_share_bp"])
+            ),
+            (belt_bp, belt_bp),
+            "{program}"
+        );
+
+        // The email shows the same figures.
+        let name = d["name"].as_str().unwrap();
+        let percent = |b: Option<i64>| {
+            let b = b.unwrap();
+            format!("{}.{:02}%", b / 100, b % 100)
+        };
+        let text = &mail.text_body;
+        let section = text
+            .split("\n== ")
+            .find(|part| part.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing from {text}"));
+        for line in [
+            format!("：{top} / 目标 {goal}"),
+            format!(
+                "参与评估 {subjects} 个，未达档 {} 个",
+                subjects - per_tier[0]
+            ),
+            format!(
+                "本期 GMV {}；品牌直播占比 {}；产业带占比 {}",
+                merchant_incentives::domain::money::format_cny(total_wan * WAN),
+                percent(brand_bp),
+                percent(belt_bp)
+            ),
+        ] {
+            assert!(section.contains(&line), "{line:?} missing from {section}");
+        }
+        for (t, n) in s["tiers"].as_array().unwrap().iter().zip(&per_tier) {
+            let line = format!("  - {}（≥ ", t["name"].as_str().unwrap());
+            let at = section
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line} in {section}"));
+            let rest = &section[at..];
+            let end = rest.find('\n').unwrap();
+            assert!(rest[..end].ends_with(&format!("：{n}")), "{}", &rest[..end]);
+        }
+    }
+    assert!(
+        mail.subject.contains("全体商家年度 GMV 1/4"),
+        "{}",
+        mail.subject
+    );
+}
+
+#[tokio::test]
+async fn an_industry_belt_only_programme_counts_only_industry_belt_gmv() {
+    let app = spawn_app().await;
+    let set = data_set(&app).await;
+    let all = summary(&app, set.all).await;
+    let belt = summary(&app, set.belt).await;
+    let live = summary(&app, set.live).await;
+    let current = |s: &serde_json::Value| {
+        let g = &s["gmv"]["current"];
+        (
+            g["total"].as_i64().unwrap(),
+            g["brand_live_stream"].as_i64().unwrap(),
+            g["industry_belt"].as_i64().unwrap(),
+            g["brand_live_stream_share_bp"].as_i64(),
+            g["industry_belt_share_bp"].as_i64(),
+        )
+    };
+    // Every approved merchant's GMV to 23 Nov: 1,610万, of which brand live stream 750万
+    // (b1 600 + b2 150) and industry belt 680万 (i1 600 + i2 80). The submitted merchant's 999万
+    // and b1's 500万 of 24 Nov do not count. 750/1,610 = 46.58…%, 680/1,610 = 42.23…%.
+    assert_eq!(
+        current(&all),
+        (1_610 * WAN, 750 * WAN, 680 * WAN, Some(4_658), Some(4_223))
+    );
+    // Industry-belt merchants only: all of the total is industry belt, none brand live stream.
+    assert_eq!(
+        current(&belt),
+        (680 * WAN, 0, 680 * WAN, Some(0), Some(10_000))
+    );
+    // Live stream only: 950万 (b1 600 + b2 150 + i1 200); 750/950 = 78.94…%, 200/950 = 21.05…%.
+    assert_eq!(
+        current(&live),
+        (950 * WAN, 750 * WAN, 200 * WAN, Some(7_894), Some(2_105))
+    );
+    // The previous year (2025): b1 live 100万 and i1 storefront 100万.
+    let previous = |s: &serde_json::Value| {
+        let g = &s["gmv"]["previous"];
+        (
+            g["total"].as_i64().unwrap(),
+            g["brand_live_stream_share_bp"].as_i64(),
+            g["industry_belt_share_bp"].as_i64(),
+        )
+    };
+    assert_eq!(previous(&all), (200 * WAN, Some(5_000), Some(5_000)));
+    assert_eq!(previous(&belt), (100 * WAN, Some(0), Some(10_000)));
+    assert_eq!(previous(&live), (100 * WAN, Some(10_000), Some(0)));
+    assert_eq!(all["gmv"]["industry_belt_share_change_bp"], 4_223 - 5_000);
+    // Subjects follow the same filters: the belt programme ranks i1 and i2 only.
+    assert_eq!(belt["subjects"], 2);
+    assert_eq!(all["subjects"], 5);
+    assert_eq!(all["projected_top_tier"], 1);
+}
+
 /// Renders every template once with fixed sample data into `docs/emails/`. With
 /// `UPDATE_EMAIL_SAMPLES=1` the files are (re)written; otherwise they must match, so the
 /// samples in the README never drift from what the code sends.
@@ -445,6 +770,19 @@ async fn email_samples_in_docs_match_the_templates() {
         100,
     )
     .await;
+    {
+        // Industry-belt merchants only: its GMV structure counts their GMV alone.
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        entity::program::Entity::update_many()
+            .col_expr(
+                entity::program::Column::MerchantKinds,
+                Expr::value("industry_belt"),
+            )
+            .filter(entity::program::Column::Id.eq(program))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
     support::insert_progress(
         &app.db,
         program,

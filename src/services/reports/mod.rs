@@ -1,0 +1,438 @@
+//! Every figure a person sees, computed once: the programme summary (subjects per tier, by
+//! status, projected to reach the top tier, the GMV structure against the previous period), the
+//! weekly merchant report and the daily staff digest. The API, the emails and the dashboard all
+//! call these functions, so the same question never has two answers.
+//!
+//! Definitions:
+//! - "Subjects per tier" are the subjects at that tier **or above**.
+//! - The GMV structure of a span of local days counts approved merchants only, restricted by
+//!   the programme's filters (its `merchant_kinds`, and for `metric = channel_gmv` only its
+//!   `channel`): `brand_live_stream` is the live-stream GMV of brand merchants,
+//!   `industry_belt` all GMV of industry-belt merchants, `total` all of it. Shares are in basis
+//!   points of the total, rounded toward zero, absent when the total is not positive. Sums are
+//!   checked: an overflow is an error, never a wrap.
+
+pub mod staff_daily;
+pub mod weekly;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::progress;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Value,
+};
+
+use crate::{
+    domain::{
+        merchant::{MerchantKind, MerchantStatus},
+        period::{Overflow, Period, Status, Tier, local_day},
+        program::{Channel, Metric, ProgramDef},
+    },
+    services::evaluation::statement,
+};
+
+/// What can go wrong computing a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportsError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// A sum left the range of i64 fen.
+    #[error(transparent)]
+    Overflow(#[from] Overflow),
+    /// A stored programme no longer passes validation (rows are validated when written).
+    #[error("programme {id}: the stored definition is invalid")]
+    InvalidProgram {
+        id: i64,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+/// The definition stored in a programme row.
+pub fn program_def(p: &entity::program::Model) -> Result<ProgramDef, ReportsError> {
+    ProgramDef::from_row(p).map_err(|source| ReportsError::InvalidProgram { id: p.id, source })
+}
+
+/// `part / whole` in basis points (1/100 of a percent), rounded toward zero; `None` when
+/// `whole` is not positive (or the share does not fit an i64, which only a total shrunk to
+/// almost nothing by refunds can cause).
+pub fn share_bp(part: i64, whole: i64) -> Option<i64> {
+    if whole <= 0 {
+        return None;
+    }
+    i64::try_from(i128::from(part) * 10_000 / i128::from(whole)).ok()
+}
+
+/// Basis points as a percentage with two decimals: `1234` → `12.34%`.
+pub fn format_bp(bp: i64) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    let a = bp.unsigned_abs();
+    format!("{sign}{}.{:02}%", a / 100, a % 100)
+}
+
+/// An instant as the reports show it: local time in Asia/Shanghai to the minute.
+pub fn local_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Periods
+
+/// The period a report shows: the one starting `period_start` when given; else the one
+/// containing `as_of` when given; else the latest evaluated one, or the one containing now when
+/// nothing was evaluated yet. Calendar periods are clipped to the programme's dates.
+pub async fn resolve_period<C: ConnectionTrait>(
+    db: &C,
+    program_id: i64,
+    def: &ProgramDef,
+    period_start: Option<NaiveDate>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Period, ReportsError> {
+    let day = match (period_start, as_of) {
+        (Some(s), _) => s,
+        (None, Some(at)) => local_day(def.time_zone, at),
+        (None, None) => progress::Entity::find()
+            .select_only()
+            .column_as(progress::Column::PeriodStart.max(), "s")
+            .filter(progress::Column::ProgramId.eq(program_id))
+            .into_tuple::<Option<NaiveDate>>()
+            .one(db)
+            .await?
+            .flatten()
+            .unwrap_or_else(|| local_day(def.time_zone, Utc::now())),
+    };
+    let cal = Period::containing_day(def.period, day);
+    Ok(cal.clip(def.starts_on, def.ends_on).unwrap_or(cal))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GMV structure
+
+/// Whose GMV a programme's figures count: approved merchants of `kinds`, and only `channel`
+/// when it is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GmvScope {
+    pub kinds: Vec<MerchantKind>,
+    pub channel: Option<Channel>,
+}
+
+impl GmvScope {
+    /// The programme's filters: its merchant kinds, and its channel for `channel_gmv`.
+    pub fn of(def: &ProgramDef) -> Self {
+        Self {
+            kinds: def.merchant_kinds.clone(),
+            channel: def.channel.filter(|_| def.metric == Metric::ChannelGmv),
+        }
+    }
+}
+
+/// The GMV structure of the local days `from..=to` (empty when `to < from`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GmvStructure {
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
+    /// GMV of the approved merchants in scope, fen.
+    pub total: i64,
+    /// Live-stream GMV of the brand merchants among them.
+    pub brand_live_stream: i64,
+    /// All GMV of the industry-belt merchants among them.
+    pub industry_belt: i64,
+}
+
+impl GmvStructure {
+    pub fn brand_live_stream_share_bp(&self) -> Option<i64> {
+        share_bp(self.brand_live_stream, self.total)
+    }
+    pub fn industry_belt_share_bp(&self) -> Option<i64> {
+        share_bp(self.industry_belt, self.total)
+    }
+}
+
+/// Folds the per (merchant kind, channel) sums of a span into its structure, with checked sums.
+pub fn fold_structure(
+    from: NaiveDate,
+    to: NaiveDate,
+    groups: impl IntoIterator<Item = (MerchantKind, Channel, i64)>,
+) -> Result<GmvStructure, Overflow> {
+    let mut out = GmvStructure {
+        from,
+        to,
+        total: 0,
+        brand_live_stream: 0,
+        industry_belt: 0,
+    };
+    let add = |a: i64, b: i64| a.checked_add(b).ok_or(Overflow("the GMV structure"));
+    for (kind, channel, amount) in groups {
+        out.total = add(out.total, amount)?;
+        match kind {
+            MerchantKind::Brand if channel == Channel::LiveStream => {
+                out.brand_live_stream = add(out.brand_live_stream, amount)?;
+            }
+            MerchantKind::Brand => {}
+            MerchantKind::IndustryBelt => out.industry_belt = add(out.industry_belt, amount)?,
+        }
+    }
+    Ok(out)
+}
+
+/// The GMV structure of the local days `from..=to` within `scope`, from the daily merchant
+/// roll-ups: one `GROUP BY` in the database, the sums checked here.
+pub async fn gmv_structure<C: ConnectionTrait>(
+    db: &C,
+    scope: &GmvScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<GmvStructure, ReportsError> {
+    if to < from || scope.kinds.is_empty() {
+        return Ok(fold_structure(from, to, [])?);
+    }
+    let mut values: Vec<Value> = vec![
+        from.into(),
+        to.into(),
+        MerchantStatus::Approved.as_str().into(),
+    ];
+    let mut sql = String::from(
+        "SELECT m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
+         FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
+         WHERE g.day >= ? AND g.day <= ? AND m.status = ? AND m.kind IN (",
+    );
+    for (i, k) in scope.kinds.iter().enumerate() {
+        sql.push_str(if i == 0 { "?" } else { ", ?" });
+        values.push(k.as_str().into());
+    }
+    sql.push(')');
+    if let Some(c) = scope.channel {
+        sql.push_str(" AND g.channel = ?");
+        values.push(c.as_str().into());
+    }
+    sql.push_str(" GROUP BY m.kind, g.channel");
+    let rows = db
+        .query_all_raw(statement(db.get_database_backend(), &sql, values))
+        .await?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind: String = r.try_get_by_index(0)?;
+        let channel: String = r.try_get_by_index(1)?;
+        let amount: Option<i64> = r.try_get_by_index(2)?;
+        let kind = MerchantKind::parse(&kind)
+            .ok_or_else(|| DbErr::Custom(format!("unknown merchant kind {kind:?}")))?;
+        let channel = Channel::parse(&channel).unwrap_or(Channel::Other);
+        groups.push((kind, channel, amount.unwrap_or(0)));
+    }
+    Ok(fold_structure(from, to, groups)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programme summary
+
+/// Subjects at a tier or above.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierCount {
+    pub tier: Tier,
+    pub at_or_above: i64,
+}
+
+/// How many subjects have each status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub achieved: i64,
+    pub on_track: i64,
+    pub at_risk: i64,
+    pub behind: i64,
+}
+
+/// A programme's period at a glance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSummary {
+    pub period: Period,
+    pub goal: i64,
+    /// Subjects evaluated in the period.
+    pub subjects: i64,
+    /// Subjects below the first tier.
+    pub below_first_tier: i64,
+    /// Per tier, ascending: subjects at it or above.
+    pub tiers: Vec<TierCount>,
+    /// Subjects at the top tier.
+    pub top_tier_reached: i64,
+    /// Subjects whose projection reaches the top tier's threshold.
+    pub projected_top_tier: i64,
+    pub statuses: StatusCounts,
+    /// The period's days up to the local day of `as_of`.
+    pub gmv: GmvStructure,
+    /// The whole previous calendar period (up to the local day of `as_of`).
+    pub previous_gmv: GmvStructure,
+}
+
+/// Per tier, the subjects at it or above, from the count of subjects per highest tier index
+/// reached (-1 for none).
+pub fn at_or_above(tiers: &[Tier], per_index: &[(i32, i64)]) -> Vec<TierCount> {
+    tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TierCount {
+            tier: t.clone(),
+            at_or_above: per_index
+                .iter()
+                .filter(|(ti, _)| usize::try_from(*ti).is_ok_and(|ti| ti >= i))
+                .map(|(_, n)| n)
+                .sum(),
+        })
+        .collect()
+}
+
+/// The summary of the period [`resolve_period`] picks, as of `as_of` (default now): what
+/// `GET /programs/{id}/summary` and the staff digest show.
+pub async fn program_summary<C: ConnectionTrait>(
+    db: &C,
+    program_id: i64,
+    def: &ProgramDef,
+    period_start: Option<NaiveDate>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<ProgramSummary, ReportsError> {
+    let period = resolve_period(db, program_id, def, period_start, as_of).await?;
+    summary(db, program_id, def, period, as_of.unwrap_or_else(Utc::now)).await
+}
+
+/// The summary of `period` as of `as_of` (GMV counts the days up to its local day).
+pub async fn summary<C: ConnectionTrait>(
+    db: &C,
+    program_id: i64,
+    def: &ProgramDef,
+    period: Period,
+    as_of: DateTime<Utc>,
+) -> Result<ProgramSummary, ReportsError> {
+    let base = || {
+        progress::Entity::find()
+            .filter(progress::Column::ProgramId.eq(program_id))
+            .filter(progress::Column::PeriodStart.eq(period.start))
+    };
+    let per_index: Vec<(i32, i64)> = base()
+        .select_only()
+        .column(progress::Column::TierIndex)
+        .column_as(progress::Column::SubjectId.count(), "n")
+        .group_by(progress::Column::TierIndex)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let per_status: Vec<(String, i64)> = base()
+        .select_only()
+        .column(progress::Column::Status)
+        .column_as(progress::Column::SubjectId.count(), "n")
+        .group_by(progress::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let projected_top_tier = match def.tiers.last() {
+        Some(top) => {
+            base()
+                .filter(progress::Column::Projected.gte(top.threshold))
+                .count(db)
+                .await? as i64
+        }
+        None => 0,
+    };
+    let subjects = per_index.iter().map(|(_, n)| n).sum();
+    let tiers = at_or_above(&def.tiers, &per_index);
+    let status = |s: Status| {
+        per_status
+            .iter()
+            .find(|(n, _)| n == s.as_str())
+            .map_or(0, |(_, c)| *c)
+    };
+    let scope = GmvScope::of(def);
+    let today = local_day(def.time_zone, as_of);
+    let gmv = gmv_structure(db, &scope, period.start, period.end.min(today)).await?;
+    let prev = Period::containing_day(def.period, period.start).previous(def.period);
+    let previous_gmv = gmv_structure(db, &scope, prev.start, prev.end.min(today)).await?;
+    Ok(ProgramSummary {
+        period,
+        goal: def.goal,
+        subjects,
+        below_first_tier: subjects - tiers.first().map_or(0, |t| t.at_or_above),
+        top_tier_reached: tiers.last().map_or(0, |t| t.at_or_above),
+        tiers,
+        projected_top_tier,
+        statuses: StatusCounts {
+            achieved: status(Status::Achieved),
+            on_track: status(Status::OnTrack),
+            at_risk: status(Status::AtRisk),
+            behind: status(Status::Behind),
+        },
+        gmv,
+        previous_gmv,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn shares_round_toward_zero_and_need_a_positive_total() {
+        assert_eq!(share_bp(1, 3), Some(3_333));
+        assert_eq!(share_bp(2, 3), Some(6_666));
+        assert_eq!(share_bp(-1, 3), Some(-3_333));
+        assert_eq!(share_bp(5, 0), None);
+        assert_eq!(share_bp(5, -10), None);
+        assert_eq!(share_bp(i64::MAX, i64::MAX), Some(10_000));
+        assert_eq!(share_bp(i64::MAX, 1), None, "not representable");
+        assert_eq!(format_bp(3_333), "33.33%");
+        assert_eq!(format_bp(-50), "-0.50%");
+    }
+
+    #[test]
+    fn the_structure_counts_brand_live_stream_and_all_industry_belt_gmv() {
+        use Channel::*;
+        use MerchantKind::*;
+        let s = fold_structure(
+            d("2026-01-01"),
+            d("2026-01-31"),
+            [
+                (Brand, LiveStream, 500),
+                (Brand, ShortVideo, 100),
+                (IndustryBelt, LiveStream, 300),
+                (IndustryBelt, Storefront, 100),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (s.total, s.brand_live_stream, s.industry_belt),
+            (1_000, 500, 400)
+        );
+        assert_eq!(s.brand_live_stream_share_bp(), Some(5_000));
+        assert_eq!(s.industry_belt_share_bp(), Some(4_000));
+        let empty = fold_structure(d("2026-01-01"), d("2026-01-31"), []).unwrap();
+        assert_eq!(empty.brand_live_stream_share_bp(), None);
+        assert_eq!(
+            fold_structure(
+                d("2026-01-01"),
+                d("2026-01-31"),
+                [(Brand, LiveStream, i64::MAX), (IndustryBelt, Other, 1)]
+            ),
+            Err(Overflow("the GMV structure")),
+            "an overflow is an error, not a wrap"
+        );
+    }
+
+    #[test]
+    fn subjects_per_tier_are_at_or_above() {
+        let tiers: Vec<Tier> = [("a", 10), ("b", 20), ("c", 30)]
+            .into_iter()
+            .map(|(n, t)| Tier {
+                name: n.into(),
+                threshold: t,
+            })
+            .collect();
+        let counts = at_or_above(&tiers, &[(-1, 4), (0, 3), (1, 2), (2, 1)]);
+        let n: Vec<i64> = counts.iter().map(|c| c.at_or_above).collect();
+        assert_eq!(n, vec![6, 3, 1]);
+        assert_eq!(at_or_above(&tiers, &[(-1, 2)])[0].at_or_above, 0);
+    }
+}

@@ -1,0 +1,249 @@
+//! The daily staff digest: per active programme, its [`summary`](super::summary) as of the
+//! digest's instant (subjects per tier at or above, the top tier against the goal, the GMV
+//! structure), plus the achievements and revocations of the last day and the at-risk list.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Asia::Shanghai;
+use entity::{achievement, merchant, progress};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+
+use super::{ReportsError, format_bp, local_time, program_def, program_summary, share_bp};
+use crate::{
+    domain::{
+        money::format_cny,
+        period::{Status, local_day},
+    },
+    mail::Locale,
+};
+
+/// How many at-risk subjects the digest lists per programme.
+pub const AT_RISK_TOP: u64 = 10;
+/// How many achievements (and revocations) the digest lists per programme.
+const ACHIEVEMENTS_TOP: u64 = 50;
+
+#[derive(Serialize)]
+pub struct TierLine {
+    pub name: String,
+    pub threshold: String,
+    /// Subjects at this tier or a higher one.
+    pub subjects: i64,
+}
+
+#[derive(Serialize)]
+pub struct AchievementLine {
+    pub subject: String,
+    pub tier: String,
+    pub value: String,
+    pub at: String,
+}
+
+#[derive(Serialize)]
+pub struct RiskLine {
+    pub subject: String,
+    pub value: String,
+    pub next_tier: Option<String>,
+    pub remaining: String,
+    pub projected: String,
+}
+
+#[derive(Serialize)]
+pub struct ProgramDigest {
+    pub program_id: i64,
+    pub name: String,
+    pub subject: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub goal: i64,
+    pub top_tier: String,
+    pub top_tier_subjects: i64,
+    /// Top-tier subjects against the goal, 0..=100 for the bar.
+    pub goal_percent: i64,
+    pub goal_share: String,
+    pub subjects: i64,
+    pub below_first_tier: i64,
+    /// Ascending; each with the subjects at it or above.
+    pub tiers: Vec<TierLine>,
+    pub achievements: Vec<AchievementLine>,
+    pub revocations: Vec<AchievementLine>,
+    pub at_risk: Vec<RiskLine>,
+    pub at_risk_total: i64,
+    /// The GMV structure of the period to date, in fen and basis points.
+    pub gmv_total_fen: i64,
+    pub brand_live_stream_fen: i64,
+    pub industry_belt_fen: i64,
+    pub brand_live_share_bp: Option<i64>,
+    pub industry_belt_share_bp: Option<i64>,
+    /// The same, formatted.
+    pub gmv_total: String,
+    pub brand_live_share: Option<String>,
+    pub industry_belt_share: Option<String>,
+}
+
+/// The context the `staff_daily` templates render.
+#[derive(Serialize)]
+pub struct StaffDaily {
+    pub locale: &'static str,
+    pub date: String,
+    pub since: String,
+    pub programs: Vec<ProgramDigest>,
+    pub generated_at: String,
+}
+
+async fn subject_names<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, String>, ReportsError> {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(ids))
+        .select_only()
+        .column(merchant::Column::Id)
+        .column(merchant::Column::DisplayName)
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+fn subject_label(
+    names: &HashMap<i64, String>,
+    subject_type: &str,
+    subject_id: &str,
+    merchant_id: Option<i64>,
+) -> String {
+    let owner = merchant_id.and_then(|id| names.get(&id));
+    match (subject_type, owner) {
+        ("merchant", Some(n)) => format!("{n} (#{subject_id})"),
+        (_, Some(n)) => format!("{subject_type} {subject_id} · {n}"),
+        _ => format!("{subject_type} {subject_id}"),
+    }
+}
+
+/// The staff digest context as of `as_of`: every active programme's period containing it.
+pub async fn staff_daily_context<C: ConnectionTrait>(
+    db: &C,
+    locale: Locale,
+    as_of: DateTime<Utc>,
+) -> Result<StaffDaily, ReportsError> {
+    let since = as_of - chrono::Duration::days(1);
+    let programs = entity::program::Entity::find()
+        .filter(entity::program::Column::Active.eq(true))
+        .order_by_asc(entity::program::Column::Id)
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for p in programs {
+        let def = program_def(&p)?;
+        let s = program_summary(db, p.id, &def, None, Some(as_of)).await?;
+        let period = s.period;
+
+        let recent = |col: achievement::Column| {
+            achievement::Entity::find()
+                .filter(achievement::Column::ProgramId.eq(p.id))
+                .filter(col.gt(since))
+                .filter(col.lte(as_of))
+                .order_by_desc(col)
+                .limit(ACHIEVEMENTS_TOP)
+        };
+        let achieved = recent(achievement::Column::AchievedAt).all(db).await?;
+        let revoked = recent(achievement::Column::RevokedAt).all(db).await?;
+        let at_risk = || {
+            progress::Entity::find()
+                .filter(progress::Column::ProgramId.eq(p.id))
+                .filter(progress::Column::PeriodStart.eq(period.start))
+                .filter(progress::Column::Status.eq(Status::AtRisk.as_str()))
+        };
+        let at_risk_rows = at_risk()
+            .order_by_asc(progress::Column::Remaining)
+            .order_by_asc(progress::Column::SubjectId)
+            .limit(AT_RISK_TOP)
+            .all(db)
+            .await?;
+        let at_risk_total = at_risk().count(db).await?;
+        let names = subject_names(
+            db,
+            achieved
+                .iter()
+                .chain(&revoked)
+                .filter_map(|a| a.merchant_id)
+                .chain(at_risk_rows.iter().filter_map(|r| r.merchant_id)),
+        )
+        .await?;
+        let line = |a: &achievement::Model, at: DateTime<Utc>| AchievementLine {
+            subject: subject_label(&names, &a.subject_type, &a.subject_id, a.merchant_id),
+            tier: a.tier.clone(),
+            value: format_cny(a.value),
+            at: local_time(at),
+        };
+        let goal_share = share_bp(s.top_tier_reached, s.goal);
+        let brand_live_share_bp = s.gmv.brand_live_stream_share_bp();
+        let industry_belt_share_bp = s.gmv.industry_belt_share_bp();
+        out.push(ProgramDigest {
+            program_id: p.id,
+            subject: p.subject,
+            period_start: s.period.start.to_string(),
+            period_end: s.period.end.to_string(),
+            goal: s.goal,
+            top_tier: s
+                .tiers
+                .last()
+                .map(|t| t.tier.name.clone())
+                .unwrap_or_default(),
+            top_tier_subjects: s.top_tier_reached,
+            goal_percent: goal_share.map_or(0, |b| (b / 100).clamp(0, 100)),
+            goal_share: goal_share.map(format_bp).unwrap_or_else(|| "—".into()),
+            subjects: s.subjects,
+            below_first_tier: s.below_first_tier,
+            tiers: s
+                .tiers
+                .iter()
+                .map(|t| TierLine {
+                    name: t.tier.name.clone(),
+                    threshold: format_cny(t.tier.threshold),
+                    subjects: t.at_or_above,
+                })
+                .collect(),
+            achievements: achieved.iter().map(|a| line(a, a.achieved_at)).collect(),
+            revocations: revoked
+                .iter()
+                .map(|a| line(a, a.revoked_at.unwrap_or(a.achieved_at)))
+                .collect(),
+            at_risk: at_risk_rows
+                .iter()
+                .map(|r| RiskLine {
+                    subject: subject_label(&names, &r.subject_type, &r.subject_id, r.merchant_id),
+                    value: format_cny(r.value),
+                    next_tier: r.next_tier.clone(),
+                    remaining: format_cny(r.remaining),
+                    projected: format_cny(r.projected),
+                })
+                .collect(),
+            at_risk_total: at_risk_total as i64,
+            gmv_total_fen: s.gmv.total,
+            brand_live_stream_fen: s.gmv.brand_live_stream,
+            industry_belt_fen: s.gmv.industry_belt,
+            brand_live_share_bp,
+            industry_belt_share_bp,
+            gmv_total: format_cny(s.gmv.total),
+            brand_live_share: brand_live_share_bp.map(format_bp),
+            industry_belt_share: industry_belt_share_bp.map(format_bp),
+            name: p.name,
+        });
+    }
+    Ok(StaffDaily {
+        locale: locale.as_str(),
+        date: local_day(Shanghai, as_of).to_string(),
+        since: local_time(since),
+        programs: out,
+        generated_at: local_time(as_of),
+    })
+}

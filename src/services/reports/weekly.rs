@@ -1,0 +1,305 @@
+//! The weekly merchant report: the merchant's progress in each programme it takes part in and
+//! its GMV by channel, last week against the week before.
+//!
+//! Weeks are Monday-based in `Asia/Shanghai`. The report covers the last *complete* week before
+//! `as_of` (sent Monday 09:00, it reports Monday–Sunday just ended) and compares it with the
+//! week before.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono_tz::Asia::Shanghai;
+use entity::{gmv_daily_merchant, merchant, progress};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+use super::{ReportsError, format_bp, local_time, share_bp};
+use crate::{
+    domain::{
+        money::format_cny,
+        period::{Overflow, Status, local_day},
+        program::{Channel, Subject},
+    },
+    mail::Locale,
+};
+
+/// The Monday-based week (start, end) reported when the report is made on `day`: the last
+/// complete week before it.
+pub fn reported_week(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let monday = day - Days::new(day.weekday().num_days_from_monday() as u64);
+    (monday - Days::new(7), monday - Days::new(1))
+}
+
+fn channel_label(locale: Locale, channel: Channel) -> &'static str {
+    match (locale, channel) {
+        (Locale::En, Channel::LiveStream) => "Live stream",
+        (Locale::En, Channel::ShortVideo) => "Short video",
+        (Locale::En, Channel::Storefront) => "Storefront",
+        (Locale::En, Channel::Other) => "Other",
+        (Locale::ZhCn, Channel::LiveStream) => "直播",
+        (Locale::ZhCn, Channel::ShortVideo) => "短视频",
+        (Locale::ZhCn, Channel::Storefront) => "店铺",
+        (Locale::ZhCn, Channel::Other) => "其他",
+    }
+}
+
+fn status_label(locale: Locale, status: Status) -> &'static str {
+    match (locale, status) {
+        (Locale::En, Status::Achieved) => "Top tier reached",
+        (Locale::En, Status::OnTrack) => "On track",
+        (Locale::En, Status::AtRisk) => "At risk",
+        (Locale::En, Status::Behind) => "Behind",
+        (Locale::ZhCn, Status::Achieved) => "已达最高档",
+        (Locale::ZhCn, Status::OnTrack) => "进度正常",
+        (Locale::ZhCn, Status::AtRisk) => "有风险",
+        (Locale::ZhCn, Status::Behind) => "落后",
+    }
+}
+
+fn status_color(status: Status) -> &'static str {
+    match status {
+        Status::Achieved => "#16a34a",
+        Status::OnTrack => "#2563eb",
+        Status::AtRisk => "#d97706",
+        Status::Behind => "#dc2626",
+    }
+}
+
+/// Percentage of the way from zero to `threshold`, 0..=100.
+fn percent(value: i64, threshold: Option<i64>) -> i64 {
+    match threshold {
+        None => 100,
+        Some(t) if t <= 0 => 100,
+        Some(t) => ((i128::from(value.max(0)) * 100) / i128::from(t)).clamp(0, 100) as i64,
+    }
+}
+
+#[derive(Serialize)]
+pub struct ProgramLine {
+    pub name: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub tier: Option<String>,
+    pub next_tier: Option<String>,
+    pub value: String,
+    pub next_threshold: Option<String>,
+    pub remaining: String,
+    pub projected: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub status_color: &'static str,
+    /// Progress towards the next tier, 0..=100.
+    pub percent: i64,
+}
+
+#[derive(Serialize)]
+pub struct ChannelLine {
+    pub channel: &'static str,
+    pub label: &'static str,
+    pub this_week: String,
+    pub last_week: String,
+    /// Change against last week (`+12.34%`), none when last week had no GMV.
+    pub change: Option<String>,
+    pub up: bool,
+}
+
+/// The context the `merchant_weekly` templates render.
+#[derive(Serialize)]
+pub struct MerchantWeekly {
+    pub locale: &'static str,
+    pub merchant_id: i64,
+    pub display_name: String,
+    pub legal_name: String,
+    pub week_start: String,
+    pub week_end: String,
+    pub last_week_start: String,
+    pub last_week_end: String,
+    pub programs: Vec<ProgramLine>,
+    pub channels: Vec<ChannelLine>,
+    pub total: ChannelLine,
+    /// No GMV has arrived for 3 days (or ever).
+    pub stale: bool,
+    pub last_gmv_at: Option<String>,
+    pub generated_at: String,
+}
+
+fn change_line(
+    channel: &'static str,
+    label: &'static str,
+    this_week: i64,
+    last_week: i64,
+) -> ChannelLine {
+    let change = this_week
+        .checked_sub(last_week)
+        .and_then(|d| share_bp(d, last_week));
+    ChannelLine {
+        channel,
+        label,
+        this_week: format_cny(this_week),
+        last_week: format_cny(last_week),
+        change: change.map(|c| {
+            if c >= 0 {
+                format!("+{}", format_bp(c))
+            } else {
+                format_bp(c)
+            }
+        }),
+        up: this_week >= last_week,
+    }
+}
+
+/// The weekly report context of merchant `id` as of `as_of`; `None` if no such merchant.
+pub async fn merchant_weekly_of<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    as_of: DateTime<Utc>,
+) -> Result<Option<MerchantWeekly>, ReportsError> {
+    match merchant::Entity::find_by_id(id).one(db).await? {
+        Some(m) => Ok(Some(merchant_weekly_context(db, &m, as_of).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The weekly report context of merchant `m` as of `as_of`.
+pub async fn merchant_weekly_context<C: ConnectionTrait>(
+    db: &C,
+    m: &merchant::Model,
+    as_of: DateTime<Utc>,
+) -> Result<MerchantWeekly, ReportsError> {
+    let locale = Locale::parse(&m.locale);
+    let (week_start, week_end) = reported_week(local_day(Shanghai, as_of));
+    let last_start = week_start - Days::new(7);
+    let overflow = || Overflow("the weekly GMV by channel");
+
+    // GMV by channel, this week and last week.
+    let days = gmv_daily_merchant::Entity::find()
+        .filter(gmv_daily_merchant::Column::MerchantId.eq(m.id))
+        .filter(gmv_daily_merchant::Column::Day.gte(last_start))
+        .filter(gmv_daily_merchant::Column::Day.lte(week_end))
+        .all(db)
+        .await?;
+    let mut sums: HashMap<Channel, (i64, i64)> = HashMap::new();
+    for d in &days {
+        let e = sums
+            .entry(Channel::parse(&d.channel).unwrap_or(Channel::Other))
+            .or_default();
+        if d.day >= week_start {
+            e.0 = e.0.checked_add(d.amount).ok_or_else(overflow)?;
+        } else {
+            e.1 = e.1.checked_add(d.amount).ok_or_else(overflow)?;
+        }
+    }
+    let mut channels = Vec::new();
+    let (mut tw, mut lw) = (0i64, 0i64);
+    for c in Channel::ALL {
+        let (t, l) = sums.get(&c).copied().unwrap_or_default();
+        tw = tw.checked_add(t).ok_or_else(overflow)?;
+        lw = lw.checked_add(l).ok_or_else(overflow)?;
+        channels.push(change_line(c.as_str(), channel_label(locale, c), t, l));
+    }
+    let total_label = match locale {
+        Locale::En => "Total",
+        Locale::ZhCn => "合计",
+    };
+
+    // Current progress in each programme the merchant takes part in.
+    let rows = progress::Entity::find()
+        .filter(progress::Column::SubjectType.eq(Subject::Merchant.as_str()))
+        .filter(progress::Column::SubjectId.eq(m.id.to_string()))
+        .order_by_asc(progress::Column::ProgramId)
+        .order_by_desc(progress::Column::PeriodStart)
+        .all(db)
+        .await?;
+    let mut latest: BTreeMap<i64, progress::Model> = BTreeMap::new();
+    for r in rows {
+        latest.entry(r.program_id).or_insert(r);
+    }
+    let programs: HashMap<i64, entity::program::Model> = if latest.is_empty() {
+        HashMap::new()
+    } else {
+        entity::program::Entity::find()
+            .filter(entity::program::Column::Id.is_in(latest.keys().copied().collect::<Vec<_>>()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
+    };
+    let program_lines = latest
+        .into_values()
+        .filter_map(|r| {
+            let p = programs.get(&r.program_id)?;
+            let status = Status::parse(&r.status).unwrap_or(Status::Behind);
+            Some(ProgramLine {
+                name: p.name.clone(),
+                period_start: r.period_start.to_string(),
+                period_end: r.period_end.to_string(),
+                tier: r.tier.clone(),
+                next_tier: r.next_tier.clone(),
+                value: format_cny(r.value),
+                next_threshold: r.next_threshold.map(format_cny),
+                remaining: format_cny(r.remaining),
+                projected: format_cny(r.projected),
+                status_label: status_label(locale, status),
+                status_color: status_color(status),
+                percent: if r.next_tier.is_none() {
+                    100
+                } else {
+                    percent(r.value, r.next_threshold)
+                },
+                status: r.status,
+            })
+        })
+        .collect();
+
+    let stale = m
+        .last_gmv_at
+        .is_none_or(|t| as_of.signed_duration_since(t) >= chrono::Duration::days(3));
+    Ok(MerchantWeekly {
+        locale: locale.as_str(),
+        merchant_id: m.id,
+        display_name: m.display_name.clone(),
+        legal_name: m.legal_name.clone(),
+        week_start: week_start.to_string(),
+        week_end: week_end.to_string(),
+        last_week_start: last_start.to_string(),
+        last_week_end: (week_start - Days::new(1)).to_string(),
+        programs: program_lines,
+        channels,
+        total: change_line("total", total_label, tw, lw),
+        stale,
+        last_gmv_at: m.last_gmv_at.map(local_time),
+        generated_at: local_time(as_of),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_are_monday_based_and_complete() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        // Monday 2026-11-23 reports 16–22 Nov.
+        assert_eq!(
+            reported_week(d("2026-11-23")),
+            (d("2026-11-16"), d("2026-11-22"))
+        );
+        assert_eq!(
+            reported_week(d("2026-11-29")),
+            (d("2026-11-16"), d("2026-11-22"))
+        );
+        assert_eq!(
+            reported_week(d("2026-11-30")),
+            (d("2026-11-23"), d("2026-11-29"))
+        );
+    }
+
+    #[test]
+    fn progress_bars() {
+        assert_eq!(percent(50, Some(200)), 25);
+        assert_eq!(percent(500, Some(200)), 100);
+        assert_eq!(percent(-5, Some(200)), 0);
+        assert_eq!(percent(5, None), 100);
+    }
+}
