@@ -1,5 +1,6 @@
 //! Application state and the poem route, shared by `serve` and the tests.
 
+use crate::error_code::ErrorCode;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -80,10 +81,34 @@ pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
 /// The middlewares are listed innermost first: each one sees the response of those above it.
 pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
     let service = openapi_service();
+    let (json, yaml) = api::document::documents();
+    let swagger_ui = service.swagger_ui_html().replace(&service.spec(), json);
     Route::new()
-        .nest("/docs", service.swagger_ui())
-        .at("/openapi.json", service.spec_endpoint())
-        .at("/openapi.yaml", service.spec_endpoint_yaml())
+        .at("/docs", {
+            let html = swagger_ui.clone();
+            poem::endpoint::make_sync(move |_| poem::web::Html(html.clone()))
+        })
+        .at(
+            "/docs/",
+            poem::endpoint::make_sync(move |_| poem::web::Html(swagger_ui.clone())),
+        )
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(json.as_str())
+            }),
+        )
+        .at(
+            "/openapi.yaml",
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/x-yaml")
+                    .header("Content-Disposition", "inline; filename=\"spec.yaml\"")
+                    .body(yaml.as_str())
+            }),
+        )
         .nest("/", service)
         .around(limit_body)
         .catch_all_error(|err| async move { render_poem_error(err) })
@@ -220,8 +245,7 @@ async fn authenticate<E: Endpoint<Output = Response>>(
         && crate::contract::get().needs_credentials(req.method().as_str(), req.uri().path())
     {
         let mut resp = AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "ambiguous_credentials",
+            ErrorCode::AmbiguousCredentials,
             "send either `Authorization: Bearer <token>` or `X-API-Key: <key>`, not both",
         )
         .into_response();
@@ -244,8 +268,7 @@ async fn authenticate<E: Endpoint<Output = Response>>(
         // A valid merchant key on a staff-only operation: the staff credentials it needs are
         // missing, so 401, with a code that says why.
         resp = AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "staff_only",
+            ErrorCode::StaffOnly,
             "only platform staff may do this; merchant keys cannot",
         )
         .into_response();
@@ -274,8 +297,7 @@ async fn time_out<E: Endpoint<Output = Response>>(ep: E, req: Request) -> poem::
     Ok(match tokio::time::timeout(timeout, ep.call(req)).await {
         Ok(result) => result.unwrap_or_else(render_poem_error),
         Err(_) => AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            ErrorCode::Timeout,
             format!("the request took longer than {} ms", timeout.as_millis()),
         )
         .into_response(),
@@ -322,8 +344,8 @@ async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Out
             && value.is_object()
             && let Some(field) = crate::contract::get().forbidden_null(schema, &value)
         {
-            return Err(AppError::bad_request(
-                "null_not_allowed",
+            return Err(AppError::new(
+                ErrorCode::NullNotAllowed,
                 format!("`{field}` may not be null; leave an optional field out instead"),
             )
             .with_field(field)

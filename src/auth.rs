@@ -1,6 +1,7 @@
 //! Who is calling. Handlers take one of these security-scheme types, so an endpoint cannot
 //! forget to authenticate; the checkers resolve credentials to a principal.
 
+use crate::error_code::ErrorCode;
 use poem::Request;
 use poem_openapi::{
     SecurityScheme,
@@ -63,8 +64,8 @@ impl Staff {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(AppError::forbidden(
-                "insufficient_role",
+            Err(AppError::new(
+                ErrorCode::InsufficientRole,
                 format!(
                     "the {} role may not do this; it needs {}",
                     self.role.as_str(),

@@ -100,8 +100,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 /// The OpenAPI document as committed: JSON and YAML.
 pub fn openapi_documents() -> (String, String) {
-    let svc = app::openapi_service();
-    (format!("{}\n", svc.spec()), svc.spec_yaml())
+    crate::api::document::documents().clone()
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

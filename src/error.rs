@@ -1,6 +1,8 @@
 //! The one API error body, `{code, message, field}`, and the mapping of every failure onto it.
 
 use poem::{IntoResponse, Response, http::StatusCode};
+
+use crate::{domain::FieldError, error_code::ErrorCode};
 use poem_openapi::{
     ApiResponse, Object, OperationId,
     registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
@@ -21,7 +23,6 @@ pub fn current_request_id() -> String {
 /// The error body of every endpoint.
 #[derive(Object, Debug, Clone, PartialEq, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
-#[oai(example)]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `uscc_invalid`, `merchant_not_approved`.
     pub code: String,
@@ -32,71 +33,58 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-impl poem_openapi::types::Example for ApiError {
-    fn example() -> Self {
-        Self {
-            code: "uscc_invalid".into(),
-            message: "the check digit of the unified social credit code is wrong".into(),
-            field: Some("uscc".into()),
-        }
-    }
-}
-
-/// An error as handlers and services return it: a status plus the body.
+/// An error as the API returns it: a code (which fixes the status), a sentence and the field at
+/// fault. Services return their own error enums; `src/api` maps them onto this.
 #[derive(Debug)]
 pub struct AppError {
-    pub status: StatusCode,
-    pub body: ApiError,
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
     pub retry_after: Option<u64>,
 }
 
 impl AppError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
-            body: ApiError {
-                code: code.to_string(),
-                message: message.into(),
-                field: None,
-            },
+            code,
+            message: message.into(),
+            field: None,
             retry_after: None,
         }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.body.field = Some(field.into());
+        self.field = Some(field.into());
         self
     }
 
-    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
+
+    pub fn body(&self) -> ApiError {
+        ApiError {
+            code: self.code.as_str().to_string(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    }
-    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
+        Self::new(ErrorCode::Unauthorized, message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
-    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-    pub fn invalid(code: &str, field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_field(field)
+    pub fn invalid(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
+        Self::new(code, message).with_field(field)
     }
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+        Self::new(ErrorCode::PayloadTooLarge, message)
     }
     pub fn rate_limited(retry_after: u64) -> Self {
         let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many requests; retry after {retry_after} s"),
         );
         e.retry_after = Some(retry_after);
@@ -110,8 +98,7 @@ impl AppError {
         let request_id = current_request_id();
         tracing::error!(request_id = %request_id, error = ?err, "internal error");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             format!("internal error; quote request id {request_id} when reporting it"),
         )
     }
@@ -122,9 +109,9 @@ impl std::fmt::Display for AppError {
         write!(
             f,
             "{} {}: {}",
-            self.status.as_u16(),
-            self.body.code,
-            self.body.message
+            self.code.status(),
+            self.code.as_str(),
+            self.message
         )
     }
 }
@@ -143,42 +130,92 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        Self::invalid(e.code, &e.field, e.message)
+    }
+}
+
 pub type AppResult<T> = Result<T, AppError>;
 
-const DOCUMENTED: &[(u16, &str)] = &[
-    (
-        400,
-        "Malformed request: bad JSON, wrong type, bad query parameter or cursor.",
-    ),
-    (401, "Missing, unknown or revoked credentials."),
-    (403, "Authenticated, but not allowed to do this."),
-    (404, "No such resource, or not yours."),
-    (
-        409,
-        "Conflicts with the current state (duplicate, impossible transition).",
-    ),
-    (413, "Request body or batch too large."),
-    (415, "Unsupported content type (send application/json)."),
-    (422, "A value is out of range or invalid; `field` names it."),
-    (429, "Rate limited; see the Retry-After header."),
-    (500, "Unexpected failure; the message carries a request id."),
-    (503, "The server timed out or is shutting down; retry."),
-];
+/// The codes one operation can answer with: its error type is `Failure<S>`, and `S` lists them
+/// (see `api::codes`). The document shows one response per status with these codes, and a debug
+/// build refuses to answer with a code the operation does not document.
+pub trait ErrorSet: Send + Sync + 'static {
+    const CODES: &'static [&'static [ErrorCode]];
 
-impl ApiResponse for AppError {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: DOCUMENTED
-                .iter()
-                .map(|(status, description)| MetaResponse {
-                    description,
-                    status: Some(*status),
+    fn codes() -> Vec<ErrorCode> {
+        Self::CODES.iter().flat_map(|s| s.iter().copied()).collect()
+    }
+}
+
+/// The error of an operation whose codes are `S`.
+pub struct Failure<S: ErrorSet>(pub AppError, std::marker::PhantomData<S>);
+
+impl<S: ErrorSet> std::fmt::Debug for Failure<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S: ErrorSet, E: Into<AppError>> From<E> for Failure<S> {
+    fn from(err: E) -> Self {
+        let err = err.into();
+        debug_assert!(
+            err.code == ErrorCode::Internal || S::codes().contains(&err.code),
+            "`{}` is not documented for this operation",
+            err.code.as_str()
+        );
+        Failure(err, std::marker::PhantomData)
+    }
+}
+
+/// Keeps each distinct generated description once (the document's types want `&'static str`).
+fn intern(text: String) -> &'static str {
+    static TEXTS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut texts = TEXTS.lock().expect("interned texts");
+    if let Some(t) = texts.iter().find(|t| **t == text) {
+        return t;
+    }
+    let t: &'static str = Box::leak(text.into_boxed_str());
+    texts.push(t);
+    t
+}
+
+/// Every code an operation documents: its own, plus `internal`, in (status, code) order.
+pub fn documented(codes: &[ErrorCode]) -> Vec<ErrorCode> {
+    let mut codes: Vec<ErrorCode> = codes.to_vec();
+    codes.push(ErrorCode::Internal);
+    codes.sort_by_key(|c| (c.status(), *c));
+    codes.dedup();
+    codes
+}
+
+/// One response per status: its codes with their meanings, each code on its own line, written
+/// `` `code`: meaning `` (the document's examples are added from these lines).
+pub fn meta_responses(codes: &[ErrorCode]) -> MetaResponses {
+    let codes = documented(codes);
+    let mut statuses: Vec<u16> = codes.iter().map(|c| c.status()).collect();
+    statuses.dedup();
+    MetaResponses {
+        responses: statuses
+            .into_iter()
+            .map(|status| {
+                let text = codes
+                    .iter()
+                    .filter(|c| c.status() == status)
+                    .map(|c| format!("`{}`: {}", c.as_str(), c.meaning()))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                MetaResponse {
+                    description: intern(text),
+                    status: Some(status),
                     status_range: None,
                     content: vec![MetaMediaType {
                         content_type: "application/json; charset=utf-8",
                         schema: ApiError::schema_ref(),
                     }],
-                    headers: if *status == 429 {
+                    headers: if status == 429 || status == 503 {
                         vec![MetaHeader {
                             name: "Retry-After".into(),
                             description: Some("Seconds to wait before retrying.".into()),
@@ -189,9 +226,15 @@ impl ApiResponse for AppError {
                     } else {
                         vec![]
                     },
-                })
-                .collect(),
-        }
+                }
+            })
+            .collect(),
+    }
+}
+
+impl<S: ErrorSet> ApiResponse for Failure<S> {
+    fn meta() -> MetaResponses {
+        meta_responses(&S::codes())
     }
 
     fn register(registry: &mut Registry) {
@@ -199,12 +242,24 @@ impl ApiResponse for AppError {
     }
 }
 
+impl<S: ErrorSet> IntoResponse for Failure<S> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl<S: ErrorSet> From<Failure<S>> for poem::Error {
+    fn from(err: Failure<S>) -> Self {
+        err.0.into()
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&self.body))
+        let body = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&self.body()))
             .unwrap_or_default();
         let mut resp = Response::builder()
-            .status(self.status)
+            .status(self.status())
             .content_type("application/json; charset=utf-8")
             .body(body);
         if let Some(secs) = self.retry_after {
@@ -234,10 +289,11 @@ pub fn render_poem_error(err: poem::Error) -> Response {
         let status = err.status();
         let param = err.downcast_ref::<poem_openapi::error::ParseParamError>();
         let field = param.map(|e| e.name.to_string());
-        // A parameter of the right type outside its documented range is an invalid value.
+        // A parameter of the right type outside its documented range is an invalid value
+        // (`limit` is the only ranged parameter).
         if let Some(p) = param.filter(|p| p.reason.starts_with("verification failed")) {
             let mut resp = AppError::invalid(
-                &format!("{}_out_of_range", p.name),
+                ErrorCode::LimitOutOfRange,
                 p.name,
                 format!(
                     "`{}` is outside its documented range: {}",
@@ -252,23 +308,22 @@ pub fn render_poem_error(err: poem::Error) -> Response {
             return resp;
         }
         let code = match status.as_u16() {
-            400 => "bad_request",
-            401 => "unauthorized",
-            403 => "forbidden",
-            404 => "not_found",
-            405 => "method_not_allowed",
-            408 => "request_timeout",
-            413 => "payload_too_large",
-            415 => "unsupported_media_type",
-            429 => "rate_limited",
-            503 => "unavailable",
-            s if s >= 500 => "internal",
-            _ => "bad_request",
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            408 => ErrorCode::RequestTimeout,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            429 => ErrorCode::RateLimited,
+            503 => ErrorCode::Unavailable,
+            s if s >= 500 => ErrorCode::Internal,
+            _ => ErrorCode::BadRequest,
         };
         let message = if status == poem::http::StatusCode::UNAUTHORIZED {
             "missing or malformed credentials: staff send `Authorization: Bearer <token>`, merchants send `X-API-Key: <key>`".to_string()
-        } else if status.is_server_error() {
-            AppError::internal(anyhow::anyhow!("{err}")).body.message
+        } else if code == ErrorCode::Internal {
+            AppError::internal(anyhow::anyhow!("{err}")).message
         } else {
             let text = err.to_string();
             if text.is_empty() {
@@ -277,8 +332,8 @@ pub fn render_poem_error(err: poem::Error) -> Response {
                 text
             }
         };
-        let mut e = AppError::new(status, code, message);
-        e.body.field = field;
+        let mut e = AppError::new(code, message);
+        e.field = field;
         e.into_response()
     };
     if let Some(op) = op {
@@ -298,10 +353,10 @@ mod tests {
                 AppError::internal(anyhow::anyhow!("password=hunter2 connection refused"))
             })
             .await;
-        assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(err.body.code, "internal");
-        assert!(err.body.message.contains("req-42"));
-        assert!(!err.body.message.contains("hunter2"));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err.body().code, "internal");
+        assert!(err.message.contains("req-42"));
+        assert!(!err.message.contains("hunter2"));
     }
 
     #[test]
@@ -317,3 +372,4 @@ mod tests {
         assert_eq!(resp.headers().get("retry-after").unwrap(), "7");
     }
 }
+pub type ApiResult<T, S> = Result<T, Failure<S>>;

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod error_code;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;

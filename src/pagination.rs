@@ -1,6 +1,7 @@
 //! Keyset pagination: `limit` (default 50, at most 500) and an opaque cursor naming the last
 //! row served, so inserts between pages neither repeat nor skip rows.
 
+use crate::error_code::ErrorCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::error::{AppError, AppResult};
@@ -13,7 +14,7 @@ pub fn limit(raw: Option<i64>) -> AppResult<u64> {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => Ok(n as u64),
         Some(_) => Err(AppError::invalid(
-            "limit_out_of_range",
+            ErrorCode::LimitOutOfRange,
             "limit",
             format!("limit must be between 1 and {MAX_LIMIT}"),
         )),
@@ -32,7 +33,7 @@ pub fn decode(cursor: Option<&str>) -> AppResult<Option<String>> {
     };
     let bad = || {
         AppError::invalid(
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "cursor",
             "the cursor is not one this server issued",
         )
@@ -50,7 +51,7 @@ pub fn decode_id(cursor: Option<&str>) -> AppResult<Option<i64>> {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
             AppError::invalid(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "cursor",
                 "the cursor is not one this server issued",
             )

@@ -1,3 +1,4 @@
+use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::{IntoResponse, Response, web::Data};
 use poem_openapi::{
@@ -12,7 +13,7 @@ use super::{ApiTags, merchants::visible};
 use crate::{
     app::AppState,
     auth::{AnyAuth, StaffAuth},
-    error::{AppError, AppResult},
+    error::AppError,
     mail::{
         Locale,
         digests::{self, DigestKind},
@@ -216,7 +217,7 @@ impl EmailsApi {
         recipient: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<EmailPage>> {
+    ) -> ApiResult<Json<EmailPage>, codes::EmailsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let before = pagination::decode_id(cursor.0.as_deref())?;
@@ -250,7 +251,7 @@ impl EmailsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         body: Json<DigestRequest>,
-    ) -> AppResult<Json<DigestRun>> {
+    ) -> ApiResult<Json<DigestRun>, codes::DigestsSend> {
         auth.0.require_admin()?;
         let as_of = body.0.as_of.unwrap_or_else(Utc::now);
         let q = digests::run_digest(&state.db, &state.config, body.0.kind, as_of).await?;
@@ -281,7 +282,7 @@ impl EmailsApi {
         id: Path<i64>,
         format: Query<Option<ReportFormat>>,
         as_of: Query<Option<DateTime<Utc>>>,
-    ) -> AppResult<ReportBody> {
+    ) -> ApiResult<ReportBody, codes::MerchantsReport> {
         visible(&auth, id.0)?;
         let rendered = digests::merchant_report(&state.db, id.0, as_of.0.unwrap_or_else(Utc::now))
             .await?

@@ -1,3 +1,5 @@
+use crate::error_code::ErrorCode;
+use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
@@ -6,7 +8,7 @@ use super::ApiTags;
 use crate::{
     app::AppState,
     auth::StaffAuth,
-    error::{AppError, AppResult},
+    error::AppError,
     jobs::Trigger,
     pagination,
     services::{evaluation, programs},
@@ -126,16 +128,17 @@ impl EvaluationsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         body: Json<EvaluationRequest>,
-    ) -> AppResult<RunResponse> {
+    ) -> ApiResult<RunResponse, codes::EvaluationsRun> {
         auth.0.require_admin()?;
         let now = Utc::now();
         let as_of = body.0.as_of.unwrap_or(now);
         if as_of > now + Duration::minutes(5) {
             return Err(AppError::invalid(
-                "as_of_in_future",
+                ErrorCode::AsOfInFuture,
                 "as_of",
                 "as_of may be at most 5 minutes in the future",
-            ));
+            )
+            .into());
         }
         let run = evaluation::run(
             &state.db,
@@ -164,7 +167,7 @@ impl EvaluationsApi {
         state: Data<&AppState>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<EvaluationRunPage>> {
+    ) -> ApiResult<Json<EvaluationRunPage>, codes::EvaluationsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let before = pagination::decode_id(cursor.0.as_deref())?;

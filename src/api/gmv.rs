@@ -1,3 +1,5 @@
+use crate::error_code::ErrorCode;
+use crate::{api::codes, error::ApiResult};
 use std::borrow::Cow;
 
 use crate::api::types::Day;
@@ -20,7 +22,7 @@ use crate::{
         gmv::{self as domain, Channel, Granularity},
         merchant::MerchantStatus,
     },
-    error::{ApiError, AppError, AppResult},
+    error::{ApiError, AppError},
     pagination,
     services::{
         gmv::{self as service, GroupBy, ItemStatus, MAX_BATCH, RecordFilter},
@@ -297,16 +299,16 @@ impl GmvApi {
         auth: AnyAuth,
         state: Data<&AppState>,
         body: Json<GmvBatch>,
-    ) -> AppResult<Json<GmvIngestResult>> {
+    ) -> ApiResult<Json<GmvIngestResult>, codes::GmvRecordsCreate> {
         let batch = body.0;
         let merchant_id = match &auth {
             AnyAuth::Merchant(m) => {
                 let caller = &m.0;
                 if batch.merchant_id.is_some_and(|id| id != caller.merchant_id) {
-                    return Err(AppError::not_found("merchant"));
+                    return Err(AppError::not_found("merchant").into());
                 }
                 if caller.status != MerchantStatus::Approved.as_str() {
-                    return Err(service::not_approved(&caller.status));
+                    return Err(service::not_approved(&caller.status).into());
                 }
                 caller.merchant_id
             }
@@ -314,7 +316,7 @@ impl GmvApi {
                 s.0.require_admin()?;
                 batch.merchant_id.ok_or_else(|| {
                     AppError::invalid(
-                        "required",
+                        ErrorCode::Required,
                         "merchant_id",
                         "staff must name the merchant_id the records belong to",
                     )
@@ -323,14 +325,14 @@ impl GmvApi {
         };
         if batch.records.len() > MAX_BATCH {
             return Err(AppError::new(
-                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "batch_too_large",
+                ErrorCode::BatchTooLarge,
                 format!(
                     "at most {MAX_BATCH} records per request; this one has {}",
                     batch.records.len()
                 ),
             )
-            .with_field("records"));
+            .with_field("records")
+            .into());
         }
         let items: Vec<Value> = batch.records.into_iter().map(|r| r.0).collect();
         let out = service::ingest(&state.db, merchant_id, &items, Utc::now()).await?;
@@ -348,7 +350,7 @@ impl GmvApi {
                         ItemStatus::Rejected(e) => (
                             RecordStatus::Rejected,
                             Some(ApiError {
-                                code: e.code.to_string(),
+                                code: e.code.as_str().to_string(),
                                 message: e.message,
                                 field: Some(e.field),
                             }),
@@ -387,12 +389,12 @@ impl GmvApi {
         creator_id: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<GmvRecordPage>> {
+    ) -> ApiResult<Json<GmvRecordPage>, codes::GmvRecordsList> {
         let merchant_id = match &auth {
             AnyAuth::Staff(_) => merchant_id.0,
             AnyAuth::Merchant(m) => {
                 if merchant_id.0.is_some_and(|id| id != m.0.merchant_id) {
-                    return Err(AppError::not_found("merchant"));
+                    return Err(AppError::not_found("merchant").into());
                 }
                 Some(m.0.merchant_id)
             }
@@ -443,24 +445,26 @@ impl GmvApi {
         to: Query<Option<Day>>,
         granularity: Query<Option<Granularity>>,
         group_by: Query<Option<SummaryGroupBy>>,
-    ) -> AppResult<Json<GmvSummary>> {
+    ) -> ApiResult<Json<GmvSummary>, codes::GmvSummary> {
         visible(&auth, id.0)?;
         merchants::get(&state.db, id.0).await?;
         let to = to.0.map_or_else(domain::today, |d| d.0);
         let from = from.0.map_or(to - Duration::days(29), |d| d.0);
         if from > to {
             return Err(AppError::invalid(
-                "range_invalid",
+                ErrorCode::RangeInvalid,
                 "from",
                 "from must not be after to",
-            ));
+            )
+            .into());
         }
         if (to - from).num_days() >= MAX_SUMMARY_DAYS {
             return Err(AppError::invalid(
-                "range_too_long",
+                ErrorCode::RangeTooLong,
                 "from",
                 format!("a summary covers at most {MAX_SUMMARY_DAYS} days"),
-            ));
+            )
+            .into());
         }
         let group_by = group_by.0.map(|g| match g {
             SummaryGroupBy::Channel => GroupBy::Channel,

@@ -1,3 +1,4 @@
+use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
@@ -10,7 +11,6 @@ use crate::api::types::{Text, opt};
 use crate::{
     app::AppState,
     auth::MerchantAuth,
-    error::AppResult,
     mail::Locale,
     services::merchants::{self, Edit},
 };
@@ -105,7 +105,11 @@ impl MeApi {
     ///
     /// The merchant the `X-API-Key` belongs to, with its review status.
     #[oai(path = "/me", method = "get", operation_id = "me_get")]
-    async fn get(&self, auth: MerchantAuth, state: Data<&AppState>) -> AppResult<Json<Merchant>> {
+    async fn get(
+        &self,
+        auth: MerchantAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<Merchant>, codes::MeGet> {
         Ok(Json(
             merchants::get(&state.db, auth.0.merchant_id).await?.into(),
         ))
@@ -121,7 +125,7 @@ impl MeApi {
         auth: MerchantAuth,
         state: Data<&AppState>,
         body: Json<MerchantEdit>,
-    ) -> AppResult<Json<Merchant>> {
+    ) -> ApiResult<Json<Merchant>, codes::MeUpdate> {
         let b = body.0;
         let m = merchants::edit(
             &state.db,
@@ -150,7 +154,7 @@ impl MeApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
-    ) -> AppResult<Json<ApiKeyPage>> {
+    ) -> ApiResult<Json<ApiKeyPage>, codes::MeKeysList> {
         let items = merchants::keys(&state.db, auth.0.merchant_id)
             .await?
             .into_iter()
@@ -174,7 +178,7 @@ impl MeApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
-    ) -> AppResult<KeyCreated> {
+    ) -> ApiResult<KeyCreated, codes::MeKeysCreate> {
         let key = merchants::create_key(&state.db, auth.0.merchant_id).await?;
         Ok(KeyCreated::Created(Json(key.into())))
     }
@@ -192,7 +196,7 @@ impl MeApi {
         auth: MerchantAuth,
         state: Data<&AppState>,
         key_id: Path<i64>,
-    ) -> AppResult<Json<ApiKeyInfo>> {
+    ) -> ApiResult<Json<ApiKeyInfo>, codes::MeKeysRevoke> {
         let key = merchants::revoke_key(&state.db, auth.0.merchant_id, key_id.0).await?;
         Ok(Json(state.key_touches.apply(key).into()))
     }
@@ -210,7 +214,7 @@ impl MeApi {
         auth: MerchantAuth,
         state: Data<&AppState>,
         body: Json<Notifications>,
-    ) -> AppResult<Json<Merchant>> {
+    ) -> ApiResult<Json<Merchant>, codes::MeNotificationsSet> {
         let m = merchants::set_notifications(
             &state.db,
             auth.0.merchant_id,

@@ -1,3 +1,5 @@
+use crate::error_code::ErrorCode;
+use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{
@@ -263,17 +265,16 @@ pub fn visible(auth: &AnyAuth, merchant_id: i64) -> AppResult<()> {
     match auth {
         AnyAuth::Staff(_) => Ok(()),
         AnyAuth::Merchant(m) if m.0.merchant_id == merchant_id => Ok(()),
-        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant")),
+        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant").into()),
     }
 }
 
 pub fn staff_only(auth: &AnyAuth) -> AppResult<&crate::auth::Staff> {
     match auth {
         AnyAuth::Staff(s) => Ok(&s.0),
-        AnyAuth::Merchant(_) => Err(AppError::forbidden(
-            "staff_only",
-            "only platform staff may do this",
-        )),
+        AnyAuth::Merchant(_) => {
+            Err(AppError::new(ErrorCode::StaffOnly, "only platform staff may do this").into())
+        }
     }
 }
 
@@ -289,7 +290,7 @@ impl MerchantsApi {
         state: Data<&AppState>,
         remote: &RemoteAddr,
         body: Json<MerchantApplication>,
-    ) -> AppResult<ApplyResponse> {
+    ) -> ApiResult<ApplyResponse, codes::MerchantsApply> {
         let client = remote
             .as_socket_addr()
             .map(|a| a.ip().to_string())
@@ -337,7 +338,7 @@ impl MerchantsApi {
         q: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<MerchantPage>> {
+    ) -> ApiResult<Json<MerchantPage>, codes::MerchantsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let after = pagination::decode_id(cursor.0.as_deref())?;
@@ -372,7 +373,7 @@ impl MerchantsApi {
         auth: AnyAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> AppResult<Json<Merchant>> {
+    ) -> ApiResult<Json<Merchant>, codes::MerchantsGet> {
         visible(&auth, id.0)?;
         Ok(Json(merchants::get(&state.db, id.0).await?.into()))
     }
@@ -393,7 +394,7 @@ impl MerchantsApi {
         state: Data<&AppState>,
         id: Path<i64>,
         body: Json<DecisionRequest>,
-    ) -> AppResult<Json<Merchant>> {
+    ) -> ApiResult<Json<Merchant>, codes::MerchantsDecide> {
         auth.0.require(&[Role::Admin, Role::Reviewer])?;
         let m = merchants::decide(
             &state.db,
@@ -419,7 +420,7 @@ impl MerchantsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> AppResult<Json<DecisionPage>> {
+    ) -> ApiResult<Json<DecisionPage>, codes::MerchantsDecisions> {
         let _ = auth;
         let items = merchants::decisions(&state.db, id.0)
             .await?

@@ -1,5 +1,7 @@
 //! The HTTP layer: one `#[OpenApi]` impl per tag, thin, no SQL.
 
+pub mod codes;
+pub mod document;
 pub mod emails;
 pub mod evaluations;
 pub mod gmv;

@@ -1,3 +1,5 @@
+use crate::error_code::ErrorCode;
+use crate::{api::codes, error::ApiResult};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -50,17 +52,17 @@ impl OpsApi {
     ///
     /// Answers 200 when the database is reachable, 503 otherwise.
     #[oai(path = "/readyz", method = "get", operation_id = "ops_readyz")]
-    async fn readyz(&self, state: Data<&AppState>) -> Result<ReadyResponse, AppError> {
+    async fn readyz(&self, state: Data<&AppState>) -> ApiResult<ReadyResponse, codes::OpsReadyz> {
         if db::ping(&state.db).await {
             Ok(ReadyResponse::Ready(Json(Health {
                 status: "ok".into(),
             })))
         } else {
             Err(AppError::new(
-                poem::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database_unreachable",
+                ErrorCode::DatabaseUnreachable,
                 "the database does not answer",
-            ))
+            )
+            .into())
         }
     }
 

@@ -1,4 +1,5 @@
 use crate::api::types::{Day, Nullable, Text};
+use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -367,7 +368,7 @@ pub struct ProgramSummary {
 
 fn merchant_visible(auth: &AnyAuth, p: &entity::program::Model) -> AppResult<()> {
     if matches!(auth, AnyAuth::Merchant(_)) && !p.active {
-        return Err(AppError::not_found("programme"));
+        return Err(AppError::not_found("programme").into());
     }
     Ok(())
 }
@@ -384,7 +385,7 @@ impl ProgramsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         body: Json<NewProgram>,
-    ) -> AppResult<CreateProgramResponse> {
+    ) -> ApiResult<CreateProgramResponse, codes::ProgramsCreate> {
         auth.0.require_admin()?;
         let b = body.0;
         let def = ProgramDef::parse(ProgramInput {
@@ -420,7 +421,7 @@ impl ProgramsApi {
         state: Data<&AppState>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<ProgramPage>> {
+    ) -> ApiResult<Json<ProgramPage>, codes::ProgramsList> {
         let limit = pagination::limit(limit.0)?;
         let after = pagination::decode_id(cursor.0.as_deref())?;
         let active_only = matches!(auth, AnyAuth::Merchant(_));
@@ -440,7 +441,7 @@ impl ProgramsApi {
         auth: AnyAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> AppResult<Json<Program>> {
+    ) -> ApiResult<Json<Program>, codes::ProgramsGet> {
         let p = programs::get(&state.db, id.0).await?;
         merchant_visible(&auth, &p)?;
         Ok(Json(to_api(p)?))
@@ -461,7 +462,7 @@ impl ProgramsApi {
         state: Data<&AppState>,
         id: Path<i64>,
         body: Json<ProgramPatch>,
-    ) -> AppResult<Json<Program>> {
+    ) -> ApiResult<Json<Program>, codes::ProgramsUpdate> {
         auth.0.require_admin()?;
         let b = body.0;
         let row = programs::update(&state.db, id.0, move |i| {
@@ -533,7 +534,7 @@ impl ProgramsApi {
         tier: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<ProgressPage>> {
+    ) -> ApiResult<Json<ProgressPage>, codes::ProgramsProgress> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let cursor = pagination::decode(cursor.0.as_deref())?;
@@ -587,7 +588,7 @@ impl ProgramsApi {
         id: Path<i64>,
         period_start: Query<Option<Day>>,
         as_of: Query<Option<DateTime<Utc>>>,
-    ) -> AppResult<Json<ProgramSummary>> {
+    ) -> ApiResult<Json<ProgramSummary>, codes::ProgramsSummary> {
         let _ = auth;
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
@@ -658,7 +659,7 @@ impl ProgramsApi {
         subject_id: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<AchievementPage>> {
+    ) -> ApiResult<Json<AchievementPage>, codes::ProgramsAchievements> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let after = pagination::decode_id(cursor.0.as_deref())?;
@@ -701,7 +702,7 @@ impl ProgramsApi {
         auth: AnyAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> AppResult<Json<ProgressPage>> {
+    ) -> ApiResult<Json<ProgressPage>, codes::ProgramsMerchantProgress> {
         visible(&auth, id.0)?;
         if staff_only(&auth).is_ok() {
             crate::services::merchants::get(&state.db, id.0).await?;
@@ -725,7 +726,7 @@ impl ProgramsApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
-    ) -> AppResult<Json<ProgressPage>> {
+    ) -> ApiResult<Json<ProgressPage>, codes::ProgramsMyProgress> {
         let rows = programs::merchant_progress(&state.db, auth.0.merchant_id).await?;
         Ok(Json(ProgressPage {
             items: rows.into_iter().map(Into::into).collect(),

@@ -1,3 +1,4 @@
+use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -10,7 +11,6 @@ use super::ApiTags;
 use crate::{
     app::AppState,
     auth::{Role, StaffAuth},
-    error::AppResult,
     pagination,
     services::{audit, staff},
 };
@@ -94,7 +94,7 @@ impl StaffApi {
     ///
     /// Returns the staff member the bearer token belongs to, and its role.
     #[oai(path = "/staff/me", method = "get", operation_id = "staff_whoami")]
-    async fn whoami(&self, auth: StaffAuth) -> AppResult<Json<StaffWhoami>> {
+    async fn whoami(&self, auth: StaffAuth) -> ApiResult<Json<StaffWhoami>, codes::StaffWhoami> {
         let s = auth.0;
         Ok(Json(StaffWhoami {
             name: s.name,
@@ -115,7 +115,7 @@ impl StaffApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-    ) -> AppResult<Json<StaffTokenPage>> {
+    ) -> ApiResult<Json<StaffTokenPage>, codes::StaffTokensList> {
         auth.0.require_admin()?;
         let items = staff::list(&state.db)
             .await?
@@ -138,7 +138,7 @@ impl StaffApi {
         state: Data<&AppState>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
-    ) -> AppResult<Json<AuditPage>> {
+    ) -> ApiResult<Json<AuditPage>, codes::AuditLogList> {
         auth.0.require_admin()?;
         let limit = pagination::limit(limit.0)?;
         let before = pagination::decode_id(cursor.0.as_deref())?;
@@ -170,7 +170,7 @@ impl StaffApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-    ) -> AppResult<Json<StaffToken>> {
+    ) -> ApiResult<Json<StaffToken>, codes::StaffTokensRevoke> {
         auth.0.require_admin()?;
         let row = staff::revoke(&state.db, id.0).await?;
         Ok(Json(row.into()))

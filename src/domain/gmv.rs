@@ -1,5 +1,6 @@
 //! A GMV record that passed its checks, its sales channel, and the Asia/Shanghai local day.
 
+use crate::error_code::ErrorCode;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, SubsecRound, Utc};
 use chrono_tz::Asia::Shanghai;
 use poem_openapi::Enum;
@@ -92,7 +93,7 @@ impl GmvRecord {
         let obj: &Map<String, Value> = item.as_object().ok_or_else(|| {
             FieldError::new(
                 prefix,
-                "record_invalid",
+                ErrorCode::RecordInvalid,
                 "each record must be a JSON object",
             )
         })?;
@@ -104,14 +105,14 @@ impl GmvRecord {
             None | Some(Value::Null) => {
                 return Err(FieldError::new(
                     field("amount"),
-                    "required",
+                    ErrorCode::Required,
                     "amount is required (integer fen)",
                 ));
             }
             Some(v) => v.as_i64().ok_or_else(|| {
                 FieldError::new(
                     field("amount"),
-                    "amount_invalid",
+                    ErrorCode::AmountInvalid,
                     "amount must be an integer number of fen",
                 )
             })?,
@@ -119,14 +120,14 @@ impl GmvRecord {
         if amount == 0 {
             return Err(FieldError::new(
                 field("amount"),
-                "amount_zero",
+                ErrorCode::AmountZero,
                 "amount must not be zero",
             ));
         }
         if amount.unsigned_abs() > MAX_ABS_AMOUNT as u64 {
             return Err(FieldError::new(
                 field("amount"),
-                "amount_out_of_range",
+                ErrorCode::AmountOutOfRange,
                 format!("|amount| must be at most {MAX_ABS_AMOUNT} fen"),
             ));
         }
@@ -136,14 +137,14 @@ impl GmvRecord {
             None | Some(Value::Null) => {
                 return Err(FieldError::new(
                     field("currency"),
-                    "required",
+                    ErrorCode::Required,
                     "currency is required and must be CNY",
                 ));
             }
             Some(_) => {
                 return Err(FieldError::new(
                     field("currency"),
-                    "currency_unsupported",
+                    ErrorCode::CurrencyUnsupported,
                     "the only supported currency is CNY",
                 ));
             }
@@ -153,14 +154,14 @@ impl GmvRecord {
             None | Some(Value::Null) => {
                 return Err(FieldError::new(
                     field("channel"),
-                    "required",
+                    ErrorCode::Required,
                     "channel is required",
                 ));
             }
             Some(v) => v.as_str().and_then(Channel::parse).ok_or_else(|| {
                 FieldError::new(
                     field("channel"),
-                    "channel_invalid",
+                    ErrorCode::ChannelInvalid,
                     "channel must be live_stream, short_video, storefront or other",
                 )
             })?,
@@ -170,7 +171,7 @@ impl GmvRecord {
             None | Some(Value::Null) => {
                 return Err(FieldError::new(
                     field("occurred_at"),
-                    "required",
+                    ErrorCode::Required,
                     "occurred_at is required (RFC 3339 with an offset)",
                 ));
             }
@@ -180,7 +181,7 @@ impl GmvRecord {
                 .ok_or_else(|| {
                     FieldError::new(
                         field("occurred_at"),
-                        "occurred_at_invalid",
+                        ErrorCode::OccurredAtInvalid,
                         "occurred_at must be an RFC 3339 instant with an offset, e.g. 2026-03-01T20:15:00+08:00",
                     )
                 })?
@@ -190,7 +191,7 @@ impl GmvRecord {
         if occurred_at > now + FUTURE_TOLERANCE {
             return Err(FieldError::new(
                 field("occurred_at"),
-                "occurred_at_in_future",
+                ErrorCode::OccurredAtInFuture,
                 "occurred_at lies more than 5 minutes in the future",
             ));
         }
@@ -201,7 +202,7 @@ impl GmvRecord {
         if corrects.is_some() && amount > 0 {
             return Err(FieldError::new(
                 field("corrects"),
-                "corrects_on_sale",
+                ErrorCode::CorrectsOnSale,
                 "only a negative amount (refund or correction) may name the record it corrects",
             ));
         }
@@ -237,16 +238,16 @@ fn id_field(
     path: &str,
     required: bool,
 ) -> Result<Option<String>, FieldError> {
-    let code: &'static str = match name {
-        "external_id" => "external_id_invalid",
-        "product_id" => "product_id_invalid",
-        "creator_id" => "creator_id_invalid",
-        _ => "corrects_invalid",
+    let code = match name {
+        "external_id" => ErrorCode::ExternalIdInvalid,
+        "product_id" => ErrorCode::ProductIdInvalid,
+        "creator_id" => ErrorCode::CreatorIdInvalid,
+        _ => ErrorCode::CorrectsInvalid,
     };
     match obj.get(name) {
         None | Some(Value::Null) if required => Err(FieldError::new(
             path,
-            "required",
+            ErrorCode::Required,
             format!("{name} is required"),
         )),
         None | Some(Value::Null) => Ok(None),
@@ -420,12 +421,12 @@ mod tests {
             v[name] = value.clone();
             let e = err(v);
             assert_eq!(
-                (e.code, e.field.as_str()),
+                (e.code.as_str(), e.field.as_str()),
                 (code, format!("records.0.{name}").as_str()),
                 "{name} = {value}"
             );
         }
-        assert_eq!(err(json!([1])).code, "record_invalid");
+        assert_eq!(err(json!([1])).code.as_str(), "record_invalid");
         let mut v = item();
         v["external_id"] = json!("义".repeat(128));
         v["occurred_at"] = json!("2026-03-10T00:05:00Z");

@@ -1,5 +1,6 @@
 //! Merchant kinds, the review status machine and a validated application.
 
+use crate::error_code::ErrorCode;
 use poem_openapi::Enum;
 
 use super::{FieldError, text, uscc::Uscc};
@@ -156,7 +157,7 @@ impl Application {
         {
             return Err(FieldError::new(
                 "trademark_number",
-                "trademark_number_invalid",
+                ErrorCode::TrademarkNumberInvalid,
                 "trademark_number is the registration number: letters and digits only",
             ));
         }
@@ -165,7 +166,7 @@ impl Application {
                 let missing = |f: &str| {
                     FieldError::new(
                         f,
-                        "required",
+                        ErrorCode::Required,
                         format!("{f} is required for a brand merchant"),
                     )
                 };
@@ -181,7 +182,7 @@ impl Application {
                 Some(industry_belt.ok_or_else(|| {
                     FieldError::new(
                         "industry_belt",
-                        "required",
+                        ErrorCode::Required,
                         "industry_belt is required for an industry-belt merchant (e.g. 义乌小商品)",
                     )
                 })?),

@@ -8,27 +8,23 @@ pub mod program;
 pub mod text;
 pub mod uscc;
 
+pub use crate::error_code::ErrorCode;
+
 /// A field that failed validation: which field, a stable code and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {
     pub field: String,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             code,
             message: message.into(),
         }
-    }
-}
-
-impl From<FieldError> for crate::error::AppError {
-    fn from(e: FieldError) -> Self {
-        crate::error::AppError::invalid(e.code, &e.field, e.message)
     }
 }

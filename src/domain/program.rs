@@ -1,5 +1,6 @@
 //! A validated incentive programme definition.
 
+use crate::error_code::ErrorCode;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
@@ -95,7 +96,7 @@ impl ProgramDef {
         if description.chars().count() > 2_000 {
             return Err(FieldError::new(
                 "description",
-                "description_too_long",
+                ErrorCode::DescriptionTooLong,
                 "description must be at most 2000 characters",
             ));
         }
@@ -105,7 +106,7 @@ impl ProgramDef {
         {
             return Err(FieldError::new(
                 "description",
-                "control_characters",
+                ErrorCode::ControlCharacters,
                 "description may break lines but contains other control characters",
             ));
         }
@@ -118,7 +119,7 @@ impl ProgramDef {
         if merchant_kinds.is_empty() {
             return Err(FieldError::new(
                 "merchant_kinds",
-                "merchant_kinds_empty",
+                ErrorCode::MerchantKindsEmpty,
                 "name at least one merchant kind (brand, industry_belt)",
             ));
         }
@@ -126,14 +127,14 @@ impl ProgramDef {
             (Metric::ChannelGmv, None) => {
                 return Err(FieldError::new(
                     "channel",
-                    "channel_required",
+                    ErrorCode::ChannelRequired,
                     "metric channel_gmv needs a channel",
                 ));
             }
             (Metric::Gmv, Some(_)) => {
                 return Err(FieldError::new(
                     "channel",
-                    "channel_not_allowed",
+                    ErrorCode::ChannelNotAllowed,
                     "a channel is only meaningful with metric channel_gmv",
                 ));
             }
@@ -142,7 +143,7 @@ impl ProgramDef {
         let time_zone: Tz = i.time_zone.trim().parse().map_err(|_| {
             FieldError::new(
                 "time_zone",
-                "time_zone_unknown",
+                ErrorCode::TimeZoneUnknown,
                 format!(
                     "{:?} is not an IANA time zone such as Asia/Shanghai",
                     i.time_zone
@@ -154,14 +155,14 @@ impl ProgramDef {
         {
             return Err(FieldError::new(
                 "ends_on",
-                "ends_before_start",
+                ErrorCode::EndsBeforeStart,
                 "ends_on must not be before starts_on",
             ));
         }
         if i.tiers.is_empty() {
             return Err(FieldError::new(
                 "tiers",
-                "tiers_empty",
+                ErrorCode::TiersEmpty,
                 "a programme needs at least one tier",
             ));
         }
@@ -171,14 +172,14 @@ impl ProgramDef {
             if tiers.iter().any(|p: &Tier| p.name == tname) {
                 return Err(FieldError::new(
                     format!("tiers.{n}.name"),
-                    "tier_name_duplicate",
+                    ErrorCode::TierNameDuplicate,
                     format!("the tier name {tname:?} is used twice"),
                 ));
             }
             if t.threshold <= 0 {
                 return Err(FieldError::new(
                     format!("tiers.{n}.threshold"),
-                    "tier_threshold_not_positive",
+                    ErrorCode::TierThresholdNotPositive,
                     "thresholds are positive amounts in fen",
                 ));
             }
@@ -187,7 +188,7 @@ impl ProgramDef {
             {
                 return Err(FieldError::new(
                     format!("tiers.{n}.threshold"),
-                    "tiers_not_ascending",
+                    ErrorCode::TiersNotAscending,
                     "tier thresholds must be strictly increasing",
                 ));
             }
@@ -199,7 +200,7 @@ impl ProgramDef {
         if i.goal <= 0 {
             return Err(FieldError::new(
                 "goal",
-                "goal_not_positive",
+                ErrorCode::GoalNotPositive,
                 "goal (how many subjects should reach the top tier) must be positive",
             ));
         }
@@ -301,7 +302,7 @@ mod tests {
 
     fn field(i: ProgramInput) -> (String, &'static str) {
         let e = ProgramDef::parse(i).unwrap_err();
-        (e.field, e.code)
+        (e.field, e.code.as_str())
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Free-text fields: trimmed, bounded in characters (not bytes), no control characters.
 
 use super::FieldError;
+use crate::error_code::ErrorCode;
 
 /// Checks a required text field and returns it trimmed.
 pub fn required(field: &str, raw: &str, max_chars: usize) -> Result<String, FieldError> {
@@ -8,7 +9,7 @@ pub fn required(field: &str, raw: &str, max_chars: usize) -> Result<String, Fiel
     if s.is_empty() {
         return Err(FieldError::new(
             field,
-            "required",
+            ErrorCode::Required,
             format!("{field} must not be empty"),
         ));
     }
@@ -31,14 +32,14 @@ fn bounded(field: &str, s: &str, max_chars: usize) -> Result<String, FieldError>
     if s.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
-            "too_long",
+            ErrorCode::TooLong,
             format!("{field} is longer than {max_chars} characters"),
         ));
     }
     if s.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
-            "control_characters",
+            ErrorCode::ControlCharacters,
             format!("{field} contains control characters"),
         ));
     }
@@ -51,7 +52,7 @@ pub fn email(field: &str, raw: &str) -> Result<String, FieldError> {
     let bad = || {
         FieldError::new(
             field,
-            "email_invalid",
+            ErrorCode::EmailInvalid,
             format!("{field} is not a valid email address"),
         )
     };
@@ -75,17 +76,23 @@ mod tests {
             required("legal_name", "  深圳市腾讯计算机系统有限公司 ", 200).unwrap(),
             "深圳市腾讯计算机系统有限公司"
         );
-        assert_eq!(required("x", " ", 10).unwrap_err().code, "required");
+        assert_eq!(
+            required("x", " ", 10).unwrap_err().code.as_str(),
+            "required"
+        );
         assert!(
             required("x", &"义".repeat(10), 10).is_ok(),
             "limits count characters, not bytes"
         );
         assert_eq!(
-            required("x", &"义".repeat(11), 10).unwrap_err().code,
+            required("x", &"义".repeat(11), 10)
+                .unwrap_err()
+                .code
+                .as_str(),
             "too_long"
         );
         assert_eq!(
-            required("x", "a\u{0}b", 10).unwrap_err().code,
+            required("x", "a\u{0}b", 10).unwrap_err().code.as_str(),
             "control_characters"
         );
         assert_eq!(optional("x", Some("  "), 10).unwrap(), None);

@@ -1,6 +1,7 @@
 //! 统一社会信用代码 (unified social credit code), GB 32100-2015.
 
 use super::FieldError;
+use crate::error_code::ErrorCode;
 
 /// The 31 characters the code may use (no I, O, S, V, Z), in value order.
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -30,7 +31,7 @@ pub fn check_char(first17: &[u8]) -> Option<char> {
 impl Uscc {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let s = raw.trim().to_ascii_uppercase();
-        let invalid = |msg: &str| FieldError::new("uscc", "uscc_invalid", msg.to_string());
+        let invalid = |msg: &str| FieldError::new("uscc", ErrorCode::UsccInvalid, msg.to_string());
         if s.chars().count() != 18 {
             return Err(invalid("the unified social credit code has 18 characters"));
         }
@@ -79,7 +80,7 @@ mod tests {
             "9I440300708461136T",
         ] {
             let e = Uscc::parse(bad).unwrap_err();
-            assert_eq!(e.code, "uscc_invalid", "{bad}");
+            assert_eq!(e.code.as_str(), "uscc_invalid", "{bad}");
             assert_eq!(e.field, "uscc");
         }
     }

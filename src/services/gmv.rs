@@ -1,6 +1,7 @@
 //! GMV ingestion (idempotent, batched, one transaction per request, roll-ups kept in the same
 //! transaction), record listing and roll-up summaries.
 
+use crate::error_code::ErrorCode;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -160,12 +161,12 @@ pub async fn ingest(
                 None => match &r.corrects {
                     Some(c) if !claimed.contains_key(c) => Plan::Rejected(FieldError::new(
                         format!("records.{i}.corrects"),
-                        "corrects_unknown",
+                        ErrorCode::CorrectsUnknown,
                         "corrects names no record of this merchant",
                     )),
                     _ if !rollups.add(&r) => Plan::Rejected(FieldError::new(
                         format!("records.{i}.amount"),
-                        "amount_overflow",
+                        ErrorCode::AmountOverflow,
                         "this amount would overflow the batch's daily total",
                     )),
                     _ => {
@@ -256,14 +257,14 @@ pub async fn ingest(
 fn conflict(i: usize) -> FieldError {
     FieldError::new(
         format!("records.{i}.external_id"),
-        "external_id_conflict",
+        ErrorCode::ExternalIdConflict,
         "this external_id was already recorded with a different body",
     )
 }
 
 pub fn not_approved(status: &str) -> AppError {
-    AppError::forbidden(
-        "merchant_not_approved",
+    AppError::new(
+        ErrorCode::MerchantNotApproved,
         format!("only approved merchants may report GMV; this merchant is {status}"),
     )
 }
@@ -615,7 +616,7 @@ pub async fn summary(
 
     let overflow = || {
         AppError::invalid(
-            "amount_overflow",
+            ErrorCode::AmountOverflow,
             "from",
             "the total over this range does not fit in 64 bits; ask for a shorter range",
         )

@@ -1,5 +1,6 @@
 //! Onboarding: applications, the review status machine, API keys and merchant lookup.
 
+use crate::error_code::ErrorCode;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -130,8 +131,8 @@ pub async fn authenticate(state: &AppState, key: &str) -> AppResult<MerchantCall
         .ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
     let merchant = merchant.ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
     if merchant.status == MerchantStatus::Suspended.as_str() {
-        return Err(AppError::forbidden(
-            "merchant_suspended",
+        return Err(AppError::new(
+            ErrorCode::MerchantSuspended,
             "this merchant is suspended; its keys are blocked until it is reinstated",
         ));
     }
@@ -212,8 +213,8 @@ fn new_key_row(merchant_id: i64) -> (api_key::ActiveModel, String) {
 }
 
 fn uscc_taken() -> AppError {
-    AppError::conflict(
-        "uscc_taken",
+    AppError::new(
+        ErrorCode::UsccTaken,
         "a merchant with this unified social credit code already exists",
     )
     .with_field("uscc")
@@ -357,7 +358,7 @@ pub async fn decide(
     if action.needs_reason() && reason.is_empty() {
         return Err(FieldError::new(
             "reason",
-            "required",
+            ErrorCode::Required,
             format!("a reason is required to {}", action.as_str()),
         )
         .into());
@@ -371,8 +372,8 @@ pub async fn decide(
         AppError::internal(anyhow::anyhow!("merchant {id} has status {:?}", m.status))
     })?;
     let impossible = || {
-        AppError::conflict(
-            "invalid_transition",
+        AppError::new(
+            ErrorCode::InvalidTransition,
             format!(
                 "cannot {} a merchant whose status is {}",
                 action.as_str(),
@@ -450,8 +451,8 @@ pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> AppResult<mercha
     let m = get(db, id).await?;
     let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Rejected);
     if !status.editable() {
-        return Err(AppError::conflict(
-            "not_editable",
+        return Err(AppError::new(
+            ErrorCode::NotEditable,
             format!(
                 "the application can only be edited while submitted or changes_requested; it is {}",
                 m.status
@@ -533,8 +534,8 @@ pub async fn create_key(db: &DatabaseConnection, merchant_id: i64) -> AppResult<
         .count(db)
         .await?;
     if active >= MAX_ACTIVE_KEYS {
-        return Err(AppError::conflict(
-            "too_many_keys",
+        return Err(AppError::new(
+            ErrorCode::TooManyKeys,
             format!("a merchant may hold at most {MAX_ACTIVE_KEYS} usable keys; revoke one first"),
         ));
     }
@@ -567,8 +568,8 @@ pub async fn revoke_key(
         .count(&txn)
         .await?;
     if others == 0 {
-        return Err(AppError::conflict(
-            "last_key",
+        return Err(AppError::new(
+            ErrorCode::LastKey,
             "this is the only usable key; create another before revoking it",
         ));
     }

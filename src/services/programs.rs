@@ -1,6 +1,7 @@
 //! Incentive programmes: definitions, the seeded public goals, and reading evaluation
 //! results (leaderboards, summaries, achievements, run history).
 
+use crate::error_code::ErrorCode;
 use chrono::{NaiveDate, Utc};
 use entity::{achievement, job_run, program, progress};
 use sea_orm::{
@@ -219,7 +220,7 @@ pub async fn leaderboard(
             .and_then(|(v, s)| Some((v.parse::<i64>().ok()?, s.to_string())))
             .ok_or_else(|| {
                 AppError::invalid(
-                    "invalid_cursor",
+                    ErrorCode::InvalidCursor,
                     "cursor",
                     "the cursor is not one this server issued",
                 )

@@ -216,6 +216,22 @@ pub fn uscc(n: u32) -> String {
     body
 }
 
+/// Every error a test provokes must be one its operation documents: the status, and the code
+/// among those listed for that status.
+pub fn assert_documented(method: &Method, path: &str, status: StatusCode, body: &Value) {
+    if status.as_u16() < 400 || status == StatusCode::METHOD_NOT_ALLOWED {
+        return;
+    }
+    let Some(codes) = openapi::documented_codes(method, path, status.as_u16()) else {
+        return;
+    };
+    let code = body["code"].as_str().unwrap_or_default();
+    assert!(
+        codes.iter().any(|c| c == code),
+        "{method} {path} answered {status} `{code}`, which its operation does not document (it lists {codes:?} for {status})"
+    );
+}
+
 impl TestApp {
     pub async fn request(
         &self,
@@ -226,7 +242,7 @@ impl TestApp {
     ) -> Response {
         let mut req = self
             .client
-            .request(method, format!("{}{}", self.base, path));
+            .request(method.clone(), format!("{}{}", self.base, path));
         req = match who {
             As::Anonymous => req,
             As::Admin => req.bearer_auth(ADMIN_TOKEN),
@@ -241,6 +257,7 @@ impl TestApp {
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_documented(&method, path, status, &body);
         Response {
             status,
             headers,
@@ -276,7 +293,7 @@ impl TestApp {
     ) -> Response {
         let mut req = self
             .client
-            .request(method, format!("{}{}", self.base, path))
+            .request(method.clone(), format!("{}{}", self.base, path))
             .header("content-type", content_type)
             .body(body);
         req = match who {
@@ -290,6 +307,7 @@ impl TestApp {
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_documented(&method, path, status, &body);
         Response {
             status,
             headers,

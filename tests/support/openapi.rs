@@ -71,3 +71,36 @@ pub fn fill(path: &str, id: i64) -> String {
     out.push_str(rest);
     out
 }
+
+/// The error codes the document lists for `method path` (a concrete request path) and
+/// `status`: `None` when no documented operation matches (an unknown route or method).
+pub fn documented_codes(method: &Method, path: &str, status: u16) -> Option<Vec<String>> {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(document);
+    let path = path.split('?').next().unwrap_or(path);
+    let parts: Vec<&str> = path.split('/').collect();
+    let (_, item) = doc["paths"]
+        .as_object()?
+        .iter()
+        .filter(|(template, _)| {
+            let t: Vec<&str> = template.split('/').collect();
+            t.len() == parts.len()
+                && t.iter()
+                    .zip(&parts)
+                    .all(|(t, p)| t.starts_with('{') || t == p)
+        })
+        // A literal segment wins over a parameter.
+        .max_by_key(|(template, _)| {
+            template.matches('{').count() * 1000 + usize::MAX / 2 - template.len()
+        })?;
+    let op = item.get(method.as_str().to_lowercase())?;
+    let description = op["responses"][status.to_string()]["description"]
+        .as_str()
+        .unwrap_or_default();
+    Some(
+        merchant_incentives::api::document::listed_codes(description)
+            .into_iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+    )
+}

@@ -1,0 +1,97 @@
+//! The error codes each operation can answer with. An operation's error type is
+//! `Failure<codes::OperationName>`; the document lists these codes per status, and a debug build
+//! refuses to answer with one that is not listed. `internal` and `timeout` apply to every
+//! operation and are added to each.
+
+use crate::{error::ErrorSet, error_code::ErrorCode, error_code::ErrorCode::*};
+
+/// Staff bearer token only.
+const STAFF: &[ErrorCode] = &[Unauthorized, AmbiguousCredentials, StaffOnly, RateLimited];
+/// Merchant API key only.
+const MERCHANT: &[ErrorCode] = &[
+    Unauthorized,
+    AmbiguousCredentials,
+    MerchantSuspended,
+    RateLimited,
+];
+/// A staff token or a merchant key.
+const ANY: &[ErrorCode] = MERCHANT;
+/// A role check (admin, or admin and reviewer).
+const ROLE: &[ErrorCode] = &[InsufficientRole];
+/// A JSON body.
+const BODY: &[ErrorCode] = &[
+    BadRequest,
+    NullNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+];
+/// Path or query parameters of a type.
+const PARAMS: &[ErrorCode] = &[BadRequest];
+/// `limit` and `cursor`.
+const PAGE: &[ErrorCode] = &[BadRequest, LimitOutOfRange, InvalidCursor];
+/// The free-text checks of an application or a programme.
+const TEXT: &[ErrorCode] = &[Required, TooLong, ControlCharacters];
+/// An application's own fields.
+const APPLICATION: &[ErrorCode] = &[EmailInvalid, UsccInvalid, TrademarkNumberInvalid];
+/// A programme's fields.
+const PROGRAMME: &[ErrorCode] = &[
+    TiersEmpty,
+    TiersNotAscending,
+    TierThresholdNotPositive,
+    TierNameDuplicate,
+    TimeZoneUnknown,
+    GoalNotPositive,
+    MerchantKindsEmpty,
+    ChannelRequired,
+    ChannelNotAllowed,
+    EndsBeforeStart,
+    DescriptionTooLong,
+];
+
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($set:expr),* $(,)?];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+            impl ErrorSet for $name {
+                const CODES: &'static [&'static [ErrorCode]] = &[$($set,)* &[Internal, Timeout]];
+            }
+        )*
+    };
+}
+
+error_sets! {
+    MerchantsApply = [BODY, TEXT, APPLICATION, &[RateLimited, UsccTaken]];
+    MerchantsList = [STAFF, PAGE];
+    MerchantsGet = [ANY, PARAMS, &[NotFound]];
+    MerchantsDecide = [STAFF, ROLE, BODY, TEXT, &[NotFound, InvalidTransition]];
+    MerchantsDecisions = [STAFF, PARAMS, &[NotFound]];
+    MeGet = [MERCHANT];
+    MeUpdate = [MERCHANT, BODY, TEXT, APPLICATION, &[NotEditable]];
+    MeKeysList = [MERCHANT];
+    MeKeysCreate = [MERCHANT, &[TooManyKeys]];
+    MeKeysRevoke = [MERCHANT, PARAMS, &[NotFound, LastKey]];
+    MeNotificationsSet = [MERCHANT, BODY];
+    StaffWhoami = [STAFF];
+    StaffTokensList = [STAFF, ROLE];
+    StaffTokensRevoke = [STAFF, ROLE, PARAMS, &[NotFound]];
+    AuditLogList = [STAFF, ROLE, PAGE];
+    ProgramsCreate = [STAFF, ROLE, BODY, TEXT, PROGRAMME];
+    ProgramsList = [ANY, PAGE];
+    ProgramsGet = [ANY, PARAMS, &[NotFound]];
+    ProgramsUpdate = [STAFF, ROLE, PARAMS, BODY, TEXT, PROGRAMME, &[NotFound]];
+    ProgramsProgress = [STAFF, PARAMS, PAGE, &[NotFound]];
+    ProgramsSummary = [STAFF, PARAMS, &[NotFound]];
+    ProgramsAchievements = [STAFF, PARAMS, PAGE, &[NotFound]];
+    ProgramsMerchantProgress = [ANY, PARAMS, &[NotFound]];
+    ProgramsMyProgress = [MERCHANT];
+    EvaluationsRun = [STAFF, ROLE, BODY, &[AsOfInFuture]];
+    EvaluationsList = [STAFF, PAGE];
+    EmailsList = [STAFF, PARAMS, PAGE];
+    DigestsSend = [STAFF, ROLE, BODY, &[AsOfInFuture]];
+    MerchantsReport = [ANY, PARAMS, &[NotFound, AsOfInFuture]];
+    GmvRecordsCreate = [ANY, ROLE, BODY, &[NotFound, MerchantNotApproved, Required, BatchTooLarge]];
+    GmvRecordsList = [ANY, PARAMS, PAGE, &[NotFound]];
+    GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong]];
+    OpsReadyz = [&[DatabaseUnreachable]];
+}
