@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use entity::job_run;
 
-use super::{Counts, JobContext, Trigger, claim_tick, finish};
+use super::context::JobContext;
 use crate::mail::digests::{DigestKind, run_digest};
+use crate::services::runs::{Counts, Trigger, claim_tick, finish};
 
 /// Runs the `kind` tick scheduled at `scheduled_at` unless another replica claimed it.
 pub async fn run_tick(

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::job_run;
 use sea_orm::DatabaseConnection;
 
-use super::{JobContext, Trigger, claim_tick, finish};
+use super::context::JobContext;
+use crate::services::runs::{Trigger, claim_tick, finish};
 use crate::services::{evaluation, runs};
 
 pub const JOB: &str = runs::EVALUATE;

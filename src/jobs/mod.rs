@@ -3,29 +3,21 @@
 //! the replica whose insert went through runs the work. Jobs are plain async functions; the
 //! scheduler only calls them, and the CLI, the API and the tests call them directly.
 
+pub mod context;
 pub mod digest;
 pub mod evaluate;
+
+pub use context::JobContext;
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Timelike, Utc};
-use sea_orm::DatabaseConnection;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::{
-    config::{Config, Schedule},
-    mail::digests::DigestKind,
-};
+use crate::{config::Schedule, mail::digests::DigestKind};
 
 pub use crate::services::runs::{Counts, Trigger, claim_tick, finish};
-
-/// What a job needs: the database and the settings.
-#[derive(Clone)]
-pub struct JobContext {
-    pub db: DatabaseConnection,
-    pub config: Arc<Config>,
-}
 
 /// The scheduled instant of the tick firing at `now`: the occurrence of `schedule` at or just
 /// before it (with half a second of slack for a timer firing early), so every replica
