@@ -31,7 +31,6 @@ use std::{
 use chrono::Utc;
 use entity::{api_key, merchant, program, progress};
 use merchant_incentives::{
-    auth::Role,
     db,
     domain::{
         period::{self, Period, Status},
@@ -39,6 +38,7 @@ use merchant_incentives::{
         uscc::check_char,
     },
     pagination, secrets,
+    services::staff::Role,
     services::{programs, staff},
 };
 use sea_orm::{

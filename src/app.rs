@@ -1,86 +1,32 @@
-//! Application state and the poem route, shared by `serve` and the tests.
+//! The poem route, shared by `serve` and the tests: the API, the documents and the
+//! middlewares around them.
 
 use crate::error_code::ErrorCode;
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
     http::{HeaderValue, Method, StatusCode, header},
     listener::{Acceptor, Listener, TcpListener},
 };
-use poem_openapi::{OpenApiService, OperationId};
-use sea_orm::DatabaseConnection;
+use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use crate::{
     api,
-    config::Config,
-    error::{AppError, AppResult, REQUEST_ID, render_poem_error},
-    metrics::Metrics,
-    ratelimit::RateLimiter,
-    secrets,
+    error::{AppError, REQUEST_ID, render_poem_error},
 };
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
-    pub apply_limiter: Arc<RateLimiter>,
-    pub key_limiter: Arc<RateLimiter>,
-    pub admin_token_hash: Option<String>,
-    /// API key uses not yet written to `api_key.last_used_at`.
-    pub key_touches: Arc<crate::services::merchants::KeyTouches>,
-}
-
-impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config) -> Self {
-        let admin_token_hash = config.admin_token.as_deref().map(secrets::hash);
-        Self {
-            db,
-            apply_limiter: Arc::new(RateLimiter::new(
-                config.apply_rate_per_minute,
-                Duration::from_secs(60),
-                config.apply_rate_per_minute,
-            )),
-            key_limiter: Arc::new(RateLimiter::new(
-                config.key_rate_per_second,
-                Duration::from_secs(1),
-                config.key_rate_per_second.saturating_mul(2),
-            )),
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-            admin_token_hash,
-            key_touches: Arc::default(),
-        }
-    }
-
-    /// Per-credential request budget (`KEY_RATE_PER_SECOND`).
-    pub fn limit_key(&self, key: &str) -> AppResult<()> {
-        self.key_limiter.check(key).map_err(AppError::rate_limited)
-    }
-}
-
-pub fn openapi_service() -> OpenApiService<api::Apis, ()> {
-    OpenApiService::new(
-        api::apis(),
-        "merchant-incentives",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(api::DESCRIPTION)
-}
+pub use crate::state::AppState;
 
 /// The whole HTTP surface: API, documents, Swagger UI, operations endpoints.
 ///
 /// The middlewares are listed innermost first: each one sees the response of those above it.
 pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
-    let service = openapi_service();
+    let service = api::service();
     let (json, yaml) = api::document::documents();
     let swagger_ui = service.swagger_ui_html().replace(&service.spec(), json);
     Route::new()
@@ -206,7 +152,12 @@ async fn audit_staff_writes<E: Endpoint<Output = Response>>(
     let target = format!("{} {}", req.method(), req.uri().path());
     let resp = ep.call(req).await?;
     if resp.status().is_success()
-        && let Ok(staff) = crate::services::staff::authenticate(&state, &token).await
+        && let Ok(staff) = crate::services::staff::authenticate(
+            &state.db,
+            state.admin_token_hash.as_deref(),
+            &token,
+        )
+        .await
         && let Err(e) = crate::services::audit::record(
             &state.db,
             &staff.actor(),
@@ -261,7 +212,7 @@ async fn authenticate<E: Endpoint<Output = Response>>(
     if resp.status() == StatusCode::UNAUTHORIZED
         && crate::contract::get().staff_only().contains(op)
         && let Some((key, state)) = merchant_key
-        && crate::services::merchants::authenticate(&state, &key)
+        && crate::services::merchants::authenticate(&state.db, &state.key_touches, &key)
             .await
             .is_ok()
     {

@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::{app, auth::Role, config::Config, db, services::staff};
+use crate::{
+    app,
+    config::Config,
+    db,
+    services::staff::{self, Role},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -174,7 +179,7 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
     let state = app::AppState::new(database, config);
     let touches = (state.key_touches.clone(), state.db.clone());
     let mut scheduler = if state.config.scheduler {
-        Some(crate::jobs::start_scheduler(&state).await?)
+        Some(crate::jobs::start_scheduler(&state.job_context()).await?)
     } else {
         None
     };

@@ -23,7 +23,7 @@ pub struct Contract {
 pub fn get() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| {
-        let doc: Value = serde_json::from_str(&crate::app::openapi_service().spec())
+        let doc: Value = serde_json::from_str(&crate::api::service().spec())
             .expect("the generated document is JSON");
         Contract::new(doc)
     })

@@ -16,7 +16,11 @@ use entity::{
 };
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait};
 
-use crate::{config::Config, domain::uscc::check_char, jobs::Trigger, services::evaluation};
+use crate::{
+    config::Config,
+    domain::uscc::check_char,
+    services::{evaluation, runs::Trigger},
+};
 
 /// A progress line on stderr when it is a terminal; silent otherwise.
 pub struct Bar {

@@ -341,6 +341,71 @@ pub fn render_poem_error(err: poem::Error) -> Response {
     }
     resp
 }
+pub type ApiResult<T, S> = Result<T, Failure<S>>;
+
+// How each service's errors reach the caller. Infrastructure failures (the database, mail
+// rendering, stored data that breaks an invariant) are 500s with the cause logged.
+
+impl From<crate::services::merchants::OnboardingError> for AppError {
+    fn from(e: crate::services::merchants::OnboardingError) -> Self {
+        use crate::services::merchants::OnboardingError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::DuplicateUscc => Self::new(ErrorCode::UsccTaken, message).with_field("uscc"),
+            E::MerchantNotFound | E::KeyNotFound => Self::new(ErrorCode::NotFound, message),
+            E::UnknownKey => Self::unauthorized(message),
+            E::Suspended => Self::new(ErrorCode::MerchantSuspended, message),
+            E::InvalidTransition { .. } => Self::new(ErrorCode::InvalidTransition, message),
+            E::NotEditable(_) => Self::new(ErrorCode::NotEditable, message),
+            E::TooManyKeys => Self::new(ErrorCode::TooManyKeys, message),
+            E::LastKey => Self::new(ErrorCode::LastKey, message),
+            E::Corrupt(_) => Self::internal(e),
+            E::Db(e) => Self::internal(e),
+            E::Mail(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<crate::services::staff::StaffError> for AppError {
+    fn from(e: crate::services::staff::StaffError) -> Self {
+        use crate::services::staff::StaffError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::UnknownToken => Self::unauthorized(message),
+            E::NotFound => Self::new(ErrorCode::NotFound, message),
+            E::Corrupt(_) => Self::internal(e),
+            E::Db(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<crate::services::gmv::GmvError> for AppError {
+    fn from(e: crate::services::gmv::GmvError) -> Self {
+        use crate::services::gmv::GmvError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::MerchantNotFound => Self::new(ErrorCode::NotFound, message),
+            E::NotApproved(_) => Self::new(ErrorCode::MerchantNotApproved, message),
+            E::Db(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<crate::services::programs::ProgramsError> for AppError {
+    fn from(e: crate::services::programs::ProgramsError) -> Self {
+        use crate::services::programs::ProgramsError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::NotFound => Self::new(ErrorCode::NotFound, message),
+            E::Corrupt(e) => Self::internal(e),
+            E::Db(e) => Self::internal(e),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -372,4 +437,3 @@ mod tests {
         assert_eq!(resp.headers().get("retry-after").unwrap(), "7");
     }
 }
-pub type ApiResult<T, S> = Result<T, Failure<S>>;

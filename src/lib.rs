@@ -19,4 +19,5 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod secrets;
 pub mod services;
+pub mod state;
 pub mod telemetry;

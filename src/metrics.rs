@@ -1,4 +1,4 @@
-//! The service's Prometheus metrics: one typed registry per [`crate::app::AppState`].
+//! The service's Prometheus metrics: one typed registry per application state.
 //!
 //! Each metric is a field registered once in [`Metrics::default`] and updated through a method
 //! named for what happened (`observe_request`, …); `/metrics` renders the registry in the

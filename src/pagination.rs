@@ -4,18 +4,18 @@
 use crate::error_code::ErrorCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use crate::error::{AppError, AppResult};
+use crate::domain::FieldError;
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 500;
 
-pub fn limit(raw: Option<i64>) -> AppResult<u64> {
+pub fn limit(raw: Option<i64>) -> Result<u64, FieldError> {
     match raw {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => Ok(n as u64),
-        Some(_) => Err(AppError::invalid(
-            ErrorCode::LimitOutOfRange,
+        Some(_) => Err(FieldError::new(
             "limit",
+            ErrorCode::LimitOutOfRange,
             format!("limit must be between 1 and {MAX_LIMIT}"),
         )),
     }
@@ -27,14 +27,14 @@ pub fn encode(position: &str) -> String {
 }
 
 /// Decodes a cursor made by [`encode`].
-pub fn decode(cursor: Option<&str>) -> AppResult<Option<String>> {
+pub fn decode(cursor: Option<&str>) -> Result<Option<String>, FieldError> {
     let Some(c) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     let bad = || {
-        AppError::invalid(
-            ErrorCode::InvalidCursor,
+        FieldError::new(
             "cursor",
+            ErrorCode::InvalidCursor,
             "the cursor is not one this server issued",
         )
     };
@@ -46,13 +46,13 @@ pub fn decode(cursor: Option<&str>) -> AppResult<Option<String>> {
 }
 
 /// A cursor holding one id.
-pub fn decode_id(cursor: Option<&str>) -> AppResult<Option<i64>> {
+pub fn decode_id(cursor: Option<&str>) -> Result<Option<i64>, FieldError> {
     match decode(cursor)? {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
-            AppError::invalid(
-                ErrorCode::InvalidCursor,
+            FieldError::new(
                 "cursor",
+                ErrorCode::InvalidCursor,
                 "the cursor is not one this server issued",
             )
         }),

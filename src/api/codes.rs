@@ -92,6 +92,6 @@ error_sets! {
     MerchantsReport = [ANY, PARAMS, &[NotFound, AsOfInFuture]];
     GmvRecordsCreate = [ANY, ROLE, BODY, &[NotFound, MerchantNotApproved, Required, BatchTooLarge]];
     GmvRecordsList = [ANY, PARAMS, PAGE, &[NotFound]];
-    GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong]];
+    GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong, AmountOverflow]];
     OpsReadyz = [&[DatabaseUnreachable]];
 }

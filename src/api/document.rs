@@ -62,7 +62,7 @@ pub fn add_error_examples(doc: &mut Value) {
 pub fn documents() -> &'static (String, String) {
     static DOCS: OnceLock<(String, String)> = OnceLock::new();
     DOCS.get_or_init(|| {
-        let mut doc: Value = serde_json::from_str(&crate::app::openapi_service().spec())
+        let mut doc: Value = serde_json::from_str(&crate::api::service().spec())
             .expect("the generated document is JSON");
         add_error_examples(&mut doc);
         let json = format!(

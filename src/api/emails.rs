@@ -9,9 +9,9 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{ApiTags, merchants::visible};
+use super::{merchants::visible, tags::ApiTags};
 use crate::{
-    app::AppState,
+    auth::RequireRole,
     auth::{AnyAuth, StaffAuth},
     error::AppError,
     mail::{
@@ -20,6 +20,7 @@ use crate::{
         dispatcher::{self, ListFilter},
     },
     pagination,
+    state::AppState,
 };
 
 pub struct EmailsApi;

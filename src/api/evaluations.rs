@@ -4,14 +4,15 @@ use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::ApiTags;
+use super::tags::ApiTags;
 use crate::{
-    app::AppState,
+    auth::RequireRole,
     auth::StaffAuth,
     error::AppError,
-    jobs::Trigger,
     pagination,
+    services::runs::Trigger,
     services::{evaluation, programs},
+    state::AppState,
 };
 
 pub struct EvaluationsApi;

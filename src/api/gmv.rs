@@ -14,10 +14,10 @@ use poem_openapi::{
 };
 use serde_json::{Value, json};
 
-use super::{ApiTags, merchants::visible};
+use super::{merchants::visible, tags::ApiTags};
 use crate::{
-    app::AppState,
     auth::AnyAuth,
+    auth::RequireRole,
     domain::{
         gmv::{self as domain, Channel, Granularity},
         merchant::MerchantStatus,
@@ -28,6 +28,7 @@ use crate::{
         gmv::{self as service, GroupBy, ItemStatus, MAX_BATCH, RecordFilter},
         merchants,
     },
+    state::AppState,
 };
 
 pub struct GmvApi;
@@ -308,7 +309,7 @@ impl GmvApi {
                     return Err(AppError::not_found("merchant").into());
                 }
                 if caller.status != MerchantStatus::Approved.as_str() {
-                    return Err(service::not_approved(&caller.status).into());
+                    return Err(service::GmvError::NotApproved(caller.status.clone()).into());
                 }
                 caller.merchant_id
             }

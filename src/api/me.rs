@@ -4,15 +4,15 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags,
     merchants::{IssuedApiKey, Merchant},
+    tags::ApiTags,
 };
 use crate::api::types::{Text, opt};
 use crate::{
-    app::AppState,
     auth::MerchantAuth,
     mail::Locale,
     services::merchants::{self, Edit},
+    state::AppState,
 };
 
 pub struct MeApi;

@@ -9,12 +9,11 @@ use poem_openapi::{
 };
 
 use super::{
-    ApiTags,
+    tags::ApiTags,
     types::{Text, opt},
 };
 use crate::{
-    app::AppState,
-    auth::{AnyAuth, Role, StaffAuth},
+    auth::{AnyAuth, RequireRole, StaffAuth},
     domain::merchant::{
         Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus,
     },
@@ -22,6 +21,8 @@ use crate::{
     mail::Locale,
     pagination,
     services::merchants::{self, ListFilter},
+    services::staff::Role,
+    state::AppState,
 };
 
 pub struct MerchantsApi;
@@ -265,16 +266,17 @@ pub fn visible(auth: &AnyAuth, merchant_id: i64) -> AppResult<()> {
     match auth {
         AnyAuth::Staff(_) => Ok(()),
         AnyAuth::Merchant(m) if m.0.merchant_id == merchant_id => Ok(()),
-        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant").into()),
+        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant")),
     }
 }
 
-pub fn staff_only(auth: &AnyAuth) -> AppResult<&crate::auth::Staff> {
+pub fn staff_only(auth: &AnyAuth) -> AppResult<&crate::services::staff::Staff> {
     match auth {
         AnyAuth::Staff(s) => Ok(&s.0),
-        AnyAuth::Merchant(_) => {
-            Err(AppError::new(ErrorCode::StaffOnly, "only platform staff may do this").into())
-        }
+        AnyAuth::Merchant(_) => Err(AppError::new(
+            ErrorCode::StaffOnly,
+            "only platform staff may do this",
+        )),
     }
 }
 

@@ -10,9 +10,10 @@ pub mod merchants;
 pub mod ops;
 pub mod programs;
 pub mod staff;
+pub mod tags;
 pub mod types;
 
-use poem_openapi::Tags;
+use poem_openapi::OpenApiService;
 
 pub const DESCRIPTION: &str = "\
 Onboards brand and industry-belt merchants, records their GMV, evaluates their progress \
@@ -22,26 +23,6 @@ with `merchant-incentives staff create`). **Merchants** authorize with `X-API-Ke
 returned once by `POST /api/v1/merchants`.\n\n\
 Money is an integer number of fen (1 CNY = 100 fen). Errors are `{code, message, field}`. \
 Lists take `limit` (1–500, default 50) and an opaque `cursor`, and answer `{items, next_cursor}`.";
-
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Applying, reviewing and looking up merchants.
-    Merchants,
-    /// The calling merchant's own account, keys and notification settings.
-    Me,
-    /// Staff tokens and the audit log.
-    Staff,
-    /// Health, readiness and metrics.
-    Operations,
-    /// Incentive programmes, tiers, leaderboards and achievements.
-    Programs,
-    /// Evaluation runs: run now, and the history of scheduled and manual runs.
-    Evaluations,
-    /// Email reports: previews, digests and the outbox with its delivery state.
-    Reports,
-    /// Reporting GMV records and reading them back, raw or summarised by period.
-    Gmv,
-}
 
 pub type Apis = (
     ops::OpsApi,
@@ -65,4 +46,10 @@ pub fn apis() -> Apis {
         emails::EmailsApi,
         gmv::GmvApi,
     )
+}
+
+/// The OpenAPI service of every operation.
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis(), "merchant-incentives", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
 }

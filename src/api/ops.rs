@@ -6,8 +6,8 @@ use poem_openapi::{
     payload::{Json, PlainText},
 };
 
-use super::ApiTags;
-use crate::{app::AppState, db, error::AppError};
+use super::tags::ApiTags;
+use crate::{db, error::AppError, state::AppState};
 
 pub struct OpsApi;
 

@@ -10,11 +10,11 @@ use poem_openapi::{
 };
 
 use super::{
-    ApiTags,
     merchants::{staff_only, visible},
+    tags::ApiTags,
 };
 use crate::{
-    app::AppState,
+    auth::RequireRole,
     auth::{AnyAuth, MerchantAuth, StaffAuth},
     domain::{
         merchant::MerchantKind,
@@ -27,6 +27,7 @@ use crate::{
         programs::{self, LeaderboardFilter},
         reports,
     },
+    state::AppState,
 };
 
 pub struct ProgramsApi;
@@ -368,7 +369,7 @@ pub struct ProgramSummary {
 
 fn merchant_visible(auth: &AnyAuth, p: &entity::program::Model) -> AppResult<()> {
     if matches!(auth, AnyAuth::Merchant(_)) && !p.active {
-        return Err(AppError::not_found("programme").into());
+        return Err(AppError::not_found("programme"));
     }
     Ok(())
 }

@@ -7,12 +7,13 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::ApiTags;
+use super::tags::ApiTags;
 use crate::{
-    app::AppState,
-    auth::{Role, StaffAuth},
+    auth::{RequireRole, StaffAuth},
     pagination,
+    services::staff::Role,
     services::{audit, staff},
+    state::AppState,
 };
 
 pub struct StaffApi;

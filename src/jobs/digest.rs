@@ -5,31 +5,29 @@
 use chrono::{DateTime, Utc};
 use entity::job_run;
 
-use super::{Counts, Trigger, claim_tick, finish};
-use crate::{
-    app::AppState,
-    mail::digests::{DigestKind, run_digest},
-};
+use super::context::JobContext;
+use crate::mail::digests::{DigestKind, run_digest};
+use crate::services::runs::{Counts, Trigger, claim_tick, finish};
 
 /// Runs the `kind` tick scheduled at `scheduled_at` unless another replica claimed it.
 pub async fn run_tick(
-    state: &AppState,
+    ctx: &JobContext,
     kind: DigestKind,
     scheduled_at: DateTime<Utc>,
 ) -> anyhow::Result<Option<job_run::Model>> {
     let Some(run) = claim_tick(
-        &state.db,
+        &ctx.db,
         kind.as_str(),
         scheduled_at,
         scheduled_at,
-        &state.config.replica,
+        &ctx.config.replica,
         Trigger::Scheduler,
     )
     .await?
     else {
         return Ok(None);
     };
-    let result = run_digest(&state.db, &state.config, kind, scheduled_at)
+    let result = run_digest(&ctx.db, &ctx.config, kind, scheduled_at)
         .await
         .map(|q| Counts {
             emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
@@ -38,12 +36,12 @@ pub async fn run_tick(
     if let Err(e) = &result {
         tracing::error!(run = run.id, job = kind.as_str(), error = ?e, "digest failed");
     }
-    Ok(Some(finish(&state.db, run, &result).await?))
+    Ok(Some(finish(&ctx.db, run, &result).await?))
 }
 
 /// The scheduler's entry point.
-pub async fn tick(state: AppState, kind: DigestKind, scheduled_at: DateTime<Utc>) {
-    match run_tick(&state, kind, scheduled_at).await {
+pub async fn tick(ctx: JobContext, kind: DigestKind, scheduled_at: DateTime<Utc>) {
+    match run_tick(&ctx, kind, scheduled_at).await {
         Ok(Some(run)) => {
             tracing::info!(run = run.id, job = kind.as_str(), outcome = %run.outcome, queued = run.emails_queued, "digest tick finished")
         }

@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use entity::job_run;
 use sea_orm::DatabaseConnection;
 
-use super::{Trigger, claim_tick, finish};
-use crate::{app::AppState, services::evaluation};
+use super::context::JobContext;
+use crate::services::runs::{Trigger, claim_tick, finish};
+use crate::services::{evaluation, runs};
 
-pub const JOB: &str = "evaluate";
+pub const JOB: &str = runs::EVALUATE;
 
 /// Runs the tick scheduled at `scheduled_at` unless another replica claimed it. Returns the
 /// finished run (`ok` or `failed`), or `None` when the tick was not ours. A failed evaluation
@@ -38,8 +39,8 @@ pub async fn run_tick(
 }
 
 /// The scheduler's entry point.
-pub async fn tick(state: AppState, scheduled_at: DateTime<Utc>) {
-    match run_tick(&state.db, scheduled_at, &state.config.replica).await {
+pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) {
+    match run_tick(&ctx.db, scheduled_at, &ctx.config.replica).await {
         Ok(Some(run)) => tracing::info!(
             run = run.id,
             outcome = %run.outcome,

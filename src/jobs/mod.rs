@@ -3,129 +3,21 @@
 //! the replica whose insert went through runs the work. Jobs are plain async functions; the
 //! scheduler only calls them, and the CLI, the API and the tests call them directly.
 
+pub mod context;
 pub mod digest;
 pub mod evaluate;
+
+pub use context::JobContext;
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Timelike, Utc};
-use entity::job_run;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-    sea_query::OnConflict,
-};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::{app::AppState, config::Schedule, mail::digests::DigestKind};
+use crate::{config::Schedule, mail::digests::DigestKind};
 
-/// Who started a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Trigger {
-    /// A scheduler tick.
-    Scheduler,
-    /// `POST /api/v1/evaluations`.
-    Api,
-    /// The command line.
-    Cli,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Scheduler => "scheduler",
-            Trigger::Api => "api",
-            Trigger::Cli => "cli",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "scheduler" => Some(Trigger::Scheduler),
-            "api" => Some(Trigger::Api),
-            "cli" => Some(Trigger::Cli),
-            _ => None,
-        }
-    }
-}
-
-/// What a finished run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub subjects_evaluated: i64,
-    pub achievements_recorded: i64,
-    pub achievements_revoked: i64,
-    pub emails_queued: i64,
-}
-
-/// Claims the tick `(job, scheduled_at)`: the row when this caller inserted it (and so must run
-/// the work), `None` when another replica already has it.
-pub async fn claim_tick<C: ConnectionTrait>(
-    db: &C,
-    job: &str,
-    scheduled_at: DateTime<Utc>,
-    as_of: DateTime<Utc>,
-    replica: &str,
-    trigger: Trigger,
-) -> Result<Option<job_run::Model>, DbErr> {
-    let now = Utc::now();
-    let row = job_run::ActiveModel {
-        job: Set(job.to_string()),
-        scheduled_at: Set(scheduled_at),
-        as_of: Set(as_of),
-        replica: Set(replica.to_string()),
-        trigger: Set(trigger.as_str().to_string()),
-        started_at: Set(now),
-        finished_at: Set(None),
-        outcome: Set("running".into()),
-        error: Set(None),
-        subjects_evaluated: Set(0),
-        achievements_recorded: Set(0),
-        achievements_revoked: Set(0),
-        emails_queued: Set(0),
-        ..Default::default()
-    };
-    let inserted = job_run::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([job_run::Column::Job, job_run::Column::ScheduledAt])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    if inserted == 0 {
-        return Ok(None);
-    }
-    job_run::Entity::find()
-        .filter(job_run::Column::Job.eq(job))
-        .filter(job_run::Column::ScheduledAt.eq(scheduled_at))
-        .one(db)
-        .await
-}
-
-/// Records the outcome of a claimed run: `ok` with its counts, or `failed` with the error.
-pub async fn finish<C: ConnectionTrait>(
-    db: &C,
-    run: job_run::Model,
-    result: &anyhow::Result<Counts>,
-) -> Result<job_run::Model, DbErr> {
-    let mut row: job_run::ActiveModel = run.into();
-    row.finished_at = Set(Some(Utc::now()));
-    match result {
-        Ok(c) => {
-            row.outcome = Set("ok".into());
-            row.subjects_evaluated = Set(c.subjects_evaluated);
-            row.achievements_recorded = Set(c.achievements_recorded);
-            row.achievements_revoked = Set(c.achievements_revoked);
-            row.emails_queued = Set(c.emails_queued);
-        }
-        Err(e) => {
-            row.outcome = Set("failed".into());
-            row.error = Set(Some(format!("{e:#}")));
-        }
-    }
-    row.update(db).await
-}
+pub use crate::services::runs::{Counts, Trigger, claim_tick, finish};
 
 /// The scheduled instant of the tick firing at `now`: the occurrence of `schedule` at or just
 /// before it (with half a second of slack for a timer firing early), so every replica
@@ -142,13 +34,14 @@ pub fn tick_time(schedule: &Schedule, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A job body: called with the state and the tick's scheduled instant.
-pub type JobFn =
-    Arc<dyn Fn(AppState, DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub type JobFn = Arc<
+    dyn Fn(JobContext, DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+>;
 
 /// Adds `run` to `sched` on `schedule` (evaluated in Asia/Shanghai).
 pub async fn register(
     sched: &JobScheduler,
-    state: &AppState,
+    state: &JobContext,
     name: &'static str,
     schedule: &Schedule,
     run: JobFn,
@@ -177,7 +70,7 @@ pub async fn register(
 }
 
 /// Starts the scheduler with every job. Keep the handle alive; call `shutdown` on exit.
-pub async fn start_scheduler(state: &AppState) -> anyhow::Result<JobScheduler> {
+pub async fn start_scheduler(state: &JobContext) -> anyhow::Result<JobScheduler> {
     let sched = JobScheduler::new()
         .await
         .context("creating the job scheduler")?;

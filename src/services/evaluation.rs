@@ -37,8 +37,8 @@ use crate::{
         period::{self, Period, local_day, project, run_rate_window, standing},
         program::{Metric, ProgramDef, Subject},
     },
-    jobs::{self, Counts, Trigger},
     mail::{self, Locale, NewEmail},
+    services::runs::{self, Counts, Trigger},
 };
 
 /// The previous period is re-evaluated while "today" is at most this many days after its end.
@@ -64,22 +64,15 @@ pub async fn run(
     let mut scheduled_at = Utc::now();
     let claimed = loop {
         // The key is the current instant; two claims in the same microsecond take the next one.
-        if let Some(row) = jobs::claim_tick(
-            db,
-            crate::jobs::evaluate::JOB,
-            scheduled_at,
-            as_of,
-            replica,
-            trigger,
-        )
-        .await?
+        if let Some(row) =
+            runs::claim_tick(db, runs::EVALUATE, scheduled_at, as_of, replica, trigger).await?
         {
             break row;
         }
         scheduled_at += Duration::microseconds(1);
     };
     let result = evaluate(db, claimed.id, as_of, on_progress).await;
-    let row = jobs::finish(db, claimed, &result).await?;
+    let row = runs::finish(db, claimed, &result).await?;
     result.map(|_| row)
 }
 

@@ -19,9 +19,23 @@ use crate::{
         gmv::{Channel, GmvRecord, Granularity},
         merchant::MerchantStatus,
     },
-    error::{AppError, AppResult},
     pagination,
 };
+
+/// What can go wrong with GMV, in its own words; `src/api` maps each case to a code.
+#[derive(Debug, thiserror::Error)]
+pub enum GmvError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("merchant not found")]
+    MerchantNotFound,
+    #[error("only approved merchants may report GMV; this merchant is {0}")]
+    NotApproved(String),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+type Result<T, E = GmvError> = std::result::Result<T, E>;
 
 /// Most records one request may carry.
 pub const MAX_BATCH: usize = 1_000;
@@ -121,7 +135,7 @@ pub async fn ingest(
     merchant_id: i64,
     items: &[Json],
     now: DateTime<Utc>,
-) -> AppResult<IngestOutcome> {
+) -> Result<IngestOutcome> {
     let parsed: Vec<Result<GmvRecord, FieldError>> = items
         .iter()
         .enumerate()
@@ -133,9 +147,9 @@ pub async fn ingest(
     // existence check below cannot be overtaken; on SQLite it takes the write lock up front.
     let status = lock_merchant(&txn, merchant_id)
         .await?
-        .ok_or_else(|| AppError::not_found("merchant"))?;
+        .ok_or(GmvError::MerchantNotFound)?;
     if status != MerchantStatus::Approved.as_str() {
-        return Err(not_approved(&status));
+        return Err(GmvError::NotApproved(status));
     }
 
     let mut wanted: HashSet<&str> = HashSet::new();
@@ -262,17 +276,10 @@ fn conflict(i: usize) -> FieldError {
     )
 }
 
-pub fn not_approved(status: &str) -> AppError {
-    AppError::new(
-        ErrorCode::MerchantNotApproved,
-        format!("only approved merchants may report GMV; this merchant is {status}"),
-    )
-}
-
 /// Locks the merchant's row for the rest of the transaction and returns its status. PostgreSQL
 /// takes a row lock; SQLite has no row locks, so a no-op write takes the database write lock
 /// now (like `BEGIN IMMEDIATE`) instead of failing to upgrade a read lock later.
-async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> AppResult<Option<String>> {
+async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> Result<Option<String>> {
     let backend = txn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => "SELECT status FROM merchant WHERE id = $1 FOR UPDATE",
@@ -292,7 +299,7 @@ async fn stored_hashes<'a>(
     txn: &DatabaseTransaction,
     merchant_id: i64,
     ids: impl Iterator<Item = &'a str>,
-) -> AppResult<HashMap<String, String>> {
+) -> Result<HashMap<String, String>> {
     let ids: Vec<&str> = ids.collect();
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BATCH * 2) {
@@ -327,7 +334,7 @@ async fn insert_records(
     merchant_id: i64,
     records: &[&GmvRecord],
     now: DateTime<Utc>,
-) -> AppResult<HashSet<String>> {
+) -> Result<HashSet<String>> {
     use gmv_record::Column as C;
     let columns = [
         C::MerchantId,
@@ -380,7 +387,7 @@ async fn insert_records(
 
 /// `INSERT … ON CONFLICT (pk) DO UPDATE SET amount = amount + excluded.amount, records = …`
 /// for each roll-up, chunked like the records.
-async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups) -> AppResult<()> {
+async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups) -> Result<()> {
     upsert(
         txn,
         gmv_daily_merchant::Entity,
@@ -448,7 +455,7 @@ async fn upsert(
     table: impl IntoIden,
     key: &[sea_orm::sea_query::DynIden],
     rows: impl Iterator<Item = (Vec<Value>, Sums)>,
-) -> AppResult<()> {
+) -> Result<()> {
     let table = table.into_iden();
     let amount = Alias::new("amount").into_iden();
     let records = Alias::new("records").into_iden();
@@ -506,7 +513,7 @@ pub async fn list(
     f: RecordFilter,
     limit: u64,
     after: Option<i64>,
-) -> AppResult<(Vec<gmv_record::Model>, Option<String>)> {
+) -> Result<(Vec<gmv_record::Model>, Option<String>)> {
     use gmv_record::Column as C;
     let mut cond = Condition::all();
     if let Some(m) = f.merchant_id {
@@ -572,7 +579,7 @@ pub async fn summary(
     to: NaiveDate,
     granularity: Granularity,
     group_by: Option<GroupBy>,
-) -> AppResult<Summary> {
+) -> Result<Summary> {
     let (table, group_col, merchant_col, day_col) = match group_by {
         None | Some(GroupBy::Channel) => (
             gmv_daily_merchant::Entity.into_iden(),
@@ -615,11 +622,11 @@ pub async fn summary(
     let rows = db.query_all(&q).await?;
 
     let overflow = || {
-        AppError::invalid(
-            ErrorCode::AmountOverflow,
+        GmvError::Invalid(FieldError::new(
             "from",
+            ErrorCode::AmountOverflow,
             "the total over this range does not fit in 64 bits; ask for a shorter range",
-        )
+        ))
     };
     let mut buckets: BTreeMap<(NaiveDate, Option<String>), Sums> = BTreeMap::new();
     let (mut total, mut count) = (0i64, 0i64);

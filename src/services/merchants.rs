@@ -1,6 +1,5 @@
 //! Onboarding: applications, the review status machine, API keys and merchant lookup.
 
-use crate::error_code::ErrorCode;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -15,15 +14,13 @@ use sea_orm::{
 };
 
 use crate::{
-    app::AppState,
-    auth::MerchantCaller,
     db,
+    domain::ErrorCode,
     domain::{
         FieldError,
         merchant::{Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus},
         text,
     },
-    error::{AppError, AppResult},
     mail::{self, Locale, NewEmail},
     pagination, secrets,
 };
@@ -33,6 +30,57 @@ const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
 const TOUCH_FLUSH_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Keys per `UPDATE` when touches are written.
 const TOUCH_CHUNK: usize = 500;
+
+/// What can go wrong in onboarding, in its own words; `src/api` maps each case to a code.
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardingError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("a merchant with this unified social credit code already exists")]
+    DuplicateUscc,
+    #[error("merchant not found")]
+    MerchantNotFound,
+    #[error("API key not found")]
+    KeyNotFound,
+    #[error("unknown or revoked API key")]
+    UnknownKey,
+    #[error("this merchant is suspended; its keys are blocked until it is reinstated")]
+    Suspended,
+    #[error("cannot {action} a merchant whose status is {from}")]
+    InvalidTransition {
+        action: &'static str,
+        from: &'static str,
+    },
+    #[error("the application can only be edited while submitted or changes_requested; it is {0}")]
+    NotEditable(String),
+    #[error("a merchant may hold at most {MAX_ACTIVE_KEYS} usable keys; revoke one first")]
+    TooManyKeys,
+    #[error("this is the only usable key; create another before revoking it")]
+    LastKey,
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Mail(#[from] anyhow::Error),
+}
+
+type Result<T, E = OnboardingError> = std::result::Result<T, E>;
+
+/// A merchant authenticated by one of its API keys.
+#[derive(Clone, Debug)]
+pub struct MerchantCaller {
+    pub merchant_id: i64,
+    pub key_id: i64,
+    pub status: String,
+}
+
+impl MerchantCaller {
+    /// How this merchant appears in audit trails.
+    pub fn actor(&self) -> String {
+        format!("merchant:{}", self.merchant_id)
+    }
+}
 
 /// A new API key: the stored row and the secret, shown once.
 pub struct IssuedKey {
@@ -119,29 +167,30 @@ impl KeyTouches {
     }
 }
 
-/// Resolves an `X-API-Key` to its merchant. Suspended merchants are refused with 403.
-pub async fn authenticate(state: &AppState, key: &str) -> AppResult<MerchantCaller> {
+/// Resolves an `X-API-Key` to its merchant. Suspended merchants are refused.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    touches: &Arc<KeyTouches>,
+    key: &str,
+) -> Result<MerchantCaller> {
     let hash = secrets::hash(key);
     let (key_row, merchant) = api_key::Entity::find()
         .filter(api_key::Column::KeyHash.eq(hash.clone()))
         .find_also_related(merchant::Entity)
-        .one(&state.db)
+        .one(db)
         .await?
         .filter(|(k, _)| k.revoked_at.is_none() && secrets::hashes_equal(&k.key_hash, &hash))
-        .ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
-    let merchant = merchant.ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
+        .ok_or(OnboardingError::UnknownKey)?;
+    let merchant = merchant.ok_or(OnboardingError::UnknownKey)?;
     if merchant.status == MerchantStatus::Suspended.as_str() {
-        return Err(AppError::new(
-            ErrorCode::MerchantSuspended,
-            "this merchant is suspended; its keys are blocked until it is reinstated",
-        ));
+        return Err(OnboardingError::Suspended);
     }
     let now = Utc::now();
     if key_row
         .last_used_at
         .is_none_or(|t| now - t > LAST_USED_GRANULARITY)
     {
-        state.key_touches.touch(&state.db, key_row.id, now);
+        touches.touch(db, key_row.id, now);
     }
     Ok(MerchantCaller {
         merchant_id: merchant.id,
@@ -166,7 +215,7 @@ async fn queue_status_email<C: sea_orm::ConnectionTrait>(
     m: &merchant::Model,
     reason: Option<&str>,
     dedupe: String,
-) -> AppResult<()> {
+) -> Result<()> {
     let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Submitted);
     let (status_zh, status_en) = status_labels(status);
     let locale = Locale::parse(&m.locale);
@@ -212,26 +261,18 @@ fn new_key_row(merchant_id: i64) -> (api_key::ActiveModel, String) {
     )
 }
 
-fn uscc_taken() -> AppError {
-    AppError::new(
-        ErrorCode::UsccTaken,
-        "a merchant with this unified social credit code already exists",
-    )
-    .with_field("uscc")
-}
-
 /// Registers an application: the merchant (`submitted`), its first key and the
 /// acknowledgement email, all in one transaction.
 pub async fn apply(
     db: &DatabaseConnection,
     app: Application,
-) -> AppResult<(merchant::Model, IssuedKey)> {
+) -> Result<(merchant::Model, IssuedKey)> {
     let exists = merchant::Entity::find()
         .filter(merchant::Column::Uscc.eq(app.uscc.as_str()))
         .count(db)
         .await?;
     if exists > 0 {
-        return Err(uscc_taken());
+        return Err(OnboardingError::DuplicateUscc);
     }
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -259,7 +300,7 @@ pub async fn apply(
     .await;
     let m = match inserted {
         Ok(m) => m,
-        Err(e) if db::is_unique_violation(&e) => return Err(uscc_taken()),
+        Err(e) if db::is_unique_violation(&e) => return Err(OnboardingError::DuplicateUscc),
         Err(e) => return Err(e.into()),
     };
     let (key, secret) = new_key_row(m.id);
@@ -275,11 +316,11 @@ pub async fn apply(
     Ok((m, IssuedKey { row: key, secret }))
 }
 
-pub async fn get(db: &DatabaseConnection, id: i64) -> AppResult<merchant::Model> {
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<merchant::Model> {
     merchant::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("merchant"))
+        .ok_or(OnboardingError::MerchantNotFound)
 }
 
 pub struct ListFilter {
@@ -303,7 +344,7 @@ pub async fn list(
     f: ListFilter,
     limit: u64,
     after: Option<i64>,
-) -> AppResult<(Vec<merchant::Model>, Option<String>)> {
+) -> Result<(Vec<merchant::Model>, Option<String>)> {
     let mut cond = Condition::all();
     if let Some(k) = f.kind {
         cond = cond.add(merchant::Column::Kind.eq(k.as_str()));
@@ -353,7 +394,7 @@ pub async fn decide(
     id: i64,
     action: DecisionAction,
     reason: &str,
-) -> AppResult<merchant::Model> {
+) -> Result<merchant::Model> {
     let reason = text::optional("reason", Some(reason), 2000)?.unwrap_or_default();
     if action.needs_reason() && reason.is_empty() {
         return Err(FieldError::new(
@@ -367,19 +408,13 @@ pub async fn decide(
     let m = merchant::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::not_found("merchant"))?;
+        .ok_or(OnboardingError::MerchantNotFound)?;
     let from = MerchantStatus::parse(&m.status).ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!("merchant {id} has status {:?}", m.status))
+        OnboardingError::Corrupt(format!("merchant {id} has status {:?}", m.status))
     })?;
-    let impossible = || {
-        AppError::new(
-            ErrorCode::InvalidTransition,
-            format!(
-                "cannot {} a merchant whose status is {}",
-                action.as_str(),
-                from.as_str()
-            ),
-        )
+    let impossible = || OnboardingError::InvalidTransition {
+        action: action.as_str(),
+        from: from.as_str(),
     };
     let to = from.apply(action).ok_or_else(impossible)?;
     let now = Utc::now();
@@ -408,7 +443,7 @@ pub async fn decide(
     let m = merchant::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::not_found("merchant"))?;
+        .ok_or(OnboardingError::MerchantNotFound)?;
     queue_status_email(
         &txn,
         &m,
@@ -420,10 +455,7 @@ pub async fn decide(
     Ok(m)
 }
 
-pub async fn decisions(
-    db: &DatabaseConnection,
-    id: i64,
-) -> AppResult<Vec<merchant_decision::Model>> {
+pub async fn decisions(db: &DatabaseConnection, id: i64) -> Result<Vec<merchant_decision::Model>> {
     get(db, id).await?;
     Ok(merchant_decision::Entity::find()
         .filter(merchant_decision::Column::MerchantId.eq(id))
@@ -447,17 +479,11 @@ pub struct Edit {
 }
 
 /// Edits the application; in `changes_requested` this re-submits it.
-pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> AppResult<merchant::Model> {
+pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> Result<merchant::Model> {
     let m = get(db, id).await?;
     let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Rejected);
     if !status.editable() {
-        return Err(AppError::new(
-            ErrorCode::NotEditable,
-            format!(
-                "the application can only be edited while submitted or changes_requested; it is {}",
-                m.status
-            ),
-        ));
+        return Err(OnboardingError::NotEditable(m.status));
     }
     let kind = MerchantKind::parse(&m.kind).unwrap_or(MerchantKind::Brand);
     let input = ApplicationInput {
@@ -505,7 +531,7 @@ pub async fn set_notifications(
     id: i64,
     weekly_report: bool,
     locale: Locale,
-) -> AppResult<merchant::Model> {
+) -> Result<merchant::Model> {
     merchant::Entity::update_many()
         .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
         .col_expr(merchant::Column::Locale, Expr::value(locale.as_str()))
@@ -516,7 +542,7 @@ pub async fn set_notifications(
     get(db, id).await
 }
 
-pub async fn keys(db: &DatabaseConnection, merchant_id: i64) -> AppResult<Vec<api_key::Model>> {
+pub async fn keys(db: &DatabaseConnection, merchant_id: i64) -> Result<Vec<api_key::Model>> {
     Ok(api_key::Entity::find()
         .filter(api_key::Column::MerchantId.eq(merchant_id))
         .order_by_asc(api_key::Column::Id)
@@ -527,17 +553,14 @@ pub async fn keys(db: &DatabaseConnection, merchant_id: i64) -> AppResult<Vec<ap
 /// At most this many usable keys per merchant.
 pub const MAX_ACTIVE_KEYS: u64 = 10;
 
-pub async fn create_key(db: &DatabaseConnection, merchant_id: i64) -> AppResult<IssuedKey> {
+pub async fn create_key(db: &DatabaseConnection, merchant_id: i64) -> Result<IssuedKey> {
     let active = api_key::Entity::find()
         .filter(api_key::Column::MerchantId.eq(merchant_id))
         .filter(api_key::Column::RevokedAt.is_null())
         .count(db)
         .await?;
     if active >= MAX_ACTIVE_KEYS {
-        return Err(AppError::new(
-            ErrorCode::TooManyKeys,
-            format!("a merchant may hold at most {MAX_ACTIVE_KEYS} usable keys; revoke one first"),
-        ));
+        return Err(OnboardingError::TooManyKeys);
     }
     let (row, secret) = new_key_row(merchant_id);
     Ok(IssuedKey {
@@ -551,13 +574,13 @@ pub async fn revoke_key(
     db: &DatabaseConnection,
     merchant_id: i64,
     key_id: i64,
-) -> AppResult<api_key::Model> {
+) -> Result<api_key::Model> {
     let txn = db.begin().await?;
     let key = api_key::Entity::find_by_id(key_id)
         .filter(api_key::Column::MerchantId.eq(merchant_id))
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::not_found("API key"))?;
+        .ok_or(OnboardingError::KeyNotFound)?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }
@@ -568,10 +591,7 @@ pub async fn revoke_key(
         .count(&txn)
         .await?;
     if others == 0 {
-        return Err(AppError::new(
-            ErrorCode::LastKey,
-            "this is the only usable key; create another before revoking it",
-        ));
+        return Err(OnboardingError::LastKey);
     }
     let mut active: api_key::ActiveModel = key.into();
     active.revoked_at = Set(Some(Utc::now()));

@@ -6,4 +6,5 @@ pub mod gmv;
 pub mod merchants;
 pub mod programs;
 pub mod reports;
+pub mod runs;
 pub mod staff;

@@ -11,14 +11,29 @@ use sea_orm::{
 };
 
 use crate::{
+    domain::FieldError,
     domain::{
         merchant::MerchantKind,
         period::{PeriodKind, Status, Tier},
         program::{Metric, ProgramDef, ProgramInput, Subject},
     },
-    error::{AppError, AppResult},
     pagination,
 };
+
+/// What can go wrong with programmes, in their own words; `src/api` maps each case to a code.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramsError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("programme not found")]
+    NotFound,
+    #[error("stored programme is inconsistent: {0}")]
+    Corrupt(#[from] anyhow::Error),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+type Result<T, E = ProgramsError> = std::result::Result<T, E>;
 
 fn apply(row: &mut program::ActiveModel, d: &ProgramDef) {
     row.name = Set(d.name.clone());
@@ -36,7 +51,7 @@ fn apply(row: &mut program::ActiveModel, d: &ProgramDef) {
     row.active = Set(d.active);
 }
 
-pub async fn create(db: &DatabaseConnection, d: &ProgramDef) -> AppResult<program::Model> {
+pub async fn create(db: &DatabaseConnection, d: &ProgramDef) -> Result<program::Model> {
     let now = Utc::now();
     let mut row = program::ActiveModel {
         seed_key: Set(None),
@@ -54,7 +69,7 @@ pub async fn list(
     active_only: bool,
     limit: u64,
     after: Option<i64>,
-) -> AppResult<(Vec<program::Model>, Option<String>)> {
+) -> Result<(Vec<program::Model>, Option<String>)> {
     let mut q = program::Entity::find().order_by_asc(program::Column::Id);
     if active_only {
         q = q.filter(program::Column::Active.eq(true));
@@ -66,11 +81,11 @@ pub async fn list(
     Ok(pagination::page(rows, limit, |r| r.id.to_string()))
 }
 
-pub async fn get(db: &DatabaseConnection, id: i64) -> AppResult<program::Model> {
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<program::Model> {
     program::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("programme"))
+        .ok_or(ProgramsError::NotFound)
 }
 
 /// Applies an edit: `edit` changes the stored fields, the result is validated as a whole.
@@ -79,9 +94,10 @@ pub async fn update(
     db: &DatabaseConnection,
     id: i64,
     edit: impl FnOnce(&mut ProgramInput),
-) -> AppResult<program::Model> {
+) -> Result<program::Model> {
     let current = get(db, id).await?;
-    let mut input = crate::domain::program::input_of_row(&current).map_err(AppError::internal)?;
+    let mut input =
+        crate::domain::program::input_of_row(&current).map_err(ProgramsError::Corrupt)?;
     edit(&mut input);
     let def = ProgramDef::parse(input)?;
     let mut row: program::ActiveModel = current.into();
@@ -202,7 +218,7 @@ pub async fn leaderboard(
     filter: LeaderboardFilter,
     limit: u64,
     cursor: Option<String>,
-) -> AppResult<(Vec<progress::Model>, Option<String>)> {
+) -> Result<(Vec<progress::Model>, Option<String>)> {
     let mut q = progress::Entity::find()
         .filter(progress::Column::ProgramId.eq(program_id))
         .filter(progress::Column::PeriodStart.eq(period_start))
@@ -219,9 +235,9 @@ pub async fn leaderboard(
             .split_once('|')
             .and_then(|(v, s)| Some((v.parse::<i64>().ok()?, s.to_string())))
             .ok_or_else(|| {
-                AppError::invalid(
-                    ErrorCode::InvalidCursor,
+                FieldError::new(
                     "cursor",
+                    ErrorCode::InvalidCursor,
                     "the cursor is not one this server issued",
                 )
             })?;
@@ -248,7 +264,7 @@ pub async fn leaderboard(
 pub async fn merchant_progress(
     db: &DatabaseConnection,
     merchant_id: i64,
-) -> AppResult<Vec<progress::Model>> {
+) -> Result<Vec<progress::Model>> {
     // One statement: this answers GET /me/progress, where every round trip shows in the
     // latency under load.
     let active = Query::select()
@@ -279,7 +295,7 @@ pub async fn achievements(
     subject_id: Option<String>,
     limit: u64,
     after: Option<i64>,
-) -> AppResult<(Vec<achievement::Model>, Option<String>)> {
+) -> Result<(Vec<achievement::Model>, Option<String>)> {
     let mut q = achievement::Entity::find()
         .filter(achievement::Column::ProgramId.eq(program_id))
         .order_by_asc(achievement::Column::Id);
@@ -298,9 +314,9 @@ pub async fn runs(
     db: &DatabaseConnection,
     limit: u64,
     before: Option<i64>,
-) -> AppResult<(Vec<job_run::Model>, Option<String>)> {
+) -> Result<(Vec<job_run::Model>, Option<String>)> {
     let mut q = job_run::Entity::find()
-        .filter(job_run::Column::Job.eq(crate::jobs::evaluate::JOB))
+        .filter(job_run::Column::Job.eq(crate::services::runs::EVALUATE))
         .order_by_desc(job_run::Column::Id);
     if let Some(b) = before {
         q = q.filter(job_run::Column::Id.lt(b));

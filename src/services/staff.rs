@@ -7,19 +7,82 @@ use sea_orm::{
     sea_query::Expr,
 };
 
-use crate::{
-    app::AppState,
-    auth::{Role, Staff},
-    error::{AppError, AppResult},
-    secrets,
-};
+use crate::{domain::FieldError, secrets};
+
+/// Staff roles: admins do everything, reviewers decide on merchants, analysts read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Role {
+    /// Full access, including programme edits, evaluations and digests.
+    Admin,
+    /// Reviews merchant applications.
+    Reviewer,
+    /// Reads everything, changes nothing.
+    Analyst,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
+            Role::Analyst => "analyst",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "reviewer" => Some(Role::Reviewer),
+            "analyst" => Some(Role::Analyst),
+            _ => None,
+        }
+    }
+}
+
+/// What can go wrong with staff tokens, in its own words; `src/api` maps each case to a code.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("unknown or revoked staff token")]
+    UnknownToken,
+    #[error("staff token not found")]
+    NotFound,
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+type Result<T, E = StaffError> = std::result::Result<T, E>;
+
+/// An authenticated staff member.
+#[derive(Clone, Debug)]
+pub struct Staff {
+    /// `None` for the bootstrap `ADMIN_TOKEN`.
+    pub token_id: Option<i64>,
+    pub name: String,
+    pub role: Role,
+}
+
+impl Staff {
+    /// How this person appears in audit trails.
+    pub fn actor(&self) -> String {
+        format!("staff:{}", self.name)
+    }
+}
 
 /// How stale `last_used_at` may get before a request refreshes it (saves a write per call).
 const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
 
-pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Staff> {
+/// Resolves a bearer token: the bootstrap admin token (given by its hash), or a stored one.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    admin_token_hash: Option<&str>,
+    token: &str,
+) -> Result<Staff> {
     let hash = secrets::hash(token);
-    if let Some(admin) = &state.admin_token_hash
+    if let Some(admin) = admin_token_hash
         && secrets::hashes_equal(admin, &hash)
     {
         return Ok(Staff {
@@ -30,16 +93,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Staff> {
     }
     let row = staff_token::Entity::find()
         .filter(staff_token::Column::TokenHash.eq(hash.clone()))
-        .one(&state.db)
+        .one(db)
         .await?
         .filter(|t| t.revoked_at.is_none() && secrets::hashes_equal(&t.token_hash, &hash))
-        .ok_or_else(|| AppError::unauthorized("unknown or revoked staff token"))?;
+        .ok_or(StaffError::UnknownToken)?;
     let role = Role::parse(&row.role).ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!(
-            "staff token {} has role {:?}",
-            row.id,
-            row.role
-        ))
+        StaffError::Corrupt(format!("staff token {} has role {:?}", row.id, row.role))
     })?;
     let now = Utc::now();
     if row
@@ -49,7 +108,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Staff> {
         staff_token::Entity::update_many()
             .col_expr(staff_token::Column::LastUsedAt, Expr::value(now))
             .filter(staff_token::Column::Id.eq(row.id))
-            .exec(&state.db)
+            .exec(db)
             .await?;
     }
     Ok(Staff {
@@ -80,7 +139,7 @@ pub async fn create(
     Ok((row, secret.value))
 }
 
-pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<staff_token::Model>> {
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<staff_token::Model>> {
     Ok(staff_token::Entity::find()
         .order_by_asc(staff_token::Column::Id)
         .all(db)
@@ -88,11 +147,11 @@ pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<staff_token::Model>>
 }
 
 /// Revokes a token; revoking twice is harmless.
-pub async fn revoke(db: &DatabaseConnection, id: i64) -> AppResult<staff_token::Model> {
+pub async fn revoke(db: &DatabaseConnection, id: i64) -> Result<staff_token::Model> {
     let row = staff_token::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("staff token"))?;
+        .ok_or(StaffError::NotFound)?;
     if row.revoked_at.is_some() {
         return Ok(row);
     }

@@ -618,7 +618,7 @@ async fn the_scheduler_runs_evaluation_on_its_cron() {
     let mut config = (*app.state.config).clone();
     config.schedule_evaluate = merchant_incentives::config::Schedule::parse("* * * * * *").unwrap();
     let state = merchant_incentives::app::AppState::new(app.db.clone(), config);
-    let mut sched = jobs::start_scheduler(&state).await.unwrap();
+    let mut sched = jobs::start_scheduler(&state.job_context()).await.unwrap();
     let mut runs = 0;
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -11,6 +11,7 @@ mod evaluation;
 mod foundation;
 mod gmv;
 mod inputs;
+mod layers;
 mod limits;
 mod mail;
 mod onboarding;

@@ -371,7 +371,7 @@ impl TestApp {
 
     /// Creates a staff token through the service the CLI uses.
     pub async fn staff_token(&self, role: &str) -> String {
-        let role = merchant_incentives::auth::Role::parse(role).expect("role");
+        let role = merchant_incentives::services::staff::Role::parse(role).expect("role");
         merchant_incentives::services::staff::create(
             &self.db,
             &format!("{}-{}", role.as_str(), uuid::Uuid::new_v4().simple()),

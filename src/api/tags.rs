@@ -1,0 +1,23 @@
+//! The document's tags, one per area.
+
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Applying, reviewing and looking up merchants.
+    Merchants,
+    /// The calling merchant's own account, keys and notification settings.
+    Me,
+    /// Staff tokens and the audit log.
+    Staff,
+    /// Health, readiness and metrics.
+    Operations,
+    /// Incentive programmes, tiers, leaderboards and achievements.
+    Programs,
+    /// Evaluation runs: run now, and the history of scheduled and manual runs.
+    Evaluations,
+    /// Email reports: previews, digests and the outbox with its delivery state.
+    Reports,
+    /// Reporting GMV records and reading them back, raw or summarised by period.
+    Gmv,
+}
