@@ -470,7 +470,7 @@ async fn decide_once(
     queue_status_email(
         &txn,
         &m,
-        Some(&reason),
+        Some(reason),
         format!("onboarding_status:{id}:{}", decision.id),
     )
     .await?;
