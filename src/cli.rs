@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
     crate::telemetry::init(config.json_logs);
-    let database = db::connect(&config.database_url).await?;
+    let database = db::connect_with(&config.database_url, config.database_busy_timeout).await?;
     db::migrate(&database).await?;
     crate::services::programs::seed(&database).await?;
     match command {

@@ -102,6 +102,10 @@ pub struct Config {
     /// Longest a request may take before the server answers 503 and drops it, in milliseconds.
     #[arg(long = "request-timeout-ms", env = "REQUEST_TIMEOUT_MS", default_value = "30000", value_parser = millis)]
     pub request_timeout: Duration,
+    /// SQLite only: how long a statement waits for another connection's write lock before it
+    /// fails as busy (the whole transaction is then retried, a few times), in milliseconds.
+    #[arg(long = "database-busy-timeout-ms", env = "DATABASE_BUSY_TIMEOUT_MS", default_value = "5000", value_parser = millis)]
+    pub database_busy_timeout: Duration,
     /// Name of this replica in the job-run ledger (default: host name and pid).
     #[arg(long = "replica-name", env = "REPLICA_NAME", default_value_t = default_replica_name())]
     pub replica: String,

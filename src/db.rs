@@ -7,11 +7,21 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, RuntimeErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+/// How long SQLite waits for a lock unless configured otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens the pool, creating the SQLite file's folder if needed.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, DEFAULT_BUSY_TIMEOUT).await
+}
+
+/// Opens the pool; on SQLite a statement waits up to `busy_timeout` for a lock.
+pub async fn connect_with(url: &str, busy_timeout: Duration) -> anyhow::Result<DatabaseConnection> {
     if let Some(path) = sqlite_path(url)
         && let Some(dir) = Path::new(&path).parent()
         && !dir.as_os_str().is_empty()
@@ -26,10 +36,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite") {
         // One writer at a time is SQLite's rule; WAL lets readers continue meanwhile, and
         // synchronous=FULL makes every acknowledged commit durable.
-        opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
+        opts.max_connections(8).map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(15))
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
         });
     } else {
@@ -114,6 +124,98 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// Begins a transaction that will write. SQLite takes the write lock at `BEGIN IMMEDIATE`,
+/// waiting up to the busy timeout for it: a deferred transaction that reads first cannot take
+/// the lock later once another connection has committed meanwhile (`SQLITE_BUSY_SNAPSHOT`,
+/// which no busy timeout cures). PostgreSQL begins as usual.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if is_postgres(db) {
+        return db.begin().await;
+    }
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// The database's own code for an error, e.g. `5` (SQLite busy) or `40001` (PostgreSQL
+/// serialization failure).
+fn database_code(err: &DbErr) -> Option<String> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// A transient failure: the same transaction run again may well succeed. SQLite: busy (5, and
+/// its extended codes such as 517 busy-snapshot) and locked (6); PostgreSQL: serialization
+/// failure (40001) and deadlock (40P01).
+pub fn is_transient(err: &DbErr) -> bool {
+    let Some(code) = database_code(err) else {
+        return false;
+    };
+    match code.parse::<i64>() {
+        // SQLite's extended codes keep the primary code in their low byte.
+        Ok(n) => matches!(n & 0xff, 5 | 6),
+        Err(_) => matches!(code.as_str(), "40001" | "40P01"),
+    }
+}
+
+/// An error that may carry a transient database failure.
+pub trait MaybeTransient {
+    fn is_transient(&self) -> bool;
+}
+
+impl MaybeTransient for DbErr {
+    fn is_transient(&self) -> bool {
+        is_transient(self)
+    }
+}
+
+impl MaybeTransient for anyhow::Error {
+    fn is_transient(&self) -> bool {
+        self.chain()
+            .any(|c| c.downcast_ref::<DbErr>().is_some_and(is_transient))
+    }
+}
+
+/// How often a transaction is tried in all.
+pub const ATTEMPTS: u32 = 5;
+
+/// Runs `work` — one whole transaction, begun inside it — and runs it again when it fails with a
+/// transient database error: at most [`ATTEMPTS`] times, waiting 20 ms, 40 ms, 80 ms … (with
+/// jitter) in between. The last error is returned as it is.
+pub async fn retry<T, E, F, Fut>(mut work: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: MaybeTransient,
+{
+    let mut attempt = 1;
+    loop {
+        match work().await {
+            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                let base = 20u64 << (attempt - 1);
+                let jitter = rand::random::<u64>() % base;
+                tracing::debug!(
+                    attempt,
+                    "transient database error; retrying the transaction"
+                );
+                tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +228,42 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+
+    /// A transient error `times` times, then success.
+    #[tokio::test]
+    async fn retries_transient_errors_a_bounded_number_of_times() {
+        #[derive(Debug)]
+        struct Busy(bool);
+        impl MaybeTransient for Busy {
+            fn is_transient(&self) -> bool {
+                self.0
+            }
+        }
+        let mut calls = 0;
+        let ok: Result<u32, Busy> = retry(|| {
+            calls += 1;
+            let n = calls;
+            async move { if n < 3 { Err(Busy(true)) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(ok.unwrap(), 3);
+        let mut calls = 0;
+        let err: Result<(), Busy> = retry(|| {
+            calls += 1;
+            async { Err(Busy(true)) }
+        })
+        .await;
+        assert!(err.is_err());
+        assert_eq!(calls, ATTEMPTS);
+        let mut calls = 0;
+        let err: Result<(), Busy> = retry(|| {
+            calls += 1;
+            async { Err(Busy(false)) }
+        })
+        .await;
+        assert!(err.is_err());
+        assert_eq!(calls, 1, "a permanent error is not retried");
     }
 
     #[test]

@@ -91,6 +91,25 @@ impl AppError {
         e
     }
 
+    /// A database failure: 503 `database_busy` (with `Retry-After`) when it is transient and
+    /// survived its retries — the transaction was rolled back, nothing was written — else a 500.
+    pub fn database(err: sea_orm::DbErr) -> Self {
+        if crate::db::is_transient(&err) {
+            tracing::warn!(error = %err, "database still busy after retries");
+            return Self::busy();
+        }
+        Self::internal(err)
+    }
+
+    fn busy() -> Self {
+        let mut e = Self::new(
+            ErrorCode::DatabaseBusy,
+            "the database is busy; nothing was written, retry shortly",
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
     /// An unexpected failure: the whole cause chain is logged with the request id; the caller
     /// sees only a generic sentence and that id.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
@@ -120,12 +139,15 @@ impl std::error::Error for AppError {}
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        Self::internal(err)
+        Self::database(err)
     }
 }
 
 impl From<anyhow::Error> for AppError {
     fn from(err: anyhow::Error) -> Self {
+        if crate::db::MaybeTransient::is_transient(&err) {
+            return Self::busy();
+        }
         Self::internal(err)
     }
 }
@@ -361,7 +383,7 @@ impl From<crate::services::merchants::OnboardingError> for AppError {
             E::TooManyKeys => Self::new(ErrorCode::TooManyKeys, message),
             E::LastKey => Self::new(ErrorCode::LastKey, message),
             E::Corrupt(_) => Self::internal(e),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => Self::database(e),
             E::Mail(e) => Self::internal(e),
         }
     }
@@ -376,7 +398,7 @@ impl From<crate::services::staff::StaffError> for AppError {
             E::UnknownToken => Self::unauthorized(message),
             E::NotFound => Self::new(ErrorCode::NotFound, message),
             E::Corrupt(_) => Self::internal(e),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => Self::database(e),
         }
     }
 }
@@ -389,7 +411,7 @@ impl From<crate::services::gmv::GmvError> for AppError {
             E::Invalid(f) => f.into(),
             E::MerchantNotFound => Self::new(ErrorCode::NotFound, message),
             E::NotApproved(_) => Self::new(ErrorCode::MerchantNotApproved, message),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => Self::database(e),
         }
     }
 }
@@ -402,7 +424,7 @@ impl From<crate::services::programs::ProgramsError> for AppError {
             E::Invalid(f) => f.into(),
             E::NotFound => Self::new(ErrorCode::NotFound, message),
             E::Corrupt(e) => Self::internal(e),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => Self::database(e),
         }
     }
 }

@@ -122,6 +122,7 @@ error_codes! {
     Timeout = ("timeout", 503, "The request took longer than the server allows; retry."),
     Unavailable = ("unavailable", 503, "The server is shutting down or overloaded; retry."),
     DatabaseUnreachable = ("database_unreachable", 503, "The database does not answer."),
+    DatabaseBusy = ("database_busy", 503, "The database stayed busy through every retry and nothing was written; retry after `Retry-After` seconds."),
 }
 
 #[cfg(test)]

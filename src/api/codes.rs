@@ -1,7 +1,7 @@
 //! The error codes each operation can answer with. An operation's error type is
 //! `Failure<codes::OperationName>`; the document lists these codes per status, and a debug build
-//! refuses to answer with one that is not listed. `internal` and `timeout` apply to every
-//! operation and are added to each.
+//! refuses to answer with one that is not listed. `internal`, `timeout` and `database_busy`
+//! apply to every operation and are added to each.
 
 use crate::{error::ErrorSet, error_code::ErrorCode, error_code::ErrorCode::*};
 
@@ -54,7 +54,7 @@ macro_rules! error_sets {
             $(#[$doc])*
             pub struct $name;
             impl ErrorSet for $name {
-                const CODES: &'static [&'static [ErrorCode]] = &[$($set,)* &[Internal, Timeout]];
+                const CODES: &'static [&'static [ErrorCode]] = &[$($set,)* &[Internal, Timeout, DatabaseBusy]];
             }
         )*
     };

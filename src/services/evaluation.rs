@@ -27,7 +27,7 @@ use entity::{achievement, job_run, merchant, program, progress, progress_snapsho
 use futures_util::TryStreamExt;
 use sea_orm::{
     ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, Set, Statement, StreamTrait, TransactionTrait, TryInsertResult, Value,
+    QueryResult, Set, Statement, StreamTrait, TryInsertResult, Value,
     sea_query::{Expr, OnConflict},
 };
 
@@ -320,7 +320,8 @@ async fn evaluate_period(
                     .with_context(|| format!("subject {}", agg.subject_id))?;
                 outcomes.push(Outcome { agg, standing });
             }
-            let c = write_page(db, run_id, p, def, period, as_of, &outcomes).await?;
+            let c = crate::db::retry(|| write_page(db, run_id, p, def, period, as_of, &outcomes))
+                .await?;
             counts.subjects_evaluated += c.subjects_evaluated;
             counts.achievements_recorded += c.achievements_recorded;
             counts.achievements_revoked += c.achievements_revoked;
@@ -354,7 +355,7 @@ async fn write_page(
 ) -> anyhow::Result<Counts> {
     let now = Utc::now();
     let subject_type = def.subject.as_str();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
 
     // Current progress: one row per (programme, period, subject), replaced.
     for chunk in outcomes.chunks(CHUNK) {

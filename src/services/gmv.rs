@@ -8,12 +8,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{gmv_daily_creator, gmv_daily_merchant, gmv_daily_product, gmv_record, merchant};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict, Query, SimpleExpr, Value},
 };
 use serde_json::Value as Json;
 
 use crate::{
+    db,
     domain::{
         FieldError,
         gmv::{Channel, GmvRecord, Granularity},
@@ -33,6 +34,12 @@ pub enum GmvError {
     NotApproved(String),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
+}
+
+impl crate::db::MaybeTransient for GmvError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    }
 }
 
 type Result<T, E = GmvError> = std::result::Result<T, E>;
@@ -141,8 +148,18 @@ pub async fn ingest(
         .enumerate()
         .map(|(i, v)| GmvRecord::parse(v, &format!("records.{i}"), now))
         .collect();
+    db::retry(|| write_batch(db, merchant_id, items, &parsed, now)).await
+}
 
-    let txn = db.begin().await?;
+/// Writes one parsed batch in one transaction: records, roll-ups and `last_gmv_at`.
+async fn write_batch(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    items: &[Json],
+    parsed: &[std::result::Result<GmvRecord, FieldError>],
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome> {
+    let txn = db::begin_write(db).await?;
     // Taking the merchant's row lock first serialises concurrent batches of one merchant, so the
     // existence check below cannot be overtaken; on SQLite it takes the write lock up front.
     let status = lock_merchant(&txn, merchant_id)
@@ -166,9 +183,9 @@ pub async fn ingest(
     let mut claimed: HashMap<String, String> = existing;
     let mut rollups = Rollups::default();
     let mut plans = Vec::with_capacity(parsed.len());
-    for (i, p) in parsed.into_iter().enumerate() {
+    for (i, p) in parsed.iter().enumerate() {
         let plan = match p {
-            Err(e) => Plan::Rejected(e),
+            Err(e) => Plan::Rejected(e.clone()),
             Ok(r) => match claimed.get(&r.external_id) {
                 Some(h) if *h == r.body_hash => Plan::Duplicate,
                 Some(_) => Plan::Rejected(conflict(i)),
@@ -178,14 +195,14 @@ pub async fn ingest(
                         ErrorCode::CorrectsUnknown,
                         "corrects names no record of this merchant",
                     )),
-                    _ if !rollups.add(&r) => Plan::Rejected(FieldError::new(
+                    _ if !rollups.add(r) => Plan::Rejected(FieldError::new(
                         format!("records.{i}.amount"),
                         ErrorCode::AmountOverflow,
                         "this amount would overflow the batch's daily total",
                     )),
                     _ => {
                         claimed.insert(r.external_id.clone(), r.body_hash.clone());
-                        Plan::New(r)
+                        Plan::New(r.clone())
                     }
                 },
             },

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{api_key, merchant, merchant_decision};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -63,6 +63,12 @@ pub enum OnboardingError {
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Mail(#[from] anyhow::Error),
+}
+
+impl crate::db::MaybeTransient for OnboardingError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    }
 }
 
 type Result<T, E = OnboardingError> = std::result::Result<T, E>;
@@ -267,6 +273,13 @@ pub async fn apply(
     db: &DatabaseConnection,
     app: Application,
 ) -> Result<(merchant::Model, IssuedKey)> {
+    db::retry(|| apply_once(db, app.clone())).await
+}
+
+async fn apply_once(
+    db: &DatabaseConnection,
+    app: Application,
+) -> Result<(merchant::Model, IssuedKey)> {
     let exists = merchant::Entity::find()
         .filter(merchant::Column::Uscc.eq(app.uscc.as_str()))
         .count(db)
@@ -275,7 +288,7 @@ pub async fn apply(
         return Err(OnboardingError::DuplicateUscc);
     }
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let inserted = merchant::ActiveModel {
         kind: Set(app.kind.as_str().to_string()),
         status: Set(MerchantStatus::Submitted.as_str().to_string()),
@@ -404,7 +417,17 @@ pub async fn decide(
         )
         .into());
     }
-    let txn = db.begin().await?;
+    db::retry(|| decide_once(db, actor, id, action, &reason)).await
+}
+
+async fn decide_once(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    action: DecisionAction,
+    reason: &str,
+) -> Result<merchant::Model> {
+    let txn = db::begin_write(db).await?;
     let m = merchant::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -432,7 +455,7 @@ pub async fn decide(
         merchant_id: Set(id),
         actor: Set(actor.to_string()),
         action: Set(action.as_str().to_string()),
-        reason: Set(reason.clone()),
+        reason: Set(reason.to_string()),
         from_status: Set(from.as_str().to_string()),
         to_status: Set(to.as_str().to_string()),
         created_at: Set(now),
@@ -447,7 +470,7 @@ pub async fn decide(
     queue_status_email(
         &txn,
         &m,
-        Some(&reason),
+        Some(reason),
         format!("onboarding_status:{id}:{}", decision.id),
     )
     .await?;
@@ -499,7 +522,24 @@ pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> Result<merchant:
         industry_belt: e.industry_belt.or_else(|| m.industry_belt.clone()),
     };
     let app = Application::parse(kind, &input)?;
-    let txn = db.begin().await?;
+    db::retry(|| save_edit(db, &m, &app)).await?;
+    if status == MerchantStatus::ChangesRequested {
+        return decide(
+            db,
+            &format!("merchant:{id}"),
+            id,
+            DecisionAction::Resubmit,
+            "",
+        )
+        .await;
+    }
+    get(db, id).await
+}
+
+/// Writes an edited application.
+async fn save_edit(db: &DatabaseConnection, m: &merchant::Model, app: &Application) -> Result<()> {
+    let app = app.clone();
+    let txn = db::begin_write(db).await?;
     let mut active: merchant::ActiveModel = m.clone().into();
     active.legal_name = Set(app.legal_name);
     active.display_name = Set(app.display_name);
@@ -513,17 +553,7 @@ pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> Result<merchant:
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
     txn.commit().await?;
-    if status == MerchantStatus::ChangesRequested {
-        return decide(
-            db,
-            &format!("merchant:{id}"),
-            id,
-            DecisionAction::Resubmit,
-            "",
-        )
-        .await;
-    }
-    get(db, id).await
+    Ok(())
 }
 
 pub async fn set_notifications(
@@ -575,7 +605,15 @@ pub async fn revoke_key(
     merchant_id: i64,
     key_id: i64,
 ) -> Result<api_key::Model> {
-    let txn = db.begin().await?;
+    db::retry(|| revoke_key_once(db, merchant_id, key_id)).await
+}
+
+async fn revoke_key_once(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    key_id: i64,
+) -> Result<api_key::Model> {
+    let txn = db::begin_write(db).await?;
     let key = api_key::Entity::find_by_id(key_id)
         .filter(api_key::Column::MerchantId.eq(merchant_id))
         .one(&txn)

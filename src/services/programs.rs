@@ -33,6 +33,12 @@ pub enum ProgramsError {
     Db(#[from] sea_orm::DbErr),
 }
 
+impl crate::db::MaybeTransient for ProgramsError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    }
+}
+
 type Result<T, E = ProgramsError> = std::result::Result<T, E>;
 
 fn apply(row: &mut program::ActiveModel, d: &ProgramDef) {

@@ -54,6 +54,12 @@ pub enum StaffError {
     Db(#[from] sea_orm::DbErr),
 }
 
+impl crate::db::MaybeTransient for StaffError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    }
+}
+
 type Result<T, E = StaffError> = std::result::Result<T, E>;
 
 /// An authenticated staff member.

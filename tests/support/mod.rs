@@ -133,7 +133,9 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         env.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_lookup(&move |k| env.get(k).cloned()).expect("test configuration");
-    let database = db::connect(&config.database_url).await.expect("connect");
+    let database = db::connect_with(&config.database_url, config.database_busy_timeout)
+        .await
+        .expect("connect");
     db::migrate(&database).await.expect("migrate");
     let state = AppState::new(database.clone(), config);
     let acceptor = app::bind("127.0.0.1:0".parse().unwrap())
