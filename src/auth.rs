@@ -10,39 +10,12 @@ use poem_openapi::{
 
 use crate::{
     app::AppState,
+    domain::merchant::MerchantStatus,
     error::{AppError, AppResult},
     services::{merchants, staff},
 };
 
-/// Staff roles: admins do everything, reviewers decide on merchants, analysts read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Role {
-    /// Full access, including programme edits, evaluations and digests.
-    Admin,
-    /// Reviews merchant applications.
-    Reviewer,
-    /// Reads everything, changes nothing.
-    Analyst,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Reviewer => "reviewer",
-            Role::Analyst => "analyst",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "reviewer" => Some(Role::Reviewer),
-            "analyst" => Some(Role::Analyst),
-            _ => None,
-        }
-    }
-}
+pub use entity::enums::Role;
 
 /// An authenticated staff member.
 #[derive(Clone, Debug)]
@@ -89,7 +62,7 @@ impl Staff {
 pub struct MerchantCaller {
     pub merchant_id: i64,
     pub key_id: i64,
-    pub status: String,
+    pub status: MerchantStatus,
 }
 
 impl MerchantCaller {

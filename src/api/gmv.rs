@@ -216,7 +216,7 @@ impl From<entity::gmv_record::Model> for GmvRecord {
             local_day: r.local_day.into(),
             amount: r.amount,
             currency: r.currency,
-            channel: Channel::parse(&r.channel).unwrap_or(Channel::Other),
+            channel: r.channel,
             product_id: r.product_id,
             creator_id: r.creator_id,
             corrects: r.corrects,
@@ -307,8 +307,8 @@ impl GmvApi {
                 if batch.merchant_id.is_some_and(|id| id != caller.merchant_id) {
                     return Err(AppError::not_found("merchant").into());
                 }
-                if caller.status != MerchantStatus::Approved.as_str() {
-                    return Err(service::not_approved(&caller.status).into());
+                if caller.status != MerchantStatus::Approved {
+                    return Err(service::not_approved(caller.status.as_str()).into());
                 }
                 caller.merchant_id
             }

@@ -134,8 +134,8 @@ pub async fn ingest(
     let status = lock_merchant(&txn, merchant_id)
         .await?
         .ok_or_else(|| AppError::not_found("merchant"))?;
-    if status != MerchantStatus::Approved.as_str() {
-        return Err(not_approved(&status));
+    if status != MerchantStatus::Approved {
+        return Err(not_approved(status.as_str()));
     }
 
     let mut wanted: HashSet<&str> = HashSet::new();
@@ -272,7 +272,7 @@ pub fn not_approved(status: &str) -> AppError {
 /// Locks the merchant's row for the rest of the transaction and returns its status. PostgreSQL
 /// takes a row lock; SQLite has no row locks, so a no-op write takes the database write lock
 /// now (like `BEGIN IMMEDIATE`) instead of failing to upgrade a read lock later.
-async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> AppResult<Option<String>> {
+async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> AppResult<Option<MerchantStatus>> {
     let backend = txn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => "SELECT status FROM merchant WHERE id = $1 FOR UPDATE",
@@ -282,7 +282,7 @@ async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> AppResult<Option<S
         .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
         .await?;
     Ok(match row {
-        Some(r) => Some(r.try_get::<String>("", "status")?),
+        Some(r) => Some(r.try_get::<MerchantStatus>("", "status")?),
         None => None,
     })
 }
@@ -363,7 +363,7 @@ async fn insert_records(
                 r.local_day.into(),
                 r.amount.into(),
                 crate::domain::gmv::CURRENCY.into(),
-                r.channel.as_str().into(),
+                r.channel.into(),
                 r.product_id.clone().into(),
                 r.creator_id.clone().into(),
                 r.corrects.clone().into(),
@@ -390,10 +390,7 @@ async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups)
             gmv_daily_merchant::Column::Channel.into_iden(),
         ],
         r.merchant.iter().map(|((day, ch), sums)| {
-            (
-                vec![merchant_id.into(), (*day).into(), ch.as_str().into()],
-                *sums,
-            )
+            (vec![merchant_id.into(), (*day).into(), (*ch).into()], *sums)
         }),
     )
     .await?;
@@ -412,7 +409,7 @@ async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups)
                     merchant_id.into(),
                     p.as_str().into(),
                     (*day).into(),
-                    ch.as_str().into(),
+                    (*ch).into(),
                 ],
                 *sums,
             )
@@ -434,7 +431,7 @@ async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups)
                     c.as_str().into(),
                     merchant_id.into(),
                     (*day).into(),
-                    ch.as_str().into(),
+                    (*ch).into(),
                 ],
                 *sums,
             )
@@ -519,7 +516,7 @@ pub async fn list(
         cond = cond.add(C::OccurredAt.lt(to));
     }
     if let Some(ch) = f.channel {
-        cond = cond.add(C::Channel.eq(ch.as_str()));
+        cond = cond.add(C::Channel.eq(ch));
     }
     if let Some(p) = f.product_id {
         cond = cond.add(C::ProductId.eq(p));

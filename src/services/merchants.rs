@@ -20,11 +20,14 @@ use crate::{
     db,
     domain::{
         FieldError,
-        merchant::{Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus},
+        merchant::{
+            Application, ApplicationInput, DecisionAction, DecisionActionExt, MerchantKind,
+            MerchantStatus, MerchantStatusExt,
+        },
         text,
     },
     error::{AppError, AppResult},
-    mail::{self, Locale, NewEmail},
+    mail::{self, EmailKind, Locale, NewEmail},
     pagination, secrets,
 };
 
@@ -130,7 +133,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> AppResult<MerchantCall
         .filter(|(k, _)| k.revoked_at.is_none() && secrets::hashes_equal(&k.key_hash, &hash))
         .ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
     let merchant = merchant.ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
-    if merchant.status == MerchantStatus::Suspended.as_str() {
+    if merchant.status == MerchantStatus::Suspended {
         return Err(AppError::new(
             ErrorCode::MerchantSuspended,
             "this merchant is suspended; its keys are blocked until it is reinstated",
@@ -167,11 +170,10 @@ async fn queue_status_email<C: sea_orm::ConnectionTrait>(
     reason: Option<&str>,
     dedupe: String,
 ) -> AppResult<()> {
-    let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Submitted);
-    let (status_zh, status_en) = status_labels(status);
-    let locale = Locale::parse(&m.locale);
+    let (status_zh, status_en) = status_labels(m.status);
+    let locale = m.locale;
     let rendered = mail::templates::render(
-        "onboarding_status",
+        EmailKind::OnboardingStatus,
         &serde_json::json!({
             "locale": locale.as_str(),
             "legal_name": m.legal_name,
@@ -186,7 +188,7 @@ async fn queue_status_email<C: sea_orm::ConnectionTrait>(
     mail::enqueue(
         db,
         NewEmail {
-            kind: "onboarding_status",
+            kind: EmailKind::OnboardingStatus,
             merchant_id: Some(m.id),
             recipient: &m.contact_email,
             locale,
@@ -236,8 +238,8 @@ pub async fn apply(
     let now = Utc::now();
     let txn = db.begin().await?;
     let inserted = merchant::ActiveModel {
-        kind: Set(app.kind.as_str().to_string()),
-        status: Set(MerchantStatus::Submitted.as_str().to_string()),
+        kind: Set(app.kind),
+        status: Set(MerchantStatus::Submitted),
         legal_name: Set(app.legal_name),
         display_name: Set(app.display_name),
         uscc: Set(app.uscc.as_str().to_string()),
@@ -249,7 +251,7 @@ pub async fn apply(
         trademark_number: Set(app.trademark_number),
         industry_belt: Set(app.industry_belt),
         weekly_report: Set(true),
-        locale: Set(Locale::ZhCn.as_str().to_string()),
+        locale: Set(Locale::ZhCn),
         last_gmv_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -306,10 +308,10 @@ pub async fn list(
 ) -> AppResult<(Vec<merchant::Model>, Option<String>)> {
     let mut cond = Condition::all();
     if let Some(k) = f.kind {
-        cond = cond.add(merchant::Column::Kind.eq(k.as_str()));
+        cond = cond.add(merchant::Column::Kind.eq(k));
     }
     if let Some(s) = f.status {
-        cond = cond.add(merchant::Column::Status.eq(s.as_str()));
+        cond = cond.add(merchant::Column::Status.eq(s));
     }
     if let Some(b) = f
         .industry_belt
@@ -368,9 +370,7 @@ pub async fn decide(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("merchant"))?;
-    let from = MerchantStatus::parse(&m.status).ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!("merchant {id} has status {:?}", m.status))
-    })?;
+    let from = m.status;
     let impossible = || {
         AppError::new(
             ErrorCode::InvalidTransition,
@@ -384,10 +384,10 @@ pub async fn decide(
     let to = from.apply(action).ok_or_else(impossible)?;
     let now = Utc::now();
     let updated = merchant::Entity::update_many()
-        .col_expr(merchant::Column::Status, Expr::value(to.as_str()))
+        .col_expr(merchant::Column::Status, Expr::value(to))
         .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
         .filter(merchant::Column::Id.eq(id))
-        .filter(merchant::Column::Status.eq(from.as_str()))
+        .filter(merchant::Column::Status.eq(from))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -396,10 +396,10 @@ pub async fn decide(
     let decision = merchant_decision::ActiveModel {
         merchant_id: Set(id),
         actor: Set(actor.to_string()),
-        action: Set(action.as_str().to_string()),
+        action: Set(action),
         reason: Set(reason.clone()),
-        from_status: Set(from.as_str().to_string()),
-        to_status: Set(to.as_str().to_string()),
+        from_status: Set(from),
+        to_status: Set(to),
         created_at: Set(now),
         ..Default::default()
     }
@@ -449,7 +449,7 @@ pub struct Edit {
 /// Edits the application; in `changes_requested` this re-submits it.
 pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> AppResult<merchant::Model> {
     let m = get(db, id).await?;
-    let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Rejected);
+    let status = m.status;
     if !status.editable() {
         return Err(AppError::new(
             ErrorCode::NotEditable,
@@ -459,7 +459,7 @@ pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> AppResult<mercha
             ),
         ));
     }
-    let kind = MerchantKind::parse(&m.kind).unwrap_or(MerchantKind::Brand);
+    let kind = m.kind;
     let input = ApplicationInput {
         legal_name: e.legal_name.unwrap_or_else(|| m.legal_name.clone()),
         display_name: e.display_name.unwrap_or_else(|| m.display_name.clone()),
@@ -508,7 +508,7 @@ pub async fn set_notifications(
 ) -> AppResult<merchant::Model> {
     merchant::Entity::update_many()
         .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
-        .col_expr(merchant::Column::Locale, Expr::value(locale.as_str()))
+        .col_expr(merchant::Column::Locale, Expr::value(locale))
         .col_expr(merchant::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(merchant::Column::Id.eq(id))
         .exec(db)
