@@ -134,7 +134,7 @@ impl poem_openapi::types::Example for GmvBatch {
             "occurred_at": "2026-03-02T09:30:00+08:00",
             "amount": -12_900,
             "currency": "CNY",
-            "channel": "live_stream",
+            "channel": Channel::LiveStream,
             "product_id": "sku-88021",
             "creator_id": "creator-li",
             "corrects": "order-20260301-000123",
