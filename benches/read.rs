@@ -29,7 +29,11 @@ use std::{
 };
 
 use chrono::Utc;
-use entity::{api_key, merchant, program, progress};
+use entity::{
+    api_key,
+    enums::{Locale, MerchantKind, MerchantStatus, Subject},
+    merchant, program, progress,
+};
 use merchant_incentives::{
     db,
     domain::{
@@ -271,8 +275,12 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
         let brand = i % 2 == 0;
         merchant::ActiveModel {
             id: Set(i as i64),
-            kind: Set(if brand { "brand" } else { "industry_belt" }.into()),
-            status: Set("approved".into()),
+            kind: Set(if brand {
+                MerchantKind::Brand
+            } else {
+                MerchantKind::IndustryBelt
+            }),
+            status: Set(MerchantStatus::Approved),
             legal_name: Set(format!("压测商贸有限公司{i}")),
             display_name: Set(format!("压测店{i}")),
             uscc: Set(uscc),
@@ -284,7 +292,7 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
             trademark_number: Set(brand.then(|| format!("{:08}", i))),
             industry_belt: Set((!brand).then(|| "义乌小商品".to_string())),
             weekly_report: Set(true),
-            locale: Set("zh-CN".into()),
+            locale: Set(Locale::ZhCn),
             last_gmv_at: Set(Some(now)),
             created_at: Set(now),
             updated_at: Set(now),
@@ -356,7 +364,11 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
                 period_start: Set(per.start),
                 subject_id: Set(subject_id),
                 period_end: Set(per.end),
-                subject_type: Set(if product { "product" } else { "merchant" }.into()),
+                subject_type: Set(if product {
+                    Subject::Product
+                } else {
+                    Subject::Merchant
+                }),
                 merchant_id: Set(Some(i as i64)),
                 value: Set(value),
                 tier_index: Set(s.tier_index),
@@ -367,7 +379,7 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
                 next_threshold: Set(s.next_threshold),
                 remaining: Set(s.remaining),
                 projected: Set(s.projected),
-                status: Set(s.status.as_str().into()),
+                status: Set(s.status),
                 evaluated_at: Set(now),
                 run_id: Set(1),
             });

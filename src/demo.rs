@@ -1,25 +1,29 @@
 //! `merchant-incentives demo`: fills an empty database with realistic merchants and a year of
-//! GMV (raw records and the daily roll-ups, written consistently in bulk), then evaluates, so
+//! GMV (written through the GMV service, as merchants would send it), then evaluates, so
 //! the leaderboards in Swagger UI have something to show. Also the `evaluate` command.
 
-use std::{
-    collections::HashMap,
-    io::{IsTerminal, Write},
-};
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
-use entity::{
-    gmv_daily_creator, gmv_daily_merchant, gmv_daily_product, gmv_record, merchant,
-    merchant_decision,
-};
+use entity::{merchant, merchant_decision};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait};
+use serde_json::Value as Json;
 
 use crate::{
     config::Config,
-    domain::uscc::check_char,
-    services::{evaluation, runs::Trigger},
+    domain::{
+        gmv::{CURRENCY, Channel},
+        merchant::{DecisionAction, MerchantKind, MerchantStatus},
+        uscc::check_char,
+    },
+    mail::Locale,
+    services::{
+        evaluation,
+        gmv::{self, ItemStatus},
+        runs::Trigger,
+    },
 };
 
 /// A progress line on stderr when it is a terminal; silent otherwise.
@@ -151,11 +155,11 @@ const BRANDS: &[(&str, &str)] = &[
     ("南枝", "女装"),
 ];
 
-const CHANNELS: &[(&str, i64)] = &[
-    ("live_stream", 55),
-    ("short_video", 25),
-    ("storefront", 17),
-    ("other", 3),
+const CHANNELS: &[(Channel, i64)] = &[
+    (Channel::LiveStream, 55),
+    (Channel::ShortVideo, 25),
+    (Channel::Storefront, 17),
+    (Channel::Other, 3),
 ];
 
 /// Demand multiplier for a day, in percent: the 618 and Double 11 festivals peak.
@@ -209,7 +213,7 @@ pub async fn run(
         let (kind, legal, display, province, city, category, brand_name, belt) = if brand {
             let (b, cat) = BRANDS[(n as usize) % BRANDS.len()];
             (
-                "brand",
+                MerchantKind::Brand,
                 format!("{b}{n}品牌管理有限公司"),
                 format!("{b}{n}官方旗舰店"),
                 "上海",
@@ -221,7 +225,7 @@ pub async fn run(
         } else {
             let (belt, prov, city, cat) = BELTS[(n as usize) % BELTS.len()];
             (
-                "industry_belt",
+                MerchantKind::IndustryBelt,
                 format!("{city}市第{n}{cat}有限公司"),
                 format!("{belt}·{n}号工厂店"),
                 prov,
@@ -233,8 +237,8 @@ pub async fn run(
         };
         let txn = db.begin().await?;
         let m = merchant::ActiveModel {
-            kind: Set(kind.into()),
-            status: Set("approved".into()),
+            kind: Set(kind),
+            status: Set(MerchantStatus::Approved),
             legal_name: Set(legal),
             display_name: Set(display),
             uscc: Set(uscc(seed.wrapping_mul(1_000_003).wrapping_add(n))),
@@ -246,8 +250,8 @@ pub async fn run(
             brand_name: Set(brand_name),
             industry_belt: Set(belt),
             weekly_report: Set(true),
-            locale: Set(if n % 7 == 0 { "en" } else { "zh-CN" }.into()),
-            last_gmv_at: Set(Some(now)),
+            locale: Set(if n % 7 == 0 { Locale::En } else { Locale::ZhCn }),
+            last_gmv_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -258,167 +262,141 @@ pub async fn run(
         merchant_decision::Entity::insert(merchant_decision::ActiveModel {
             merchant_id: Set(m.id),
             actor: Set("staff:demo".into()),
-            action: Set("approve".into()),
+            action: Set(DecisionAction::Approve),
             reason: Set("演示数据".into()),
-            from_status: Set("submitted".into()),
-            to_status: Set("approved".into()),
+            from_status: Set(MerchantStatus::Submitted),
+            to_status: Set(MerchantStatus::Approved),
             created_at: Set(now),
             ..Default::default()
         })
         .exec_without_returning(&txn)
         .await?;
+        txn.commit().await.context("writing a demo merchant")?;
 
-        // Daily base GMV in fen, log-spread from ¥3k to ~¥600k a day: a handful of merchants
-        // pass ¥100M a year, many pass ¥10M.
-        let base = 300_000i64 * (1i64 << rng.below(8)) * (100 + rng.permille()) / 100;
-        let products: Vec<String> = (1..=4 + rng.below(5))
-            .map(|p| format!("SKU-{}-{p:02}", m.id))
-            .collect();
-        let own_creators: Vec<&String> = (0..6)
-            .map(|_| &creators[rng.below(creators.len() as u64) as usize])
-            .collect();
-        let mut records = Vec::new();
-        let mut per_merchant: HashMap<(NaiveDate, &str), (i64, i64)> = HashMap::new();
-        let mut per_product: HashMap<(String, NaiveDate, &str), (i64, i64)> = HashMap::new();
-        let mut per_creator: HashMap<(String, NaiveDate, &str), (i64, i64)> = HashMap::new();
-        let mut day = first;
-        let mut seq = 0u64;
-        while day < today {
-            let daily = base * season(day) / 100 * (70 + rng.permille() / 17) / 100;
-            for &(channel, share) in CHANNELS {
-                let amount = daily * share / 100;
-                if amount <= 0 {
-                    continue;
-                }
-                seq += 1;
-                let product = products[rng.below(products.len() as u64) as usize].clone();
-                let creator = matches!(channel, "live_stream" | "short_video")
-                    .then(|| own_creators[rng.below(own_creators.len() as u64) as usize].clone());
-                let local = Shanghai
-                    .from_local_datetime(
-                        &day.and_hms_opt(10 + (seq % 12) as u32, (seq % 60) as u32, 0)
-                            .expect("time"),
-                    )
-                    .single()
-                    .expect("Shanghai has no DST")
-                    .with_timezone(&Utc);
-                let external_id = format!("ORD-{}-{seq:06}", m.id);
-                let mut push = |external_id: String,
-                                occurred_at: DateTime<Utc>,
-                                amount: i64,
-                                corrects: Option<String>| {
-                    let local_day = occurred_at.with_timezone(&Shanghai).date_naive();
-                    let e = per_merchant.entry((local_day, channel)).or_default();
-                    e.0 += amount;
-                    e.1 += 1;
-                    let e = per_product
-                        .entry((product.clone(), local_day, channel))
-                        .or_default();
-                    e.0 += amount;
-                    e.1 += 1;
-                    if let Some(c) = &creator {
-                        let e = per_creator
-                            .entry((c.clone(), local_day, channel))
-                            .or_default();
-                        e.0 += amount;
-                        e.1 += 1;
-                    }
-                    records.push(gmv_record::ActiveModel {
-                        merchant_id: Set(m.id),
-                        body_hash: Set(crate::secrets::hash(&format!(
-                            "{external_id}|{occurred_at}|{amount}|CNY|{channel}"
-                        ))),
-                        external_id: Set(external_id),
-                        occurred_at: Set(occurred_at),
-                        local_day: Set(local_day),
-                        amount: Set(amount),
-                        currency: Set("CNY".into()),
-                        channel: Set(channel.into()),
-                        product_id: Set(Some(product.clone())),
-                        creator_id: Set(creator.clone()),
-                        corrects: Set(corrects),
-                        created_at: Set(now),
-                        ..Default::default()
-                    });
-                };
-                push(external_id.clone(), local, amount, None);
-                // About 6% of sales are partly refunded a couple of days later.
-                if rng.below(100) < 6 {
-                    let refund_at = local + Duration::days(1 + rng.below(3) as i64);
-                    if refund_at.with_timezone(&Shanghai).date_naive() < today {
-                        let refund = -(amount * (20 + rng.below(80) as i64) / 100);
-                        push(
-                            format!("{external_id}-R"),
-                            refund_at,
-                            refund,
-                            Some(external_id),
-                        );
-                    }
-                }
-            }
-            day += Duration::days(1);
-        }
-        records_total += records.len() as u64;
-        for chunk in records.chunks(1_000) {
-            gmv_record::Entity::insert_many(chunk.iter().cloned())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        let rows: Vec<_> = per_merchant
-            .into_iter()
-            .map(|((day, ch), (amount, n))| gmv_daily_merchant::ActiveModel {
-                merchant_id: Set(m.id),
-                day: Set(day),
-                channel: Set(ch.into()),
-                amount: Set(amount),
-                records: Set(n),
-            })
-            .collect();
-        for chunk in rows.chunks(1_000) {
-            gmv_daily_merchant::Entity::insert_many(chunk.iter().cloned())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        let rows: Vec<_> = per_product
-            .into_iter()
-            .map(
-                |((p, day, ch), (amount, n))| gmv_daily_product::ActiveModel {
-                    merchant_id: Set(m.id),
-                    product_id: Set(p),
-                    day: Set(day),
-                    channel: Set(ch.into()),
-                    amount: Set(amount),
-                    records: Set(n),
-                },
-            )
-            .collect();
-        for chunk in rows.chunks(1_000) {
-            gmv_daily_product::Entity::insert_many(chunk.iter().cloned())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        let rows: Vec<_> = per_creator
-            .into_iter()
-            .map(
-                |((c, day, ch), (amount, n))| gmv_daily_creator::ActiveModel {
-                    creator_id: Set(c),
-                    merchant_id: Set(m.id),
-                    day: Set(day),
-                    channel: Set(ch.into()),
-                    amount: Set(amount),
-                    records: Set(n),
-                },
-            )
-            .collect();
-        for chunk in rows.chunks(1_000) {
-            gmv_daily_creator::Entity::insert_many(chunk.iter().cloned())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        txn.commit().await.context("writing demo GMV")?;
+        let records = merchant_gmv(&mut rng, m.id, &creators, first, today);
+        records_total += write_gmv(db, m.id, &records, now)
+            .await
+            .context("writing demo GMV")?;
         bar.set(n + 1);
     }
     bar.finish();
     eprintln!("demo: {merchants} merchants, {records_total} GMV records from {first} to {today}");
     evaluate_cli(db, config, None).await
+}
+
+/// A year (`first..today`) of one merchant's sales as the records a merchant would send to
+/// `POST /gmv/records`: one sale per channel and day, about 6% of them partly refunded a couple
+/// of days later (the refund names the sale in `corrects`).
+fn merchant_gmv(
+    rng: &mut Rng,
+    merchant_id: i64,
+    creators: &[String],
+    first: NaiveDate,
+    today: NaiveDate,
+) -> Vec<Json> {
+    // Daily base GMV in fen, log-spread from ¥3k to ~¥600k a day: a handful of merchants
+    // pass ¥100M a year, many pass ¥10M.
+    let base = 300_000i64 * (1i64 << rng.below(8)) * (100 + rng.permille()) / 100;
+    let products: Vec<String> = (1..=4 + rng.below(5))
+        .map(|p| format!("SKU-{merchant_id}-{p:02}"))
+        .collect();
+    let own_creators: Vec<&String> = (0..6)
+        .map(|_| &creators[rng.below(creators.len() as u64) as usize])
+        .collect();
+    let mut records = Vec::new();
+    let mut day = first;
+    let mut seq = 0u64;
+    while day < today {
+        let daily = base * season(day) / 100 * (70 + rng.permille() / 17) / 100;
+        for &(channel, share) in CHANNELS {
+            let amount = daily * share / 100;
+            if amount <= 0 {
+                continue;
+            }
+            seq += 1;
+            let product = &products[rng.below(products.len() as u64) as usize];
+            let creator = matches!(channel, Channel::LiveStream | Channel::ShortVideo)
+                .then(|| own_creators[rng.below(own_creators.len() as u64) as usize]);
+            let local = Shanghai
+                .from_local_datetime(
+                    &day.and_hms_opt(10 + (seq % 12) as u32, (seq % 60) as u32, 0)
+                        .expect("time"),
+                )
+                .single()
+                .expect("Shanghai has no DST")
+                .with_timezone(&Utc);
+            let external_id = format!("ORD-{merchant_id}-{seq:06}");
+            let record = |external_id: &str, at: DateTime<Utc>, amount: i64| {
+                let mut r = serde_json::json!({
+                    "external_id": external_id,
+                    "occurred_at": at,
+                    "amount": amount,
+                    "currency": CURRENCY,
+                    "channel": channel,
+                    "product_id": product,
+                });
+                if let Some(c) = creator {
+                    r["creator_id"] = c.as_str().into();
+                }
+                r
+            };
+            records.push(record(&external_id, local, amount));
+            if rng.below(100) < 6 {
+                let refund_at = local + Duration::days(1 + rng.below(3) as i64);
+                if refund_at.with_timezone(&Shanghai).date_naive() < today {
+                    let refund = -(amount * (20 + rng.below(80) as i64) / 100);
+                    let mut r = record(&format!("{external_id}-R"), refund_at, refund);
+                    r["corrects"] = external_id.into();
+                    records.push(r);
+                }
+            }
+        }
+        day += Duration::days(1);
+    }
+    records
+}
+
+/// Writes `records` of merchant `merchant_id` through the GMV service, a batch of
+/// [`gmv::MAX_BATCH`] at a time, so they are stored, hashed and rolled up exactly as if the
+/// merchant had sent them: replaying one through the API answers `duplicate`. Returns how many
+/// were created; any rejected record is an error.
+pub async fn write_gmv(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    records: &[Json],
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let mut created = 0;
+    for chunk in records.chunks(gmv::MAX_BATCH) {
+        let outcome = gmv::ingest(db, merchant_id, chunk, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if let Some(bad) = outcome
+            .results
+            .iter()
+            .find(|r| r.status != ItemStatus::Created)
+        {
+            anyhow::bail!(
+                "demo record {} was not created: {:?}",
+                bad.external_id,
+                bad.status
+            );
+        }
+        created += outcome.created;
+    }
+    Ok(created)
+}
+
+/// A small sample of the demo's GMV for one merchant: `days` days ending yesterday (Asia/
+/// Shanghai), generated from `seed` as `demo` would.
+pub fn sample_gmv(merchant_id: i64, seed: u64, days: i64) -> Vec<Json> {
+    let today = crate::domain::gmv::today();
+    let creators: Vec<String> = (1..=4).map(|i| format!("creator-{i:04}")).collect();
+    merchant_gmv(
+        &mut Rng(seed),
+        merchant_id,
+        &creators,
+        today - Duration::days(days),
+        today,
+    )
 }

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::Subject;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "achievement")]
 pub struct Model {
@@ -7,7 +9,7 @@ pub struct Model {
     pub id: i64,
     pub program_id: i64,
     pub period_start: Date,
-    pub subject_type: String,
+    pub subject_type: Subject,
     pub subject_id: String,
     pub merchant_id: Option<i64>,
     pub tier: String,

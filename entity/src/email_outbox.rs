@@ -1,14 +1,16 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{EmailKind, EmailStatus, Locale};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "email_outbox")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub kind: String,
+    pub kind: EmailKind,
     pub merchant_id: Option<i64>,
     pub recipient: String,
-    pub locale: String,
+    pub locale: Locale,
     pub subject: String,
     #[sea_orm(column_type = "Text")]
     pub text_body: String,
@@ -17,7 +19,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub dedupe_key: String,
     pub message_id: String,
-    pub status: String,
+    pub status: EmailStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::Channel;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "gmv_record")]
 pub struct Model {
@@ -13,7 +15,7 @@ pub struct Model {
     /// Minor units (fen); negative for refunds and corrections.
     pub amount: i64,
     pub currency: String,
-    pub channel: String,
+    pub channel: Channel,
     pub product_id: Option<String>,
     pub creator_id: Option<String>,
     pub corrects: Option<String>,

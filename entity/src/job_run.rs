@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{JobOutcome, Trigger};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "job_run")]
 pub struct Model {
@@ -9,10 +11,10 @@ pub struct Model {
     pub scheduled_at: DateTimeUtc,
     pub as_of: DateTimeUtc,
     pub replica: String,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
-    pub outcome: String,
+    pub outcome: JobOutcome,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
     pub subjects_evaluated: i64,

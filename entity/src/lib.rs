@@ -4,6 +4,7 @@ pub mod achievement;
 pub mod api_key;
 pub mod audit_log;
 pub mod email_outbox;
+pub mod enums;
 pub mod gmv_daily_creator;
 pub mod gmv_daily_merchant;
 pub mod gmv_daily_product;

@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{Locale, MerchantKind, MerchantStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "merchant")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: MerchantKind,
+    pub status: MerchantStatus,
     pub legal_name: String,
     pub display_name: String,
     #[sea_orm(unique)]
@@ -19,7 +21,7 @@ pub struct Model {
     pub trademark_number: Option<String>,
     pub industry_belt: Option<String>,
     pub weekly_report: bool,
-    pub locale: String,
+    pub locale: Locale,
     pub last_gmv_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{DecisionAction, MerchantStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "merchant_decision")]
 pub struct Model {
@@ -7,11 +9,11 @@ pub struct Model {
     pub id: i64,
     pub merchant_id: i64,
     pub actor: String,
-    pub action: String,
+    pub action: DecisionAction,
     #[sea_orm(column_type = "Text")]
     pub reason: String,
-    pub from_status: String,
-    pub to_status: String,
+    pub from_status: MerchantStatus,
+    pub to_status: MerchantStatus,
     pub created_at: DateTimeUtc,
 }
 

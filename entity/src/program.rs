@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{Channel, Metric, PeriodKind, Subject};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "program")]
 pub struct Model {
@@ -8,15 +10,12 @@ pub struct Model {
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub description: String,
-    /// merchant | creator | product
-    pub subject: String,
+    pub subject: Subject,
     /// Comma-separated merchant kinds taking part (brand, industry_belt).
     pub merchant_kinds: String,
-    /// gmv | channel_gmv
-    pub metric: String,
-    pub channel: Option<String>,
-    /// year | quarter | month
-    pub period: String,
+    pub metric: Metric,
+    pub channel: Option<Channel>,
+    pub period: PeriodKind,
     /// IANA time zone of the calendar periods.
     pub time_zone: String,
     pub starts_on: Date,

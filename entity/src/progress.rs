@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{ProgressStatus, Subject};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "progress")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub subject_id: String,
     /// Last day of the period (inclusive).
     pub period_end: Date,
-    pub subject_type: String,
+    pub subject_type: Subject,
     /// The merchant the subject belongs to (merchants and products); none for creators.
     pub merchant_id: Option<i64>,
     pub value: i64,
@@ -22,7 +24,7 @@ pub struct Model {
     pub next_threshold: Option<i64>,
     pub remaining: i64,
     pub projected: i64,
-    pub status: String,
+    pub status: ProgressStatus,
     pub evaluated_at: DateTimeUtc,
     pub run_id: i64,
 }

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::enums::ProgressStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "progress_snapshot")]
 pub struct Model {
@@ -12,7 +14,7 @@ pub struct Model {
     pub value: i64,
     pub tier_index: i32,
     pub projected: i64,
-    pub status: String,
+    pub status: ProgressStatus,
     pub evaluated_at: DateTimeUtc,
 }
 

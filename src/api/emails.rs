@@ -15,7 +15,7 @@ use crate::{
     auth::{AnyAuth, StaffAuth},
     error::AppError,
     mail::{
-        Locale,
+        EmailKind, EmailStatus, Locale,
         digests::{self, DigestKind},
         dispatcher::{self, ListFilter},
     },
@@ -25,46 +25,12 @@ use crate::{
 
 pub struct EmailsApi;
 
-/// Delivery state of an outbox row.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum EmailStatus {
-    /// Waiting for its (next) attempt at `next_attempt_at`.
-    Pending,
-    /// Claimed by a dispatcher that is sending it now.
-    Sending,
-    /// Accepted by the mail server (or written to `MAIL_DIR`).
-    Sent,
-    /// Given up: the server refused it permanently, or too many attempts failed.
-    Failed,
-}
-
-impl EmailStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            EmailStatus::Pending => dispatcher::PENDING,
-            EmailStatus::Sending => dispatcher::SENDING,
-            EmailStatus::Sent => dispatcher::SENT,
-            EmailStatus::Failed => dispatcher::FAILED,
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            dispatcher::SENDING => EmailStatus::Sending,
-            dispatcher::SENT => EmailStatus::Sent,
-            dispatcher::FAILED => EmailStatus::Failed,
-            _ => EmailStatus::Pending,
-        }
-    }
-}
-
 /// One email in the outbox and how its delivery went.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Email {
     pub id: i64,
-    /// `merchant_weekly`, `staff_daily`, `tier_achieved` or `onboarding_status`.
-    pub kind: String,
+    pub kind: EmailKind,
     /// The merchant the email is about, if any.
     pub merchant_id: Option<i64>,
     pub recipient: String,
@@ -92,11 +58,11 @@ impl From<entity::email_outbox::Model> for Email {
             kind: r.kind,
             merchant_id: r.merchant_id,
             recipient: r.recipient,
-            locale: Locale::parse(&r.locale),
+            locale: r.locale,
             subject: r.subject,
             dedupe_key: r.dedupe_key,
             message_id: r.message_id,
-            status: EmailStatus::parse(&r.status),
+            status: r.status,
             attempts: r.attempts,
             last_error: r.last_error,
             next_attempt_at: r.next_attempt_at,
@@ -214,7 +180,7 @@ impl EmailsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         status: Query<Option<EmailStatus>>,
-        kind: Query<Option<String>>,
+        kind: Query<Option<EmailKind>>,
         recipient: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
@@ -225,8 +191,8 @@ impl EmailsApi {
         let rows = dispatcher::list(
             &state.db,
             ListFilter {
-                status: status.0.map(|s| s.as_str().to_string()),
-                kind: kind.0.filter(|k| !k.trim().is_empty()),
+                status: status.0,
+                kind: kind.0,
                 recipient: recipient.0.filter(|r| !r.trim().is_empty()),
             },
             limit,

@@ -9,6 +9,7 @@ use crate::{
     auth::RequireRole,
     auth::StaffAuth,
     error::AppError,
+    jobs::JobOutcome,
     pagination,
     services::runs::Trigger,
     services::{evaluation, programs},
@@ -39,18 +40,6 @@ impl poem_openapi::types::Example for EvaluationRequest {
     }
 }
 
-/// Outcome of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Still going.
-    Running,
-    /// Finished.
-    Ok,
-    /// Stopped by an error (see `error`); the next run starts afresh.
-    Failed,
-}
-
 /// An evaluation run.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -65,7 +54,7 @@ pub struct EvaluationRun {
     pub replica: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub outcome: Outcome,
+    pub outcome: JobOutcome,
     pub error: Option<String>,
     pub subjects_evaluated: i64,
     pub achievements_recorded: i64,
@@ -79,15 +68,11 @@ impl From<entity::job_run::Model> for EvaluationRun {
             id: r.id,
             as_of: r.as_of,
             scheduled_at: r.scheduled_at,
-            trigger: Trigger::parse(&r.trigger).unwrap_or(Trigger::Scheduler),
+            trigger: r.trigger,
             replica: r.replica,
             started_at: r.started_at,
             finished_at: r.finished_at,
-            outcome: match r.outcome.as_str() {
-                "ok" => Outcome::Ok,
-                "failed" => Outcome::Failed,
-                _ => Outcome::Running,
-            },
+            outcome: r.outcome,
             error: r.error,
             subjects_evaluated: r.subjects_evaluated,
             achievements_recorded: r.achievements_recorded,

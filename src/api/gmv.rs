@@ -135,7 +135,7 @@ impl poem_openapi::types::Example for GmvBatch {
             "occurred_at": "2026-03-02T09:30:00+08:00",
             "amount": -12_900,
             "currency": "CNY",
-            "channel": "live_stream",
+            "channel": Channel::LiveStream,
             "product_id": "sku-88021",
             "creator_id": "creator-li",
             "corrects": "order-20260301-000123",
@@ -217,7 +217,7 @@ impl From<entity::gmv_record::Model> for GmvRecord {
             local_day: r.local_day.into(),
             amount: r.amount,
             currency: r.currency,
-            channel: Channel::parse(&r.channel).unwrap_or(Channel::Other),
+            channel: r.channel,
             product_id: r.product_id,
             creator_id: r.creator_id,
             corrects: r.corrects,
@@ -308,8 +308,8 @@ impl GmvApi {
                 if batch.merchant_id.is_some_and(|id| id != caller.merchant_id) {
                     return Err(AppError::not_found("merchant").into());
                 }
-                if caller.status != MerchantStatus::Approved.as_str() {
-                    return Err(service::GmvError::NotApproved(caller.status.clone()).into());
+                if caller.status != MerchantStatus::Approved {
+                    return Err(service::GmvError::NotApproved(caller.status).into());
                 }
                 caller.merchant_id
             }

@@ -3,7 +3,7 @@ use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiResponse, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -14,8 +14,12 @@ use super::{
 };
 use crate::{
     auth::{AnyAuth, RequireRole, StaffAuth},
-    domain::merchant::{
-        Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus,
+    domain::{
+        FieldError,
+        merchant::{
+            Application, ApplicationInput, DecisionAction, DecisionActionExt, MerchantKind,
+            MerchantStatus,
+        },
     },
     error::{AppError, AppResult},
     mail::Locale,
@@ -64,8 +68,8 @@ impl From<entity::merchant::Model> for Merchant {
     fn from(m: entity::merchant::Model) -> Self {
         Self {
             id: m.id,
-            kind: MerchantKind::parse(&m.kind).unwrap_or(MerchantKind::Brand),
-            status: MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Submitted),
+            kind: m.kind,
+            status: m.status,
             legal_name: m.legal_name,
             display_name: m.display_name,
             uscc: m.uscc,
@@ -78,7 +82,7 @@ impl From<entity::merchant::Model> for Merchant {
             industry_belt: m.industry_belt,
             last_gmv_at: m.last_gmv_at,
             weekly_report: m.weekly_report,
-            locale: Locale::parse(&m.locale),
+            locale: m.locale,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -179,7 +183,7 @@ pub struct MerchantPage {
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct DecisionRequest {
-    pub action: ReviewAction,
+    pub action: DecisionAction,
     /// Shown to the merchant in the email; required to reject, request changes or suspend.
     #[oai(default)]
     pub reason: Text,
@@ -188,37 +192,8 @@ pub struct DecisionRequest {
 impl poem_openapi::types::Example for DecisionRequest {
     fn example() -> Self {
         Self {
-            action: ReviewAction::Approve,
+            action: DecisionAction::Approve,
             reason: "资料齐全，审核通过".into(),
-        }
-    }
-}
-
-/// What a reviewer may decide. `resubmit` is not among them: it is recorded when the merchant
-/// edits its application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum ReviewAction {
-    /// submitted → approved
-    Approve,
-    /// submitted → rejected
-    Reject,
-    /// submitted → changes_requested
-    RequestChanges,
-    /// approved → suspended
-    Suspend,
-    /// suspended → approved
-    Reinstate,
-}
-
-impl From<ReviewAction> for DecisionAction {
-    fn from(a: ReviewAction) -> Self {
-        match a {
-            ReviewAction::Approve => DecisionAction::Approve,
-            ReviewAction::Reject => DecisionAction::Reject,
-            ReviewAction::RequestChanges => DecisionAction::RequestChanges,
-            ReviewAction::Suspend => DecisionAction::Suspend,
-            ReviewAction::Reinstate => DecisionAction::Reinstate,
         }
     }
 }
@@ -252,10 +227,10 @@ impl From<entity::merchant_decision::Model> for Decision {
             id: d.id,
             merchant_id: d.merchant_id,
             actor: d.actor,
-            action: DecisionAction::parse(&d.action).unwrap_or(DecisionAction::Resubmit),
+            action: d.action,
             reason: d.reason,
-            from_status: MerchantStatus::parse(&d.from_status).unwrap_or(MerchantStatus::Submitted),
-            to_status: MerchantStatus::parse(&d.to_status).unwrap_or(MerchantStatus::Submitted),
+            from_status: d.from_status,
+            to_status: d.to_status,
             created_at: d.created_at,
         }
     }
@@ -398,11 +373,19 @@ impl MerchantsApi {
         body: Json<DecisionRequest>,
     ) -> ApiResult<Json<Merchant>, codes::MerchantsDecide> {
         auth.0.require(&[Role::Admin, Role::Reviewer])?;
+        if !body.0.action.by_reviewer() {
+            return Err(AppError::from(FieldError::new(
+                "action",
+                ErrorCode::BadRequest,
+                "resubmit is recorded when the merchant edits its application",
+            ))
+            .into());
+        }
         let m = merchants::decide(
             &state.db,
             &auth.0.actor(),
             id.0,
-            body.0.action.into(),
+            body.0.action,
             &body.0.reason,
         )
         .await?;

@@ -228,7 +228,7 @@ impl From<entity::progress::Model> for ProgressEntry {
             program_id: p.program_id,
             period_start: p.period_start.into(),
             period_end: p.period_end.into(),
-            subject_type: Subject::parse(&p.subject_type).unwrap_or(Subject::Merchant),
+            subject_type: p.subject_type,
             subject_id: p.subject_id,
             value: p.value,
             tier: p.tier,
@@ -236,7 +236,7 @@ impl From<entity::progress::Model> for ProgressEntry {
             next_threshold: p.next_threshold,
             remaining: p.remaining,
             projected: p.projected,
-            status: Status::parse(&p.status).unwrap_or(Status::Behind),
+            status: p.status,
             evaluated_at: p.evaluated_at,
         }
     }
@@ -674,7 +674,7 @@ impl ProgramsApi {
                     id: a.id,
                     program_id: a.program_id,
                     period_start: a.period_start.into(),
-                    subject_type: Subject::parse(&a.subject_type).unwrap_or(Subject::Merchant),
+                    subject_type: a.subject_type,
                     subject_id: a.subject_id,
                     merchant_id: a.merchant_id,
                     tier: a.tier,

@@ -79,7 +79,7 @@ impl From<entity::staff_token::Model> for StaffToken {
     fn from(t: entity::staff_token::Model) -> Self {
         Self {
             id: t.id,
-            role: Role::parse(&t.role).unwrap_or(Role::Analyst),
+            role: t.role,
             name: t.name,
             prefix: t.prefix,
             created_at: t.created_at,

@@ -18,41 +18,7 @@ pub const MAX_ID_CHARS: usize = 128;
 /// The only accepted currency.
 pub const CURRENCY: &str = "CNY";
 
-/// Where the sale happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Channel {
-    /// Sold during a live stream (直播).
-    LiveStream,
-    /// Sold from a short video (短视频).
-    ShortVideo,
-    /// Sold from the shop page (商品卡/店铺).
-    Storefront,
-    /// Anything else.
-    Other,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::LiveStream,
-        Channel::ShortVideo,
-        Channel::Storefront,
-        Channel::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::LiveStream => "live_stream",
-            Channel::ShortVideo => "short_video",
-            Channel::Storefront => "storefront",
-            Channel::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+pub use entity::enums::Channel;
 
 /// Today in Asia/Shanghai.
 pub fn today() -> NaiveDate {

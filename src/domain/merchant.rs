@@ -1,88 +1,22 @@
 //! Merchant kinds, the review status machine and a validated application.
 
 use crate::error_code::ErrorCode;
-use poem_openapi::Enum;
 
 use super::{FieldError, text, uscc::Uscc};
 
-/// What kind of seller this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum MerchantKind {
-    /// A brand merchant (品牌商家), typically selling through its own live streams.
-    Brand,
-    /// A factory or wholesaler of a regional manufacturing cluster (产业带商家).
-    IndustryBelt,
-}
+pub use entity::enums::{DecisionAction, MerchantKind, MerchantStatus};
 
-/// Where a merchant is in review.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum MerchantStatus {
-    /// Applied (or re-applied after changes); waiting for a reviewer.
-    Submitted,
-    /// May report GMV and takes part in programmes.
-    Approved,
-    /// Application refused; final.
-    Rejected,
-    /// The reviewer asked for changes; `PATCH /me` re-submits.
-    ChangesRequested,
-    /// Temporarily barred; its keys answer 403 until reinstated.
-    Suspended,
-}
-
-/// A reviewer's decision on a merchant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum DecisionAction {
-    /// submitted → approved
-    Approve,
-    /// submitted → rejected
-    Reject,
-    /// submitted → changes_requested
-    RequestChanges,
-    /// approved → suspended
-    Suspend,
-    /// suspended → approved
-    Reinstate,
-    /// changes_requested → submitted (recorded when the merchant edits its application)
-    Resubmit,
-}
-
-macro_rules! str_enum {
-    ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)+ _ => None }
-            }
-        }
-    };
-}
-
-str_enum!(MerchantKind { Brand => "brand", IndustryBelt => "industry_belt" });
-str_enum!(MerchantStatus {
-    Submitted => "submitted",
-    Approved => "approved",
-    Rejected => "rejected",
-    ChangesRequested => "changes_requested",
-    Suspended => "suspended",
-});
-str_enum!(DecisionAction {
-    Approve => "approve",
-    Reject => "reject",
-    RequestChanges => "request_changes",
-    Suspend => "suspend",
-    Reinstate => "reinstate",
-    Resubmit => "resubmit",
-});
-
-impl MerchantStatus {
+/// The review rules of a status.
+pub trait MerchantStatusExt: Sized {
     /// The status `action` leads to from `self`, or `None` when the transition is impossible.
-    pub fn apply(self, action: DecisionAction) -> Option<MerchantStatus> {
+    fn apply(self, action: DecisionAction) -> Option<MerchantStatus>;
+    /// Whether the merchant may still edit its application.
+    fn editable(self) -> bool;
+}
+
+impl MerchantStatusExt for MerchantStatus {
+    /// The status `action` leads to from `self`, or `None` when the transition is impossible.
+    fn apply(self, action: DecisionAction) -> Option<MerchantStatus> {
         use DecisionAction as A;
         use MerchantStatus as S;
         match (self, action) {
@@ -97,7 +31,7 @@ impl MerchantStatus {
     }
 
     /// Whether the merchant may still edit its application.
-    pub fn editable(self) -> bool {
+    fn editable(self) -> bool {
         matches!(
             self,
             MerchantStatus::Submitted | MerchantStatus::ChangesRequested
@@ -105,9 +39,20 @@ impl MerchantStatus {
     }
 }
 
-impl DecisionAction {
+/// The review rules of a decision.
+pub trait DecisionActionExt {
     /// Decisions that must explain themselves to the merchant.
-    pub fn needs_reason(self) -> bool {
+    fn needs_reason(self) -> bool;
+    /// Whether a reviewer may take it (`resubmit` is recorded when the merchant edits).
+    fn by_reviewer(self) -> bool;
+}
+
+impl DecisionActionExt for DecisionAction {
+    fn by_reviewer(self) -> bool {
+        self != DecisionAction::Resubmit
+    }
+
+    fn needs_reason(self) -> bool {
         matches!(
             self,
             DecisionAction::Reject | DecisionAction::RequestChanges | DecisionAction::Suspend

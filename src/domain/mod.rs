@@ -9,6 +9,8 @@ pub mod text;
 pub mod uscc;
 
 pub use crate::error_code::ErrorCode;
+/// The enumerations stored in columns and sent on the wire, one type per concept.
+pub use entity::enums;
 
 /// A field that failed validation: which field, a stable code and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

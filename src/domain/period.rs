@@ -23,35 +23,7 @@ use chrono_tz::Tz;
 /// Length of the run-rate window in days.
 pub const RUN_RATE_DAYS: i64 = 28;
 
-/// The calendar unit of a programme's periods.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum PeriodKind {
-    /// Calendar year.
-    Year,
-    /// Calendar quarter (Jan–Mar, Apr–Jun, Jul–Sep, Oct–Dec).
-    Quarter,
-    /// Calendar month.
-    Month,
-}
-
-impl PeriodKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeriodKind::Year => "year",
-            PeriodKind::Quarter => "quarter",
-            PeriodKind::Month => "month",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "year" => Some(PeriodKind::Year),
-            "quarter" => Some(PeriodKind::Quarter),
-            "month" => Some(PeriodKind::Month),
-            _ => None,
-        }
-    }
-}
+pub use entity::enums::{PeriodKind, ProgressStatus as Status};
 
 /// A calendar period: local dates, `end` inclusive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,40 +163,6 @@ fn strict_string(value: Option<serde_json::Value>) -> poem_openapi::types::Parse
     match value.unwrap_or_default() {
         serde_json::Value::String(s) => Ok(s),
         other => Err(poem_openapi::types::ParseError::expected_type(other)),
-    }
-}
-
-/// Where a subject stands against the tiers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Status {
-    /// The top tier is reached.
-    Achieved,
-    /// The projection reaches the next tier.
-    OnTrack,
-    /// The projection reaches at least 80% of the next tier.
-    AtRisk,
-    /// The projection falls short of 80% of the next tier.
-    Behind,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Achieved => "achieved",
-            Status::OnTrack => "on_track",
-            Status::AtRisk => "at_risk",
-            Status::Behind => "behind",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "achieved" => Some(Status::Achieved),
-            "on_track" => Some(Status::OnTrack),
-            "at_risk" => Some(Status::AtRisk),
-            "behind" => Some(Status::Behind),
-            _ => None,
-        }
     }
 }
 

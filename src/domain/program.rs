@@ -10,45 +10,8 @@ use super::{
     period::{PeriodKind, Tier},
 };
 
-/// Who a programme ranks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Subject {
-    /// Merchants (subject id: the merchant id).
-    Merchant,
-    /// Creators / 达人 (subject id: the creator id).
-    Creator,
-    /// Products (subject id: `{merchant_id}:{product_id}`).
-    Product,
-}
-
-/// What is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Metric {
-    /// Net GMV over all channels.
-    Gmv,
-    /// Net GMV of one `channel`.
-    ChannelGmv,
-}
-
 pub use super::gmv::Channel;
-
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)+ _ => None }
-            }
-        }
-    };
-}
-
-names!(Subject { Merchant => "merchant", Creator => "creator", Product => "product" });
-names!(Metric { Gmv => "gmv", ChannelGmv => "channel_gmv" });
+pub use entity::enums::{Metric, Subject};
 
 /// The raw fields of a programme, as received or as merged for an edit.
 #[derive(Clone, Debug)]
@@ -246,20 +209,16 @@ pub fn input_of_row(p: &entity::program::Model) -> anyhow::Result<ProgramInput> 
     Ok(ProgramInput {
         name: p.name.clone(),
         description: p.description.clone(),
-        subject: Subject::parse(&p.subject).ok_or_else(|| bad("subject"))?,
+        subject: p.subject,
         merchant_kinds: p
             .merchant_kinds
             .split(',')
             .filter(|s| !s.is_empty())
             .map(|s| MerchantKind::parse(s).ok_or_else(|| bad("merchant kind")))
             .collect::<Result<_, _>>()?,
-        metric: Metric::parse(&p.metric).ok_or_else(|| bad("metric"))?,
-        channel: p
-            .channel
-            .as_deref()
-            .map(|c| Channel::parse(c).ok_or_else(|| bad("channel")))
-            .transpose()?,
-        period: PeriodKind::parse(&p.period).ok_or_else(|| bad("period"))?,
+        metric: p.metric,
+        channel: p.channel,
+        period: p.period,
         time_zone: p.time_zone.clone(),
         starts_on: p.starts_on,
         ends_on: p.ends_on,

@@ -17,7 +17,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::{config::Schedule, mail::digests::DigestKind};
 
-pub use crate::services::runs::{Counts, Trigger, claim_tick, finish};
+pub use crate::services::runs::{Counts, JobOutcome, Trigger, claim_tick, finish};
 
 /// The scheduled instant of the tick firing at `now`: the occurrence of `schedule` at or just
 /// before it (with half a second of slack for a timer firing early), so every replica
@@ -85,7 +85,7 @@ pub async fn start_scheduler(state: &JobContext) -> anyhow::Result<JobScheduler>
     register(
         &sched,
         state,
-        "merchant_weekly",
+        DigestKind::MerchantWeekly.as_str(),
         &state.config.schedule_merchant_weekly,
         Arc::new(|state, at| Box::pin(digest::tick(state, DigestKind::MerchantWeekly, at))),
     )
@@ -93,7 +93,7 @@ pub async fn start_scheduler(state: &JobContext) -> anyhow::Result<JobScheduler>
     register(
         &sched,
         state,
-        "staff_daily",
+        DigestKind::StaffDaily.as_str(),
         &state.config.schedule_staff_daily,
         Arc::new(|state, at| Box::pin(digest::tick(state, DigestKind::StaffDaily, at))),
     )

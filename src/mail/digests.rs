@@ -15,7 +15,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::{Locale, NewEmail, Rendered, enqueue, templates};
+use super::{EmailKind, Locale, NewEmail, Rendered, enqueue, templates};
 use crate::{
     config::Config,
     domain::{merchant::MerchantStatus, period::local_day},
@@ -25,31 +25,7 @@ use crate::{
     },
 };
 
-/// Which digest to send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum DigestKind {
-    /// The weekly report to every approved merchant that has not opted out.
-    MerchantWeekly,
-    /// The daily digest to the `STAFF_DIGEST_TO` recipients.
-    StaffDaily,
-}
-
-impl DigestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DigestKind::MerchantWeekly => "merchant_weekly",
-            DigestKind::StaffDaily => "staff_daily",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "merchant_weekly" => Some(DigestKind::MerchantWeekly),
-            "staff_daily" => Some(DigestKind::StaffDaily),
-            _ => None,
-        }
-    }
-}
+pub use entity::enums::DigestKind;
 
 /// What a digest run queued.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,7 +71,7 @@ pub async fn merchant_report(
     let Some(ctx) = merchant_weekly_of(db, id, as_of).await? else {
         return Ok(None);
     };
-    Ok(Some(templates::render("merchant_weekly", &ctx)?))
+    Ok(Some(templates::render(EmailKind::MerchantWeekly, &ctx)?))
 }
 
 /// Queues the weekly report for every approved merchant with `weekly_report` on.
@@ -109,7 +85,7 @@ pub async fn merchant_weekly(
     let mut after = 0i64;
     loop {
         let batch = merchant::Entity::find()
-            .filter(merchant::Column::Status.eq(MerchantStatus::Approved.as_str()))
+            .filter(merchant::Column::Status.eq(MerchantStatus::Approved))
             .filter(merchant::Column::WeeklyReport.eq(true))
             .filter(merchant::Column::Id.gt(after))
             .order_by_asc(merchant::Column::Id)
@@ -120,20 +96,20 @@ pub async fn merchant_weekly(
         after = last.id;
         for m in &batch {
             done.recipients += 1;
-            let dedupe_key = format!("merchant_weekly:{}:{week_start}", m.id);
+            let dedupe_key = format!("{}:{}:{week_start}", EmailKind::MerchantWeekly, m.id);
             if already_queued(db, &dedupe_key).await? {
                 done.duplicates += 1;
                 continue;
             }
             let ctx = merchant_weekly_context(db, m, as_of).await?;
-            let rendered = templates::render("merchant_weekly", &ctx)?;
+            let rendered = templates::render(EmailKind::MerchantWeekly, &ctx)?;
             let inserted = enqueue(
                 db,
                 NewEmail {
-                    kind: "merchant_weekly",
+                    kind: EmailKind::MerchantWeekly,
                     merchant_id: Some(m.id),
                     recipient: &m.contact_email,
-                    locale: Locale::parse(&m.locale),
+                    locale: m.locale,
                     rendered,
                     dedupe_key,
                 },
@@ -180,16 +156,16 @@ pub async fn staff_daily(
     for to in &config.staff_digest_to {
         done.recipients += 1;
         let address = to.email.to_string();
-        let rendered = templates::render("staff_daily", &ctx)?;
+        let rendered = templates::render(EmailKind::StaffDaily, &ctx)?;
         let inserted = enqueue(
             db,
             NewEmail {
-                kind: "staff_daily",
+                kind: EmailKind::StaffDaily,
                 merchant_id: None,
                 recipient: &to.to_string(),
                 locale: Locale::ZhCn,
                 rendered,
-                dedupe_key: format!("staff_daily:{}:{day}", address.to_lowercase()),
+                dedupe_key: format!("{}:{}:{day}", EmailKind::StaffDaily, address.to_lowercase()),
             },
         )
         .await?;

@@ -24,13 +24,11 @@ use sea_orm::{
     sea_query::{Expr, LockBehavior, LockType, Query},
 };
 
-use super::transport::{SendError, Transport};
+use super::{
+    EmailKind, EmailStatus,
+    transport::{SendError, Transport},
+};
 use crate::config::Config;
-
-pub const PENDING: &str = "pending";
-pub const SENDING: &str = "sending";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
 
 /// Retry and claim settings.
 #[derive(Clone, Debug)]
@@ -115,10 +113,10 @@ pub async fn claim(
     limit: u64,
 ) -> Result<Vec<email_outbox::Model>, DbErr> {
     let due = Column::Status
-        .eq(PENDING)
+        .eq(EmailStatus::Pending)
         .and(Column::NextAttemptAt.lte(now))
         .or(Column::Status
-            .eq(SENDING)
+            .eq(EmailStatus::Sending)
             .and(Column::ClaimedUntil.lte(now)));
     let mut candidates = Query::select();
     candidates
@@ -133,7 +131,7 @@ pub async fn claim(
         candidates.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let mut rows = email_outbox::Entity::update_many()
-        .col_expr(Column::Status, Expr::value(SENDING))
+        .col_expr(Column::Status, Expr::value(EmailStatus::Sending))
         .col_expr(Column::ClaimedUntil, Expr::value(lease_end(now, lease)))
         .filter(Column::Id.in_subquery(candidates.to_owned()))
         // Re-checked on the locked row: never claims a row that stopped being due.
@@ -151,7 +149,7 @@ async fn settle<C: ConnectionTrait>(
     now: DateTime<Utc>,
     outcome: &Result<(), SendError>,
     policy: &Policy,
-) -> Result<(&'static str, bool), DbErr> {
+) -> Result<(EmailStatus, bool), DbErr> {
     let attempts = row.attempts.saturating_add(1);
     let mut update = email_outbox::Entity::update_many()
         .col_expr(Column::Attempts, Expr::value(attempts))
@@ -162,30 +160,30 @@ async fn settle<C: ConnectionTrait>(
     let status = match outcome {
         Ok(()) => {
             update = update
-                .col_expr(Column::Status, Expr::value(SENT))
+                .col_expr(Column::Status, Expr::value(EmailStatus::Sent))
                 .col_expr(Column::SentAt, Expr::value(now));
-            SENT
+            EmailStatus::Sent
         }
         Err(SendError::Transient(msg)) if attempts < policy.max_attempts => {
             let next = now
                 + chrono::Duration::from_std(policy.backoff(attempts))
                     .unwrap_or(chrono::Duration::hours(1));
             update = update
-                .col_expr(Column::Status, Expr::value(PENDING))
+                .col_expr(Column::Status, Expr::value(EmailStatus::Pending))
                 .col_expr(Column::NextAttemptAt, Expr::value(next))
                 .col_expr(Column::LastError, Expr::value(msg.clone()));
-            PENDING
+            EmailStatus::Pending
         }
         Err(SendError::Transient(msg) | SendError::Permanent(msg)) => {
             update = update
-                .col_expr(Column::Status, Expr::value(FAILED))
+                .col_expr(Column::Status, Expr::value(EmailStatus::Failed))
                 .col_expr(Column::LastError, Expr::value(msg.clone()));
-            FAILED
+            EmailStatus::Failed
         }
     };
     let res = update
         .filter(Column::Id.eq(row.id))
-        .filter(Column::Status.eq(SENDING))
+        .filter(Column::Status.eq(EmailStatus::Sending))
         .filter(Column::ClaimedUntil.eq(row.claimed_until))
         .exec(db)
         .await?;
@@ -217,8 +215,8 @@ pub async fn drain_once(
             continue;
         }
         match status {
-            SENT => done.sent += 1,
-            PENDING => done.retried += 1,
+            EmailStatus::Sent => done.sent += 1,
+            EmailStatus::Pending => done.retried += 1,
             _ => done.failed += 1,
         }
     }
@@ -229,7 +227,7 @@ pub async fn drain_once(
 pub async fn backlog(db: &DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     email_outbox::Entity::find()
-        .filter(Column::Status.is_in([PENDING, SENDING]))
+        .filter(Column::Status.is_in([EmailStatus::Pending, EmailStatus::Sending]))
         .count(db)
         .await
 }
@@ -264,8 +262,8 @@ pub async fn run(
 /// Filters of the outbox listing.
 #[derive(Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<EmailStatus>,
+    pub kind: Option<EmailKind>,
     pub recipient: Option<String>,
 }
 

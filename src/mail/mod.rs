@@ -10,30 +10,7 @@ use chrono::Utc;
 use entity::email_outbox;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
 
-/// The language of a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Serialize)]
-pub enum Locale {
-    /// Simplified Chinese (the default).
-    #[oai(rename = "zh-CN")]
-    #[serde(rename = "zh-CN")]
-    ZhCn,
-    /// English.
-    #[oai(rename = "en")]
-    #[serde(rename = "en")]
-    En,
-}
-
-impl Locale {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Locale::ZhCn => "zh-CN",
-            Locale::En => "en",
-        }
-    }
-    pub fn parse(s: &str) -> Self {
-        if s == "en" { Locale::En } else { Locale::ZhCn }
-    }
-}
+pub use entity::enums::{EmailKind, EmailStatus, Locale};
 
 /// What every kind of email has once rendered.
 pub struct Rendered {
@@ -43,7 +20,7 @@ pub struct Rendered {
 }
 
 pub struct NewEmail<'a> {
-    pub kind: &'a str,
+    pub kind: EmailKind,
     pub merchant_id: Option<i64>,
     pub recipient: &'a str,
     pub locale: Locale,
@@ -60,16 +37,16 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail<'_>) -> Result<
         &crate::secrets::hash(&email.dedupe_key)[..32]
     );
     let row = email_outbox::ActiveModel {
-        kind: Set(email.kind.to_string()),
+        kind: Set(email.kind),
         merchant_id: Set(email.merchant_id),
         recipient: Set(email.recipient.to_string()),
-        locale: Set(email.locale.as_str().to_string()),
+        locale: Set(email.locale),
         subject: Set(email.rendered.subject),
         text_body: Set(email.rendered.text),
         html_body: Set(email.rendered.html),
         dedupe_key: Set(email.dedupe_key),
         message_id: Set(message_id),
-        status: Set("pending".into()),
+        status: Set(EmailStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         created_at: Set(now),

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
-use super::Rendered;
+use super::{EmailKind, Rendered};
 
 macro_rules! kind {
     ($env:ident, $kind:literal) => {
@@ -50,7 +50,7 @@ fn env() -> &'static Environment<'static> {
 }
 
 /// Renders the three parts of `kind` with `ctx`.
-pub fn render<C: Serialize>(kind: &str, ctx: &C) -> anyhow::Result<Rendered> {
+pub fn render<C: Serialize>(kind: EmailKind, ctx: &C) -> anyhow::Result<Rendered> {
     let env = env();
     let part = |p: &str| -> anyhow::Result<String> {
         Ok(env.get_template(&format!("{kind}/{p}"))?.render(ctx)?)

@@ -143,19 +143,20 @@ mod tests {
     }
 
     fn row() -> email_outbox::Model {
+        use crate::mail::{EmailKind, EmailStatus, Locale};
         let now = chrono::Utc::now();
         email_outbox::Model {
             id: 7,
-            kind: "staff_daily".into(),
+            kind: EmailKind::StaffDaily,
             merchant_id: None,
             recipient: "Ops <ops@example.cn>".into(),
-            locale: "zh-CN".into(),
+            locale: Locale::ZhCn,
             subject: "日报 ¥1.23亿".into(),
             text_body: "正文".into(),
             html_body: "<p>正文</p>".into(),
             dedupe_key: "k".into(),
             message_id: "<abc@merchant-incentives>".into(),
-            status: "sending".into(),
+            status: EmailStatus::Sending,
             attempts: 0,
             next_attempt_at: now,
             claimed_until: None,

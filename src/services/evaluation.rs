@@ -33,11 +33,12 @@ use sea_orm::{
 
 use crate::{
     domain::{
+        merchant::MerchantStatus,
         money::format_cny,
         period::{self, Period, local_day, project, run_rate_window, standing},
         program::{Metric, ProgramDef, Subject},
     },
-    mail::{self, Locale, NewEmail},
+    mail::{self, EmailKind, NewEmail},
     services::runs::{self, Counts, Trigger},
 };
 
@@ -210,12 +211,13 @@ fn aggregate_statement(backend: DatabaseBackend, def: &ProgramDef, r: &Ranges) -
         && let Some(c) = def.channel
     {
         rollup_filter.push_str(" AND g.channel = ?");
-        values.push(c.as_str().into());
+        values.push(c.into());
     }
-    let mut merchant_filter = String::from("m.status = 'approved' AND m.kind IN (");
+    let mut merchant_filter = String::from("m.status = ? AND m.kind IN (");
+    values.push(MerchantStatus::Approved.into());
     for (i, k) in def.merchant_kinds.iter().enumerate() {
         merchant_filter.push_str(if i == 0 { "?" } else { ", ?" });
-        values.push(k.as_str().into());
+        values.push((*k).into());
     }
     merchant_filter.push(')');
     let sums = "CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS v, \
@@ -354,7 +356,7 @@ async fn write_page(
     outcomes: &[Outcome],
 ) -> anyhow::Result<Counts> {
     let now = Utc::now();
-    let subject_type = def.subject.as_str();
+    let subject_type = def.subject;
     let txn = crate::db::begin_write(db).await?;
 
     // Current progress: one row per (programme, period, subject), replaced.
@@ -366,7 +368,7 @@ async fn write_page(
                 period_start: Set(period.start),
                 subject_id: Set(o.agg.subject_id.clone()),
                 period_end: Set(period.end),
-                subject_type: Set(subject_type.to_string()),
+                subject_type: Set(subject_type),
                 merchant_id: Set(o.agg.merchant_id),
                 value: Set(o.agg.value),
                 tier_index: Set(s.tier_index),
@@ -375,7 +377,7 @@ async fn write_page(
                 next_threshold: Set(s.next_threshold),
                 remaining: Set(s.remaining),
                 projected: Set(s.projected),
-                status: Set(s.status.as_str().to_string()),
+                status: Set(s.status),
                 evaluated_at: Set(now),
                 run_id: Set(run_id),
             }
@@ -418,7 +420,7 @@ async fn write_page(
             value: Set(o.agg.value),
             tier_index: Set(o.standing.tier_index),
             projected: Set(o.standing.projected),
-            status: Set(o.standing.status.as_str().to_string()),
+            status: Set(o.standing.status),
             evaluated_at: Set(now),
             ..Default::default()
         });
@@ -494,7 +496,7 @@ async fn write_page(
                 new_rows.push(achievement::ActiveModel {
                     program_id: Set(p.id),
                     period_start: Set(period.start),
-                    subject_type: Set(subject_type.to_string()),
+                    subject_type: Set(subject_type),
                     subject_id: Set(o.agg.subject_id.clone()),
                     merchant_id: Set(o.agg.merchant_id),
                     tier: Set(t.name.clone()),
@@ -542,9 +544,9 @@ async fn write_page(
             let Some(m) = a.merchant_id.and_then(|id| merchants.get(&id)) else {
                 continue;
             };
-            let locale = Locale::parse(&m.locale);
+            let locale = m.locale;
             let rendered = mail::templates::render(
-                "tier_achieved",
+                EmailKind::TierAchieved,
                 &serde_json::json!({
                     "locale": locale.as_str(),
                     "display_name": m.display_name,
@@ -559,12 +561,12 @@ async fn write_page(
             if mail::enqueue(
                 &txn,
                 NewEmail {
-                    kind: "tier_achieved",
+                    kind: EmailKind::TierAchieved,
                     merchant_id: Some(m.id),
                     recipient: &m.contact_email,
                     locale,
                     rendered,
-                    dedupe_key: format!("tier_achieved:{}", a.id),
+                    dedupe_key: format!("{}:{}", EmailKind::TierAchieved, a.id),
                 },
             )
             .await?

@@ -30,8 +30,8 @@ pub enum GmvError {
     Invalid(#[from] FieldError),
     #[error("merchant not found")]
     MerchantNotFound,
-    #[error("only approved merchants may report GMV; this merchant is {0}")]
-    NotApproved(String),
+    #[error("only approved merchants may report GMV; this merchant is {}", .0.as_str())]
+    NotApproved(MerchantStatus),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
@@ -165,7 +165,7 @@ async fn write_batch(
     let status = lock_merchant(&txn, merchant_id)
         .await?
         .ok_or(GmvError::MerchantNotFound)?;
-    if status != MerchantStatus::Approved.as_str() {
+    if status != MerchantStatus::Approved {
         return Err(GmvError::NotApproved(status));
     }
 
@@ -296,7 +296,7 @@ fn conflict(i: usize) -> FieldError {
 /// Locks the merchant's row for the rest of the transaction and returns its status. PostgreSQL
 /// takes a row lock; SQLite has no row locks, so a no-op write takes the database write lock
 /// now (like `BEGIN IMMEDIATE`) instead of failing to upgrade a read lock later.
-async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> Result<Option<String>> {
+async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> Result<Option<MerchantStatus>> {
     let backend = txn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => "SELECT status FROM merchant WHERE id = $1 FOR UPDATE",
@@ -306,7 +306,7 @@ async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> Result<Option<Stri
         .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
         .await?;
     Ok(match row {
-        Some(r) => Some(r.try_get::<String>("", "status")?),
+        Some(r) => Some(r.try_get::<MerchantStatus>("", "status")?),
         None => None,
     })
 }
@@ -387,7 +387,7 @@ async fn insert_records(
                 r.local_day.into(),
                 r.amount.into(),
                 crate::domain::gmv::CURRENCY.into(),
-                r.channel.as_str().into(),
+                r.channel.into(),
                 r.product_id.clone().into(),
                 r.creator_id.clone().into(),
                 r.corrects.clone().into(),
@@ -414,10 +414,7 @@ async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups)
             gmv_daily_merchant::Column::Channel.into_iden(),
         ],
         r.merchant.iter().map(|((day, ch), sums)| {
-            (
-                vec![merchant_id.into(), (*day).into(), ch.as_str().into()],
-                *sums,
-            )
+            (vec![merchant_id.into(), (*day).into(), (*ch).into()], *sums)
         }),
     )
     .await?;
@@ -436,7 +433,7 @@ async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups)
                     merchant_id.into(),
                     p.as_str().into(),
                     (*day).into(),
-                    ch.as_str().into(),
+                    (*ch).into(),
                 ],
                 *sums,
             )
@@ -458,7 +455,7 @@ async fn write_rollups(txn: &DatabaseTransaction, merchant_id: i64, r: &Rollups)
                     c.as_str().into(),
                     merchant_id.into(),
                     (*day).into(),
-                    ch.as_str().into(),
+                    (*ch).into(),
                 ],
                 *sums,
             )
@@ -543,7 +540,7 @@ pub async fn list(
         cond = cond.add(C::OccurredAt.lt(to));
     }
     if let Some(ch) = f.channel {
-        cond = cond.add(C::Channel.eq(ch.as_str()));
+        cond = cond.add(C::Channel.eq(ch));
     }
     if let Some(p) = f.product_id {
         cond = cond.add(C::ProductId.eq(p));

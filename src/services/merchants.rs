@@ -18,10 +18,13 @@ use crate::{
     domain::ErrorCode,
     domain::{
         FieldError,
-        merchant::{Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus},
+        merchant::{
+            Application, ApplicationInput, DecisionAction, DecisionActionExt, MerchantKind,
+            MerchantStatus, MerchantStatusExt,
+        },
         text,
     },
-    mail::{self, Locale, NewEmail},
+    mail::{self, EmailKind, Locale, NewEmail},
     pagination, secrets,
 };
 
@@ -51,8 +54,11 @@ pub enum OnboardingError {
         action: &'static str,
         from: &'static str,
     },
-    #[error("the application can only be edited while submitted or changes_requested; it is {0}")]
-    NotEditable(String),
+    #[error(
+        "the application can only be edited while submitted or changes_requested; it is {}",
+        .0.as_str()
+    )]
+    NotEditable(MerchantStatus),
     #[error("a merchant may hold at most {MAX_ACTIVE_KEYS} usable keys; revoke one first")]
     TooManyKeys,
     #[error("this is the only usable key; create another before revoking it")]
@@ -78,7 +84,7 @@ type Result<T, E = OnboardingError> = std::result::Result<T, E>;
 pub struct MerchantCaller {
     pub merchant_id: i64,
     pub key_id: i64,
-    pub status: String,
+    pub status: MerchantStatus,
 }
 
 impl MerchantCaller {
@@ -188,7 +194,7 @@ pub async fn authenticate(
         .filter(|(k, _)| k.revoked_at.is_none() && secrets::hashes_equal(&k.key_hash, &hash))
         .ok_or(OnboardingError::UnknownKey)?;
     let merchant = merchant.ok_or(OnboardingError::UnknownKey)?;
-    if merchant.status == MerchantStatus::Suspended.as_str() {
+    if merchant.status == MerchantStatus::Suspended {
         return Err(OnboardingError::Suspended);
     }
     let now = Utc::now();
@@ -222,11 +228,10 @@ async fn queue_status_email<C: sea_orm::ConnectionTrait>(
     reason: Option<&str>,
     dedupe: String,
 ) -> Result<()> {
-    let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Submitted);
-    let (status_zh, status_en) = status_labels(status);
-    let locale = Locale::parse(&m.locale);
+    let (status_zh, status_en) = status_labels(m.status);
+    let locale = m.locale;
     let rendered = mail::templates::render(
-        "onboarding_status",
+        EmailKind::OnboardingStatus,
         &serde_json::json!({
             "locale": locale.as_str(),
             "legal_name": m.legal_name,
@@ -241,7 +246,7 @@ async fn queue_status_email<C: sea_orm::ConnectionTrait>(
     mail::enqueue(
         db,
         NewEmail {
-            kind: "onboarding_status",
+            kind: EmailKind::OnboardingStatus,
             merchant_id: Some(m.id),
             recipient: &m.contact_email,
             locale,
@@ -290,8 +295,8 @@ async fn apply_once(
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let inserted = merchant::ActiveModel {
-        kind: Set(app.kind.as_str().to_string()),
-        status: Set(MerchantStatus::Submitted.as_str().to_string()),
+        kind: Set(app.kind),
+        status: Set(MerchantStatus::Submitted),
         legal_name: Set(app.legal_name),
         display_name: Set(app.display_name),
         uscc: Set(app.uscc.as_str().to_string()),
@@ -303,7 +308,7 @@ async fn apply_once(
         trademark_number: Set(app.trademark_number),
         industry_belt: Set(app.industry_belt),
         weekly_report: Set(true),
-        locale: Set(Locale::ZhCn.as_str().to_string()),
+        locale: Set(Locale::ZhCn),
         last_gmv_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -360,10 +365,10 @@ pub async fn list(
 ) -> Result<(Vec<merchant::Model>, Option<String>)> {
     let mut cond = Condition::all();
     if let Some(k) = f.kind {
-        cond = cond.add(merchant::Column::Kind.eq(k.as_str()));
+        cond = cond.add(merchant::Column::Kind.eq(k));
     }
     if let Some(s) = f.status {
-        cond = cond.add(merchant::Column::Status.eq(s.as_str()));
+        cond = cond.add(merchant::Column::Status.eq(s));
     }
     if let Some(b) = f
         .industry_belt
@@ -432,9 +437,7 @@ async fn decide_once(
         .one(&txn)
         .await?
         .ok_or(OnboardingError::MerchantNotFound)?;
-    let from = MerchantStatus::parse(&m.status).ok_or_else(|| {
-        OnboardingError::Corrupt(format!("merchant {id} has status {:?}", m.status))
-    })?;
+    let from = m.status;
     let impossible = || OnboardingError::InvalidTransition {
         action: action.as_str(),
         from: from.as_str(),
@@ -442,10 +445,10 @@ async fn decide_once(
     let to = from.apply(action).ok_or_else(impossible)?;
     let now = Utc::now();
     let updated = merchant::Entity::update_many()
-        .col_expr(merchant::Column::Status, Expr::value(to.as_str()))
+        .col_expr(merchant::Column::Status, Expr::value(to))
         .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
         .filter(merchant::Column::Id.eq(id))
-        .filter(merchant::Column::Status.eq(from.as_str()))
+        .filter(merchant::Column::Status.eq(from))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -454,10 +457,10 @@ async fn decide_once(
     let decision = merchant_decision::ActiveModel {
         merchant_id: Set(id),
         actor: Set(actor.to_string()),
-        action: Set(action.as_str().to_string()),
+        action: Set(action),
         reason: Set(reason.to_string()),
-        from_status: Set(from.as_str().to_string()),
-        to_status: Set(to.as_str().to_string()),
+        from_status: Set(from),
+        to_status: Set(to),
         created_at: Set(now),
         ..Default::default()
     }
@@ -504,11 +507,11 @@ pub struct Edit {
 /// Edits the application; in `changes_requested` this re-submits it.
 pub async fn edit(db: &DatabaseConnection, id: i64, e: Edit) -> Result<merchant::Model> {
     let m = get(db, id).await?;
-    let status = MerchantStatus::parse(&m.status).unwrap_or(MerchantStatus::Rejected);
+    let status = m.status;
     if !status.editable() {
         return Err(OnboardingError::NotEditable(m.status));
     }
-    let kind = MerchantKind::parse(&m.kind).unwrap_or(MerchantKind::Brand);
+    let kind = m.kind;
     let input = ApplicationInput {
         legal_name: e.legal_name.unwrap_or_else(|| m.legal_name.clone()),
         display_name: e.display_name.unwrap_or_else(|| m.display_name.clone()),
@@ -564,7 +567,7 @@ pub async fn set_notifications(
 ) -> Result<merchant::Model> {
     merchant::Entity::update_many()
         .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
-        .col_expr(merchant::Column::Locale, Expr::value(locale.as_str()))
+        .col_expr(merchant::Column::Locale, Expr::value(locale))
         .col_expr(merchant::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(merchant::Column::Id.eq(id))
         .exec(db)

@@ -44,11 +44,11 @@ type Result<T, E = ProgramsError> = std::result::Result<T, E>;
 fn apply(row: &mut program::ActiveModel, d: &ProgramDef) {
     row.name = Set(d.name.clone());
     row.description = Set(d.description.clone());
-    row.subject = Set(d.subject.as_str().to_string());
+    row.subject = Set(d.subject);
     row.merchant_kinds = Set(d.kinds_csv());
-    row.metric = Set(d.metric.as_str().to_string());
-    row.channel = Set(d.channel.map(|c| c.as_str().to_string()));
-    row.period = Set(d.period.as_str().to_string());
+    row.metric = Set(d.metric);
+    row.channel = Set(d.channel);
+    row.period = Set(d.period);
     row.time_zone = Set(d.time_zone.name().to_string());
     row.starts_on = Set(d.starts_on);
     row.ends_on = Set(d.ends_on);
@@ -280,7 +280,7 @@ pub async fn merchant_progress(
         .to_owned();
     let rows = progress::Entity::find()
         .filter(progress::Column::MerchantId.eq(merchant_id))
-        .filter(progress::Column::SubjectType.eq(Subject::Merchant.as_str()))
+        .filter(progress::Column::SubjectType.eq(Subject::Merchant))
         .filter(progress::Column::ProgramId.in_subquery(active))
         .order_by_asc(progress::Column::ProgramId)
         .order_by_desc(progress::Column::PeriodStart)

@@ -12,35 +12,7 @@ use sea_orm::{
 /// The `job` of evaluation runs.
 pub const EVALUATE: &str = "evaluate";
 
-/// Who started a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Trigger {
-    /// A scheduler tick.
-    Scheduler,
-    /// `POST /api/v1/evaluations`.
-    Api,
-    /// The command line.
-    Cli,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Scheduler => "scheduler",
-            Trigger::Api => "api",
-            Trigger::Cli => "cli",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "scheduler" => Some(Trigger::Scheduler),
-            "api" => Some(Trigger::Api),
-            "cli" => Some(Trigger::Cli),
-            _ => None,
-        }
-    }
-}
+pub use entity::enums::{JobOutcome, Trigger};
 
 /// What a finished run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,10 +39,10 @@ pub async fn claim_tick<C: ConnectionTrait>(
         scheduled_at: Set(scheduled_at),
         as_of: Set(as_of),
         replica: Set(replica.to_string()),
-        trigger: Set(trigger.as_str().to_string()),
+        trigger: Set(trigger),
         started_at: Set(now),
         finished_at: Set(None),
-        outcome: Set("running".into()),
+        outcome: Set(JobOutcome::Running),
         error: Set(None),
         subjects_evaluated: Set(0),
         achievements_recorded: Set(0),
@@ -106,14 +78,14 @@ pub async fn finish<C: ConnectionTrait>(
     row.finished_at = Set(Some(Utc::now()));
     match result {
         Ok(c) => {
-            row.outcome = Set("ok".into());
+            row.outcome = Set(JobOutcome::Ok);
             row.subjects_evaluated = Set(c.subjects_evaluated);
             row.achievements_recorded = Set(c.achievements_recorded);
             row.achievements_revoked = Set(c.achievements_revoked);
             row.emails_queued = Set(c.emails_queued);
         }
         Err(e) => {
-            row.outcome = Set("failed".into());
+            row.outcome = Set(JobOutcome::Failed);
             row.error = Set(Some(format!("{e:#}")));
         }
     }

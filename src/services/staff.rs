@@ -9,35 +9,7 @@ use sea_orm::{
 
 use crate::{domain::FieldError, secrets};
 
-/// Staff roles: admins do everything, reviewers decide on merchants, analysts read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Role {
-    /// Full access, including programme edits, evaluations and digests.
-    Admin,
-    /// Reviews merchant applications.
-    Reviewer,
-    /// Reads everything, changes nothing.
-    Analyst,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Reviewer => "reviewer",
-            Role::Analyst => "analyst",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "reviewer" => Some(Role::Reviewer),
-            "analyst" => Some(Role::Analyst),
-            _ => None,
-        }
-    }
-}
+pub use entity::enums::Role;
 
 /// What can go wrong with staff tokens, in its own words; `src/api` maps each case to a code.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +65,7 @@ pub async fn authenticate(
     {
         return Ok(Staff {
             token_id: None,
-            name: "admin".into(),
+            name: Role::Admin.to_string(),
             role: Role::Admin,
         });
     }
@@ -103,9 +75,7 @@ pub async fn authenticate(
         .await?
         .filter(|t| t.revoked_at.is_none() && secrets::hashes_equal(&t.token_hash, &hash))
         .ok_or(StaffError::UnknownToken)?;
-    let role = Role::parse(&row.role).ok_or_else(|| {
-        StaffError::Corrupt(format!("staff token {} has role {:?}", row.id, row.role))
-    })?;
+    let role = row.role;
     let now = Utc::now();
     if row
         .last_used_at
@@ -134,7 +104,7 @@ pub async fn create(
     let secret = secrets::generate(secrets::STAFF_TOKEN_PREFIX);
     let row = staff_token::ActiveModel {
         name: Set(name),
-        role: Set(role.as_str().to_string()),
+        role: Set(role),
         prefix: Set(secret.prefix.clone()),
         token_hash: Set(secret.hash.clone()),
         created_at: Set(Utc::now()),

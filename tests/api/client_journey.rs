@@ -8,8 +8,8 @@ use futures_util::StreamExt;
 use merchant_incentives_client::{
     Error, anonymous,
     types::{
-        Channel, DecisionRequest, EvaluationRequest, GmvBatch, GmvRecordInput, MerchantApplication,
-        MerchantKind, MerchantStatus, RecordStatus, ReportFormat, ReviewAction, Status,
+        Channel, DecisionAction, DecisionRequest, EvaluationRequest, GmvBatch, GmvRecordInput,
+        MerchantApplication, MerchantKind, MerchantStatus, RecordStatus, ReportFormat, Status,
     },
     with_api_key, with_bearer,
 };
@@ -80,7 +80,7 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
         .merchants_decide(
             id,
             &DecisionRequest {
-                action: ReviewAction::Approve,
+                action: DecisionAction::Approve,
                 reason: "资料齐全".into(),
             },
         )

@@ -4,6 +4,7 @@
 use crate::support;
 
 use chrono::{DateTime, Utc};
+use entity::enums::{Channel, Locale, MerchantKind, MerchantStatus};
 use merchant_incentives::jobs::{self, Trigger, evaluate::run_tick};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -132,7 +133,7 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
         .outbox()
         .await
         .into_iter()
-        .filter(|m| m.kind == "tier_achieved")
+        .filter(|m| m.kind.as_str() == "tier_achieved")
         .collect();
     assert_eq!(mails.len(), 2);
     assert!(mails.iter().all(|m| m.merchant_id == Some(a)));
@@ -153,7 +154,7 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
         app.outbox()
             .await
             .iter()
-            .filter(|m| m.kind == "tier_achieved")
+            .filter(|m| m.kind.as_str() == "tier_achieved")
             .count(),
         2
     );
@@ -253,7 +254,7 @@ async fn refunds_revoke_achievements_and_recovery_restores_them() {
         app.outbox()
             .await
             .iter()
-            .filter(|m| m.kind == "tier_achieved")
+            .filter(|m| m.kind.as_str() == "tier_achieved")
             .count(),
         1
     );
@@ -355,7 +356,7 @@ async fn channel_kind_product_and_creator_programmes() {
         app.outbox()
             .await
             .iter()
-            .all(|m| m.kind != "tier_achieved" || m.merchant_id == Some(brand))
+            .all(|m| m.kind.as_str() != "tier_achieved" || m.merchant_id == Some(brand))
     );
 }
 
@@ -518,7 +519,7 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
         .await
         .unwrap()
         .expect("claimed");
-    assert_eq!(failed.outcome, "failed");
+    assert_eq!(failed.outcome.as_str(), "failed");
     assert!(
         failed.error.as_deref().unwrap().contains("overflow"),
         "{:?}",
@@ -550,7 +551,7 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
         .await
         .unwrap()
         .expect("claimed");
-    assert_eq!(ok.outcome, "ok");
+    assert_eq!(ok.outcome.as_str(), "ok");
     assert_eq!(ok.subjects_evaluated, 1);
     assert!(ok.error.is_none());
 
@@ -653,37 +654,33 @@ async fn evaluation_pages_cover_every_subject_once() {
     let now = Utc::now();
     let ids: Vec<i64> = (1..=merchants).map(|i| 1_000_000 + i).collect();
     for chunk in ids.chunks(500) {
-        merchant::Entity::insert_many(chunk.iter().map(|&id| {
-            merchant::ActiveModel {
-                id: Set(id),
-                kind: Set(if id % 2 == 0 {
-                    "brand"
-                } else {
-                    "industry_belt"
-                }
-                .into()),
-                status: Set(if id == 1_000_000 + suspended {
-                    "suspended"
-                } else {
-                    "approved"
-                }
-                .into()),
-                legal_name: Set(format!("分页商户 {id}")),
-                display_name: Set(format!("分页 {id}")),
-                uscc: Set(format!("P{id:017}")),
-                contact_email: Set(format!("m{id}@page.example")),
-                province: Set("浙江".into()),
-                city: Set("金华".into()),
-                category: Set("日用百货".into()),
-                brand_name: Set(None),
-                trademark_number: Set(None),
-                industry_belt: Set(None),
-                weekly_report: Set(false),
-                locale: Set("zh-CN".into()),
-                last_gmv_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
+        merchant::Entity::insert_many(chunk.iter().map(|&id| merchant::ActiveModel {
+            id: Set(id),
+            kind: Set(if id % 2 == 0 {
+                MerchantKind::Brand
+            } else {
+                MerchantKind::IndustryBelt
+            }),
+            status: Set(if id == 1_000_000 + suspended {
+                MerchantStatus::Suspended
+            } else {
+                MerchantStatus::Approved
+            }),
+            legal_name: Set(format!("分页商户 {id}")),
+            display_name: Set(format!("分页 {id}")),
+            uscc: Set(format!("P{id:017}")),
+            contact_email: Set(format!("m{id}@page.example")),
+            province: Set("浙江".into()),
+            city: Set("金华".into()),
+            category: Set("日用百货".into()),
+            brand_name: Set(None),
+            trademark_number: Set(None),
+            industry_belt: Set(None),
+            weekly_report: Set(false),
+            locale: Set(Locale::ZhCn),
+            last_gmv_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
         }))
         .exec_without_returning(&app.db)
         .await
@@ -692,7 +689,7 @@ async fn evaluation_pages_cover_every_subject_once() {
             [("2026-02-01", id * 100), ("2026-02-02", 1)].map(|(d, amount)| gm::ActiveModel {
                 merchant_id: Set(id),
                 day: Set(d.parse().unwrap()),
-                channel: Set("live_stream".into()),
+                channel: Set(Channel::LiveStream),
                 amount: Set(amount),
                 records: Set(1),
             })
@@ -709,7 +706,7 @@ async fn evaluation_pages_cover_every_subject_once() {
                     merchant_id: Set(id),
                     product_id: Set(format!("sku-{p}")),
                     day: Set("2026-02-01".parse().unwrap()),
-                    channel: Set("short_video".into()),
+                    channel: Set(Channel::ShortVideo),
                     amount: Set(id + if p == "a" { 1 } else { 2 }),
                     records: Set(1),
                 })

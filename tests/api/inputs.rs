@@ -470,7 +470,7 @@ async fn sql_and_html_fragments_are_stored_verbatim_and_escaped_in_email() {
     let outbox = app.outbox().await;
     let mail = outbox
         .iter()
-        .rfind(|m| m.kind == "onboarding_status" && m.merchant_id == Some(id))
+        .rfind(|m| m.kind.as_str() == "onboarding_status" && m.merchant_id == Some(id))
         .expect("the approval is emailed");
     assert!(
         mail.html_body.contains("&lt;script&gt;alert(1)&lt;"),

@@ -38,7 +38,7 @@ async fn queue(app: &TestApp, to: &str, key: &str) {
     let inserted = mail::enqueue(
         &app.db,
         NewEmail {
-            kind: "staff_daily",
+            kind: merchant_incentives::mail::EmailKind::StaffDaily,
             merchant_id: None,
             recipient: to,
             locale: Locale::ZhCn,
@@ -118,9 +118,9 @@ async fn weekly_reports_arrive_as_multipart_with_their_figures() {
         .outbox()
         .await
         .into_iter()
-        .find(|r| r.kind == "merchant_weekly")
+        .find(|r| r.kind.as_str() == "merchant_weekly")
         .unwrap();
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status.as_str(), "sent");
     assert!(row.sent_at.is_some());
     assert_eq!(row.attempts, 1);
 
@@ -194,7 +194,7 @@ async fn an_outage_delays_mail_and_then_delivers_each_message_once() {
     let done = dispatcher::drain_once(&app.db, &m, t0).await.unwrap();
     assert_eq!(done.retried, 2, "{done:?}");
     for row in app.outbox().await {
-        assert_eq!(row.status, "pending");
+        assert_eq!(row.status.as_str(), "pending");
         assert_eq!(row.attempts, 1);
         assert!(row.last_error.as_deref().is_some_and(|e| !e.is_empty()));
         let delay = row.next_attempt_at - t0;
@@ -213,7 +213,7 @@ async fn an_outage_delays_mail_and_then_delivers_each_message_once() {
     let done = dispatcher::drain_once(&app.db, &m, t1).await.unwrap();
     assert_eq!(done.retried, 2, "{done:?}");
     for row in app.outbox().await {
-        assert_eq!(row.status, "pending");
+        assert_eq!(row.status.as_str(), "pending");
         assert_eq!(row.attempts, 2);
         let err = row.last_error.unwrap();
         assert!(err.contains("421"), "{err}");
@@ -236,7 +236,7 @@ async fn an_outage_delays_mail_and_then_delivers_each_message_once() {
         vec!["lead@example.cn", "ops@example.cn"]
     );
     for row in app.outbox().await {
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status.as_str(), "sent");
         assert_eq!(row.attempts, 3);
     }
 }
@@ -256,7 +256,7 @@ async fn a_refused_recipient_fails_after_one_attempt_with_the_reply() {
         .iter()
         .find(|r| r.recipient == "reject-me@example.cn")
         .unwrap();
-    assert_eq!(refused.status, "failed");
+    assert_eq!(refused.status.as_str(), "failed");
     assert_eq!(refused.attempts, 1);
     let err = refused.last_error.as_deref().unwrap();
     assert!(err.contains("550"), "{err}");
@@ -292,7 +292,7 @@ async fn a_dispatcher_killed_between_claim_and_send_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(app.outbox().await[0].status, "sending");
+    assert_eq!(app.outbox().await[0].status.as_str(), "sending");
 
     // While its lease runs, nobody else takes the row.
     let done = dispatcher::drain_once(&app.db, &m, t0 + chrono::Duration::seconds(60))
@@ -400,7 +400,7 @@ async fn the_dispatcher_loop_sends_queued_mail_and_stops_on_shutdown() {
     queue(&app, "ops@example.cn", "loop:1").await;
     let mut sent = false;
     for _ in 0..200 {
-        if app.outbox().await[0].status == "sent" {
+        if app.outbox().await[0].status.as_str() == "sent" {
             sent = true;
             break;
         }

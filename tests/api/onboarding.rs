@@ -55,7 +55,7 @@ async fn applying_returns_the_merchant_and_a_key_shown_once() {
     // Applying queued the acknowledgement email.
     let outbox = app.outbox().await;
     assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox[0].kind, "onboarding_status");
+    assert_eq!(outbox[0].kind.as_str(), "onboarding_status");
     assert_eq!(outbox[0].recipient, body["contact_email"].as_str().unwrap());
 }
 
@@ -284,7 +284,12 @@ async fn the_status_machine_is_enforced_and_audited() {
     assert_eq!(trail.body["items"][1]["actor"], format!("merchant:{id}"));
 
     // One onboarding_status email per transition, plus the acknowledgement.
-    let kinds: Vec<String> = app.outbox().await.into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = app
+        .outbox()
+        .await
+        .into_iter()
+        .map(|e| e.kind.to_string())
+        .collect();
     assert_eq!(kinds.len(), 1 + expected.len());
     assert!(kinds.iter().all(|k| k == "onboarding_status"));
 

@@ -152,7 +152,7 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
     let ticks: HashSet<_> = evaluations.iter().map(|r| r.scheduled_at).collect();
     assert_eq!(ticks.len(), evaluations.len(), "a tick ran twice");
     assert!(
-        evaluations.iter().all(|r| r.outcome == "ok"),
+        evaluations.iter().all(|r| r.outcome.as_str() == "ok"),
         "{evaluations:?}"
     );
     for w in {
@@ -185,7 +185,7 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
     assert_eq!(keys.len(), achievements.len());
     let merchant_level: Vec<_> = achievements
         .iter()
-        .filter(|a| a.subject_type == "merchant")
+        .filter(|a| a.subject_type.as_str() == "merchant")
         .collect();
     assert_eq!(merchant_level.len(), 3, "{merchant_level:?}");
 
@@ -193,12 +193,15 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let outbox = loop {
         let rows = entity::email_outbox::Entity::find().all(&db).await.unwrap();
-        if rows.iter().all(|r| r.status == "sent") || Instant::now() > deadline {
+        if rows.iter().all(|r| r.status.as_str() == "sent") || Instant::now() > deadline {
             break rows;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    assert!(outbox.iter().all(|r| r.status == "sent"), "{outbox:?}");
+    assert!(
+        outbox.iter().all(|r| r.status.as_str() == "sent"),
+        "{outbox:?}"
+    );
     let kinds: Vec<&str> = outbox.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "tier_achieved").count(),

@@ -234,7 +234,7 @@ async fn the_weekly_digest_respects_opt_out_and_locale_once_per_week() {
         .outbox()
         .await
         .into_iter()
-        .filter(|r| r.kind == "merchant_weekly")
+        .filter(|r| r.kind.as_str() == "merchant_weekly")
         .collect();
     assert_eq!(weekly.len(), 2);
     let zh_row = weekly.iter().find(|r| r.merchant_id == Some(zh)).unwrap();
@@ -249,13 +249,13 @@ async fn the_weekly_digest_respects_opt_out_and_locale_once_per_week() {
         "{}",
         zh_row.subject
     );
-    assert_eq!(zh_row.locale, "zh-CN");
+    assert_eq!(zh_row.locale.as_str(), "zh-CN");
     assert!(
         en_row.subject.starts_with("[Weekly report]"),
         "{}",
         en_row.subject
     );
-    assert_eq!(en_row.locale, "en");
+    assert_eq!(en_row.locale.as_str(), "en");
     assert!(en_row.text_body.contains("GMV BY CHANNEL"));
     assert!(en_row.html_body.contains("lang=\"en\""));
 
@@ -364,7 +364,7 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
         .outbox()
         .await
         .into_iter()
-        .filter(|r| r.kind == "staff_daily")
+        .filter(|r| r.kind.as_str() == "staff_daily")
         .collect();
     let mut to: Vec<_> = rows.iter().map(|r| r.recipient.as_str()).collect();
     to.sort();
@@ -573,7 +573,7 @@ async fn the_staff_digest_and_the_programme_summary_show_the_same_figures() {
         .outbox()
         .await
         .into_iter()
-        .find(|r| r.kind == "staff_daily")
+        .find(|r| r.kind.as_str() == "staff_daily")
         .unwrap();
 
     // (programme, subjects per tier at or above, subjects, goal, GMV total in 万, shares in bp)
@@ -852,16 +852,19 @@ async fn email_samples_in_docs_match_the_templates() {
     let samples = [
         (
             "merchant_weekly.html",
-            pick(&|r| r.kind == "merchant_weekly" && r.merchant_id == Some(id)),
+            pick(&|r| r.kind.as_str() == "merchant_weekly" && r.merchant_id == Some(id)),
         ),
         (
             "merchant_weekly.en.html",
-            pick(&|r| r.kind == "merchant_weekly" && r.merchant_id == Some(en)),
+            pick(&|r| r.kind.as_str() == "merchant_weekly" && r.merchant_id == Some(en)),
         ),
-        ("staff_daily.html", pick(&|r| r.kind == "staff_daily")),
+        (
+            "staff_daily.html",
+            pick(&|r| r.kind.as_str() == "staff_daily"),
+        ),
         (
             "onboarding_status.html",
-            pick(&|r| r.kind == "onboarding_status" && r.merchant_id == Some(id)),
+            pick(&|r| r.kind.as_str() == "onboarding_status" && r.merchant_id == Some(id)),
         ),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/emails");

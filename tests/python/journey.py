@@ -14,8 +14,8 @@ from merchant_incentives_client.api.gmv import gmv_records_create
 from merchant_incentives_client.api.merchants import merchants_apply, merchants_decide
 from merchant_incentives_client.api.programs import programs_my_progress
 from merchant_incentives_client.models import (
-    Channel, DecisionRequest, EvaluationRequest, GmvBatch, GmvIngestResult,
-    GmvRecordInput, MerchantApplication, MerchantApplied, MerchantKind, ProgressPage, ReviewAction,
+    Channel, DecisionAction, DecisionRequest, EvaluationRequest, GmvBatch, GmvIngestResult,
+    GmvRecordInput, MerchantApplication, MerchantApplied, MerchantKind, ProgressPage,
 )
 
 WAN = 10_000 * 100  # ¥1万 in fen
@@ -39,7 +39,7 @@ def main():
     merchant_id = applied.merchant.id
 
     decided = merchants_decide.sync(merchant_id, client=staff,
-                                    body=DecisionRequest(action=ReviewAction.APPROVE, reason="资料齐全"))
+                                    body=DecisionRequest(action=DecisionAction.APPROVE, reason="资料齐全"))
     check(decided is not None and decided.status.value == "approved", f"approve answered {decided!r}")
 
     merchant = AuthenticatedClient(base_url=base, token=applied.api_key.key, prefix="", auth_header_name="X-API-Key")

@@ -8,6 +8,7 @@ pub mod smtp;
 
 use std::{collections::HashMap, net::SocketAddr};
 
+use entity::enums::{Channel, Metric, PeriodKind, ProgressStatus, Subject};
 use merchant_incentives::{
     app::{self, AppState},
     config::Config,
@@ -405,7 +406,7 @@ impl TestApp {
         let row = entity::gmv_daily_merchant::ActiveModel {
             merchant_id: Set(merchant_id),
             day: Set(day.parse().expect("YYYY-MM-DD")),
-            channel: Set(channel.to_string()),
+            channel: Set(Channel::parse(channel).expect("a channel")),
             amount: Set(amount),
             records: Set(1),
         };
@@ -444,7 +445,7 @@ impl TestApp {
             merchant_id: Set(merchant_id),
             product_id: Set(product_id.to_string()),
             day: Set(day.parse().expect("YYYY-MM-DD")),
-            channel: Set(channel.to_string()),
+            channel: Set(Channel::parse(channel).expect("a channel")),
             amount: Set(amount),
             records: Set(1),
         })
@@ -466,7 +467,7 @@ impl TestApp {
             creator_id: Set(creator_id.to_string()),
             merchant_id: Set(merchant_id),
             day: Set(day.parse().expect("YYYY-MM-DD")),
-            channel: Set(channel.to_string()),
+            channel: Set(Channel::parse(channel).expect("a channel")),
             amount: Set(amount),
             records: Set(1),
         })
@@ -520,11 +521,11 @@ pub async fn insert_program(
     entity::program::ActiveModel {
         name: Set(name.to_string()),
         description: Set(String::new()),
-        subject: Set("merchant".into()),
+        subject: Set(Subject::Merchant),
         merchant_kinds: Set("brand,industry_belt".into()),
-        metric: Set("gmv".into()),
+        metric: Set(Metric::Gmv),
         channel: Set(None),
-        period: Set(period.into()),
+        period: Set(PeriodKind::parse(period).expect("a period kind")),
         time_zone: Set("Asia/Shanghai".into()),
         starts_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
         ends_on: Set(None),
@@ -561,7 +562,7 @@ pub async fn insert_progress(
         period_start: Set(period.0.parse().unwrap()),
         period_end: Set(period.1.parse().unwrap()),
         subject_id: Set(merchant_id.to_string()),
-        subject_type: Set("merchant".into()),
+        subject_type: Set(Subject::Merchant),
         merchant_id: Set(Some(merchant_id)),
         value: Set(value),
         tier_index: Set(tier.0),
@@ -570,7 +571,7 @@ pub async fn insert_progress(
         next_threshold: Set(next.map(|n| n.1)),
         remaining: Set(next.map_or(0, |n| (n.1 - value).max(0))),
         projected: Set(projected),
-        status: Set(status.into()),
+        status: Set(ProgressStatus::parse(status).expect("a progress status")),
         evaluated_at: Set(chrono::Utc::now()),
         run_id: Set(1),
     }
@@ -595,7 +596,7 @@ pub async fn insert_achievement(
     entity::achievement::ActiveModel {
         program_id: Set(program_id),
         period_start: Set(period_start.parse().unwrap()),
-        subject_type: Set("merchant".into()),
+        subject_type: Set(Subject::Merchant),
         subject_id: Set(merchant_id.to_string()),
         merchant_id: Set(Some(merchant_id)),
         tier: Set(tier.0.into()),
@@ -623,7 +624,7 @@ pub async fn insert_gmv_day(
     entity::gmv_daily_merchant::ActiveModel {
         merchant_id: Set(merchant_id),
         day: Set(day.parse().unwrap()),
-        channel: Set(channel.into()),
+        channel: Set(Channel::parse(channel).expect("a channel")),
         amount: Set(amount),
         records: Set(1),
     }

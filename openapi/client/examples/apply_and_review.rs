@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .merchants_decide(
             applied.merchant.id,
             &types::DecisionRequest {
-                action: types::ReviewAction::Approve,
+                action: types::DecisionAction::Approve,
                 reason: "资料齐全".into(),
             },
         )

@@ -189,11 +189,7 @@ pub async fn gmv_structure<C: ConnectionTrait>(
     if to < from || scope.kinds.is_empty() {
         return Ok(fold_structure(from, to, [])?);
     }
-    let mut values: Vec<Value> = vec![
-        from.into(),
-        to.into(),
-        MerchantStatus::Approved.as_str().into(),
-    ];
+    let mut values: Vec<Value> = vec![from.into(), to.into(), MerchantStatus::Approved.into()];
     let mut sql = String::from(
         "SELECT m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
          FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
@@ -201,12 +197,12 @@ pub async fn gmv_structure<C: ConnectionTrait>(
     );
     for (i, k) in scope.kinds.iter().enumerate() {
         sql.push_str(if i == 0 { "?" } else { ", ?" });
-        values.push(k.as_str().into());
+        values.push((*k).into());
     }
     sql.push(')');
     if let Some(c) = scope.channel {
         sql.push_str(" AND g.channel = ?");
-        values.push(c.as_str().into());
+        values.push(c.into());
     }
     sql.push_str(" GROUP BY m.kind, g.channel");
     let rows = db
@@ -214,12 +210,9 @@ pub async fn gmv_structure<C: ConnectionTrait>(
         .await?;
     let mut groups = Vec::with_capacity(rows.len());
     for r in rows {
-        let kind: String = r.try_get_by_index(0)?;
-        let channel: String = r.try_get_by_index(1)?;
+        let kind: MerchantKind = r.try_get_by_index(0)?;
+        let channel: Channel = r.try_get_by_index(1)?;
         let amount: Option<i64> = r.try_get_by_index(2)?;
-        let kind = MerchantKind::parse(&kind)
-            .ok_or_else(|| DbErr::Custom(format!("unknown merchant kind {kind:?}")))?;
-        let channel = Channel::parse(&channel).unwrap_or(Channel::Other);
         groups.push((kind, channel, amount.unwrap_or(0)));
     }
     Ok(fold_structure(from, to, groups)?)
@@ -317,7 +310,7 @@ pub async fn summary<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    let per_status: Vec<(String, i64)> = base()
+    let per_status: Vec<(Status, i64)> = base()
         .select_only()
         .column(progress::Column::Status)
         .column_as(progress::Column::SubjectId.count(), "n")
@@ -339,7 +332,7 @@ pub async fn summary<C: ConnectionTrait>(
     let status = |s: Status| {
         per_status
             .iter()
-            .find(|(n, _)| n == s.as_str())
+            .find(|(n, _)| *n == s)
             .map_or(0, |(_, c)| *c)
     };
     let scope = GmvScope::of(def);

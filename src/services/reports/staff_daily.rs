@@ -17,6 +17,7 @@ use crate::{
     domain::{
         money::format_cny,
         period::{Status, local_day},
+        program::Subject,
     },
     mail::Locale,
 };
@@ -55,7 +56,7 @@ pub struct RiskLine {
 pub struct ProgramDigest {
     pub program_id: i64,
     pub name: String,
-    pub subject: String,
+    pub subject: Subject,
     pub period_start: String,
     pub period_end: String,
     pub goal: i64,
@@ -116,13 +117,13 @@ async fn subject_names<C: ConnectionTrait>(
 
 fn subject_label(
     names: &HashMap<i64, String>,
-    subject_type: &str,
+    subject_type: Subject,
     subject_id: &str,
     merchant_id: Option<i64>,
 ) -> String {
     let owner = merchant_id.and_then(|id| names.get(&id));
     match (subject_type, owner) {
-        ("merchant", Some(n)) => format!("{n} (#{subject_id})"),
+        (Subject::Merchant, Some(n)) => format!("{n} (#{subject_id})"),
         (_, Some(n)) => format!("{subject_type} {subject_id} · {n}"),
         _ => format!("{subject_type} {subject_id}"),
     }
@@ -160,7 +161,7 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
             progress::Entity::find()
                 .filter(progress::Column::ProgramId.eq(p.id))
                 .filter(progress::Column::PeriodStart.eq(period.start))
-                .filter(progress::Column::Status.eq(Status::AtRisk.as_str()))
+                .filter(progress::Column::Status.eq(Status::AtRisk))
         };
         let at_risk_rows = at_risk()
             .order_by_asc(progress::Column::Remaining)
@@ -179,7 +180,7 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
         )
         .await?;
         let line = |a: &achievement::Model, at: DateTime<Utc>| AchievementLine {
-            subject: subject_label(&names, &a.subject_type, &a.subject_id, a.merchant_id),
+            subject: subject_label(&names, a.subject_type, &a.subject_id, a.merchant_id),
             tier: a.tier.clone(),
             value: format_cny(a.value),
             at: local_time(at),
@@ -220,7 +221,7 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
             at_risk: at_risk_rows
                 .iter()
                 .map(|r| RiskLine {
-                    subject: subject_label(&names, &r.subject_type, &r.subject_id, r.merchant_id),
+                    subject: subject_label(&names, r.subject_type, &r.subject_id, r.merchant_id),
                     value: format_cny(r.value),
                     next_tier: r.next_tier.clone(),
                     remaining: format_cny(r.remaining),

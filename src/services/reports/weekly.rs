@@ -85,7 +85,7 @@ pub struct ProgramLine {
     pub next_threshold: Option<String>,
     pub remaining: String,
     pub projected: String,
-    pub status: String,
+    pub status: Status,
     pub status_label: &'static str,
     pub status_color: &'static str,
     /// Progress towards the next tier, 0..=100.
@@ -166,7 +166,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
     m: &merchant::Model,
     as_of: DateTime<Utc>,
 ) -> Result<MerchantWeekly, ReportsError> {
-    let locale = Locale::parse(&m.locale);
+    let locale = m.locale;
     let (week_start, week_end) = reported_week(local_day(Shanghai, as_of));
     let last_start = week_start - Days::new(7);
     let overflow = || Overflow("the weekly GMV by channel");
@@ -180,9 +180,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
         .await?;
     let mut sums: HashMap<Channel, (i64, i64)> = HashMap::new();
     for d in &days {
-        let e = sums
-            .entry(Channel::parse(&d.channel).unwrap_or(Channel::Other))
-            .or_default();
+        let e = sums.entry(d.channel).or_default();
         if d.day >= week_start {
             e.0 = e.0.checked_add(d.amount).ok_or_else(overflow)?;
         } else {
@@ -204,7 +202,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
 
     // Current progress in each programme the merchant takes part in.
     let rows = progress::Entity::find()
-        .filter(progress::Column::SubjectType.eq(Subject::Merchant.as_str()))
+        .filter(progress::Column::SubjectType.eq(Subject::Merchant))
         .filter(progress::Column::SubjectId.eq(m.id.to_string()))
         .order_by_asc(progress::Column::ProgramId)
         .order_by_desc(progress::Column::PeriodStart)
@@ -229,7 +227,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
         .into_values()
         .filter_map(|r| {
             let p = programs.get(&r.program_id)?;
-            let status = Status::parse(&r.status).unwrap_or(Status::Behind);
+            let status = r.status;
             Some(ProgramLine {
                 name: p.name.clone(),
                 period_start: r.period_start.to_string(),
