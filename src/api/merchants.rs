@@ -10,7 +10,7 @@ use poem_openapi::{
 
 use super::{
     ApiTags,
-    types::{Text, opt},
+    types::{Opt, Parsed, Text, opt},
 };
 use crate::{
     app::AppState,
@@ -85,27 +85,43 @@ impl From<entity::merchant::Model> for Merchant {
 }
 
 /// An application to join the programme.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct MerchantApplication {
     pub kind: MerchantKind,
     /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub legal_name: Text,
     /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub display_name: Text,
-    /// 18-character unified social credit code (GB 32100-2015).
+    /// 18-character unified social credit code (GB 32100-2015), check digit verified.
+    #[oai(validator(pattern = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"))]
     pub uscc: Text,
+    #[oai(validator(min_length = 3, max_length = 254))]
     pub contact_email: Text,
+    /// 1–50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
     pub province: Text,
+    /// 1–50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
     pub city: Text,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub category: Text,
-    /// Required for `brand`.
-    pub brand_name: Option<Text>,
-    /// Required for `brand`: letters and digits.
-    pub trademark_number: Option<Text>,
-    /// Required for `industry_belt`.
-    pub industry_belt: Option<Text>,
+    /// Required for `brand`; 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default)]
+    pub brand_name: Opt<Text>,
+    /// Required for `brand`: the registration number, 1–32 letters and digits.
+    #[oai(validator(pattern = r"^[A-Za-z0-9]{1,32}$"))]
+    #[serde(default)]
+    pub trademark_number: Opt<Text>,
+    /// Required for `industry_belt`; 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default)]
+    pub industry_belt: Opt<Text>,
 }
 
 impl poem_openapi::types::Example for MerchantApplication {
@@ -119,9 +135,9 @@ impl poem_openapi::types::Example for MerchantApplication {
             province: "广东".into(),
             city: "深圳".into(),
             category: "美妆个护".into(),
-            brand_name: Some("星河".into()),
-            trademark_number: Some("38214567".into()),
-            industry_belt: None,
+            brand_name: Opt::some("星河".into()),
+            trademark_number: Opt::some("38214567".into()),
+            industry_belt: Opt::none(),
         }
     }
 }
@@ -174,13 +190,14 @@ pub struct MerchantPage {
 }
 
 /// A review decision.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct DecisionRequest {
     pub action: ReviewAction,
     /// Shown to the merchant in the email; required to reject, request changes or suspend.
-    #[oai(default)]
+    #[oai(default, validator(max_length = 2000))]
+    #[serde(default)]
     pub reason: Text,
 }
 
@@ -195,8 +212,9 @@ impl poem_openapi::types::Example for DecisionRequest {
 
 /// What a reviewer may decide. `resubmit` is not among them: it is recorded when the merchant
 /// edits its application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ReviewAction {
     /// submitted → approved
     Approve,
@@ -289,7 +307,7 @@ impl MerchantsApi {
         &self,
         state: Data<&AppState>,
         remote: &RemoteAddr,
-        body: Json<MerchantApplication>,
+        body: Json<Parsed<MerchantApplication>>,
     ) -> ApiResult<ApplyResponse, codes::MerchantsApply> {
         let client = remote
             .as_socket_addr()
@@ -299,7 +317,7 @@ impl MerchantsApi {
             .apply_limiter
             .check(&client)
             .map_err(AppError::rate_limited)?;
-        let b = body.0;
+        let b = body.0.into_inner()?;
         let app = Application::parse(
             b.kind,
             &ApplicationInput {
@@ -393,15 +411,16 @@ impl MerchantsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        body: Json<DecisionRequest>,
+        body: Json<Parsed<DecisionRequest>>,
     ) -> ApiResult<Json<Merchant>, codes::MerchantsDecide> {
         auth.0.require(&[Role::Admin, Role::Reviewer])?;
+        let body = body.0.into_inner()?;
         let m = merchants::decide(
             &state.db,
             &auth.0.actor(),
             id.0,
-            body.0.action.into(),
-            &body.0.reason,
+            body.action.into(),
+            &body.reason,
         )
         .await?;
         Ok(Json(m.into()))

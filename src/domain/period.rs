@@ -24,8 +24,9 @@ use chrono_tz::Tz;
 pub const RUN_RATE_DAYS: i64 = 28;
 
 /// The calendar unit of a programme's periods.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PeriodKind {
     /// Calendar year.
     Year,

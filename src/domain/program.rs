@@ -11,8 +11,9 @@ use super::{
 };
 
 /// Who a programme ranks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Subject {
     /// Merchants (subject id: the merchant id).
     Merchant,
@@ -23,8 +24,9 @@ pub enum Subject {
 }
 
 /// What is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Net GMV over all channels.
     Gmv,

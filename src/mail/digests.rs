@@ -26,8 +26,9 @@ use crate::{
 };
 
 /// Which digest to send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum DigestKind {
     /// The weekly report to every approved merchant that has not opted out.
     MerchantWeekly,

@@ -11,12 +11,11 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict, Query, SimpleExpr, Value},
 };
-use serde_json::Value as Json;
 
 use crate::{
     domain::{
         FieldError,
-        gmv::{Channel, GmvRecord, Granularity},
+        gmv::{Channel, GmvRecord, Granularity, Submitted},
         merchant::MerchantStatus,
     },
     error::{AppError, AppResult},
@@ -119,14 +118,18 @@ impl Rollups {
 pub async fn ingest(
     db: &DatabaseConnection,
     merchant_id: i64,
-    items: &[Json],
+    items: Vec<Submitted>,
     now: DateTime<Utc>,
 ) -> AppResult<IngestOutcome> {
-    let parsed: Vec<Result<GmvRecord, FieldError>> = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| GmvRecord::parse(v, &format!("records.{i}"), now))
-        .collect();
+    let mut external_ids = Vec::with_capacity(items.len());
+    let mut parsed: Vec<Result<GmvRecord, FieldError>> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        external_ids.push(item.external_id);
+        parsed.push(
+            item.input
+                .and_then(|r| GmvRecord::parse(r, &format!("records.{i}"), now)),
+        );
+    }
 
     let txn = db.begin().await?;
     // Taking the merchant's row lock first serialises concurrent batches of one merchant, so the
@@ -219,7 +222,7 @@ pub async fn ingest(
     txn.commit().await?;
 
     let mut out = IngestOutcome::default();
-    for (i, (plan, raw)) in plans.into_iter().zip(items).enumerate() {
+    for (i, (plan, raw)) in plans.into_iter().zip(external_ids).enumerate() {
         let (external_id, status) = match plan {
             Plan::New(r) if inserted.contains(&r.external_id) => {
                 (r.external_id, ItemStatus::Created)
@@ -232,14 +235,8 @@ pub async fn ingest(
                 };
                 (r.external_id, status)
             }
-            Plan::Duplicate => (
-                crate::domain::gmv::raw_external_id(raw),
-                ItemStatus::Duplicate,
-            ),
-            Plan::Rejected(e) => (
-                crate::domain::gmv::raw_external_id(raw),
-                ItemStatus::Rejected(e),
-            ),
+            Plan::Duplicate => (raw, ItemStatus::Duplicate),
+            Plan::Rejected(e) => (raw, ItemStatus::Rejected(e)),
         };
         match status {
             ItemStatus::Created => out.created += 1,
