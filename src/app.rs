@@ -150,6 +150,7 @@ async fn trace_request<E: Endpoint<Output = Response>>(
             tracing::info!(
                 status = resp.status().as_u16(),
                 operation = operation(&resp),
+                code = resp.data::<ErrorCode>().map_or("", |c| c.as_str()),
                 ms = started.elapsed().as_secs_f64() * 1e3,
                 "served"
             );

@@ -283,16 +283,17 @@ pub fn visible(auth: &AnyAuth, merchant_id: i64) -> AppResult<()> {
     match auth {
         AnyAuth::Staff(_) => Ok(()),
         AnyAuth::Merchant(m) if m.0.merchant_id == merchant_id => Ok(()),
-        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant").into()),
+        AnyAuth::Merchant(_) => Err(AppError::not_found("merchant")),
     }
 }
 
 pub fn staff_only(auth: &AnyAuth) -> AppResult<&crate::auth::Staff> {
     match auth {
         AnyAuth::Staff(s) => Ok(&s.0),
-        AnyAuth::Merchant(_) => {
-            Err(AppError::new(ErrorCode::StaffOnly, "only platform staff may do this").into())
-        }
+        AnyAuth::Merchant(_) => Err(AppError::new(
+            ErrorCode::StaffOnly,
+            "only platform staff may do this",
+        )),
     }
 }
 

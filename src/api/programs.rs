@@ -389,7 +389,7 @@ pub struct ProgramSummary {
 
 fn merchant_visible(auth: &AnyAuth, p: &entity::program::Model) -> AppResult<()> {
     if matches!(auth, AnyAuth::Merchant(_)) && !p.active {
-        return Err(AppError::not_found("programme").into());
+        return Err(AppError::not_found("programme"));
     }
     Ok(())
 }
