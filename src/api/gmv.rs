@@ -139,7 +139,7 @@ impl RawRecord {
     /// The item read as a [`GmvRecordInput`], with the `external_id` it was sent with (to echo
     /// in the result). A value that is not of its documented type is named with its code;
     /// `null` is kept apart: it refuses the whole request.
-    fn read(self, index: usize) -> Result<domain::Submitted, FieldError> {
+    pub fn read(self, index: usize) -> Result<domain::Submitted, FieldError> {
         let prefix = format!("records.{index}");
         let external_id = match &self.0 {
             Value::Object(o) => o.get("external_id").and_then(Value::as_str),
