@@ -12,6 +12,7 @@ use std::{collections::HashMap, time::Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use merchant_incentives::{
+    api::gmv::RawRecord,
     app::{self, AppState},
     config::Config,
     db,
@@ -259,7 +260,10 @@ async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
         .map(|records| {
             records
                 .iter()
-                .map(|r| GmvRecord::parse(r, "r", now).expect("valid"))
+                .map(|r| {
+                    let item = RawRecord(r.clone()).read(0).expect("no null");
+                    GmvRecord::parse(item.input.expect("well-typed"), "r", now).expect("valid")
+                })
                 .collect()
         })
         .collect();

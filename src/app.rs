@@ -96,6 +96,7 @@ async fn trace_request<E: Endpoint<Output = Response>>(
             tracing::info!(
                 status = resp.status().as_u16(),
                 operation = operation(&resp),
+                code = resp.data::<ErrorCode>().map_or("", |c| c.as_str()),
                 ms = started.elapsed().as_secs_f64() * 1e3,
                 "served"
             );
@@ -210,7 +211,7 @@ async fn authenticate<E: Endpoint<Output = Response>>(
     let mut resp = ep.call(req).await?;
     let op = operation(&resp);
     if resp.status() == StatusCode::UNAUTHORIZED
-        && crate::contract::get().staff_only().contains(op)
+        && crate::contract::get().staff_only(op)
         && let Some((key, state)) = merchant_key
         && crate::services::merchants::authenticate(&state.db, &state.key_touches, &key)
             .await
@@ -255,9 +256,8 @@ async fn time_out<E: Endpoint<Output = Response>>(ep: E, req: Request) -> poem::
     })
 }
 
-/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a length,
-/// and JSON bodies holding `null` where the document does not allow it (400 naming the field;
-/// optional fields are left out, never sent as `null`).
+/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a length.
+/// (`null` where a field has none is refused by the request types themselves.)
 async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Output> {
     let too_large = || {
         AppError::too_large(format!(
@@ -272,36 +272,16 @@ async fn limit_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<E::Out
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(too_large().into());
     }
-    let schema = crate::contract::get().body_schema(req.method().as_str(), req.uri().path());
-    let json = req
-        .headers()
-        .get(poem::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
     let chunked = declared.is_none()
         && req
             .headers()
             .contains_key(poem::http::header::TRANSFER_ENCODING);
-    if chunked || (json && schema.is_some()) {
+    if chunked {
         let body = req
             .take_body()
             .into_bytes_limit(MAX_BODY_BYTES)
             .await
             .map_err(|_| too_large())?;
-        // Most bodies hold no `null` at all; only those that might are parsed twice.
-        if let Some(schema) = schema.filter(|_| json)
-            && body.windows(4).any(|w| w == b"null")
-            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
-            && value.is_object()
-            && let Some(field) = crate::contract::get().forbidden_null(schema, &value)
-        {
-            return Err(AppError::new(
-                ErrorCode::NullNotAllowed,
-                format!("`{field}` may not be null; leave an optional field out instead"),
-            )
-            .with_field(field)
-            .into());
-        }
         req.set_body(body);
     }
     ep.call(req).await

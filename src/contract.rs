@@ -1,75 +1,87 @@
-//! The API document, read back at run time so the server enforces what it publishes in one
-//! place: which methods a path takes (the `Allow` header of a 405), which operations need
-//! credentials and which only staff may call, and where a request body may hold `null`.
+//! What the server needs to know about its operations outside of them: which methods a path
+//! takes (the `Allow` header of a 405), which operations need credentials and which only staff
+//! may call. Read once from the API types' own metadata (the same metadata the document is
+//! generated from), never from the generated document.
 
 use std::{collections::HashSet, sync::OnceLock};
 
-use serde_json::Value;
+use poem_openapi::OpenApi;
 
-/// One path of the document, split into segments (`None` is a `{parameter}`).
+/// The staff bearer-token scheme, as named in the document.
+const STAFF_SCHEME: &str = "StaffAuth";
+
+/// One operation: its method (upper case), id and security schemes.
+struct OperationEntry {
+    method: String,
+    id: Option<&'static str>,
+    schemes: Vec<&'static str>,
+}
+
+/// One path, split into segments (`None` is a `{parameter}`).
 struct PathEntry {
     segments: Vec<Option<String>>,
-    /// Upper-case method → operation object.
-    operations: Vec<(String, Value)>,
+    operations: Vec<OperationEntry>,
 }
 
 pub struct Contract {
-    doc: Value,
     paths: Vec<PathEntry>,
-    staff_only: HashSet<String>,
+    staff_only: HashSet<&'static str>,
 }
 
-/// The document of this build, parsed once.
+/// The operations of this build, read once.
 pub fn get() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| {
-        let doc: Value = serde_json::from_str(&crate::api::service().spec())
-            .expect("the generated document is JSON");
-        Contract::new(doc)
+        Contract::new(
+            <crate::api::Apis as OpenApi>::meta()
+                .into_iter()
+                .flat_map(|api| api.paths)
+                .map(|p| {
+                    let ops = p
+                        .operations
+                        .into_iter()
+                        .map(|op| OperationEntry {
+                            method: op.method.as_str().to_ascii_uppercase(),
+                            id: op.operation_id,
+                            schemes: op.security.iter().flat_map(|s| s.keys().copied()).collect(),
+                        })
+                        .collect();
+                    (p.path, ops)
+                }),
+        )
     })
 }
 
-fn schemes(op: &Value) -> Vec<&str> {
-    op["security"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-        .flat_map(|s| s.keys().map(String::as_str))
-        .collect()
-}
-
 impl Contract {
-    pub fn new(doc: Value) -> Self {
-        let mut paths = Vec::new();
+    fn new(paths: impl IntoIterator<Item = (String, Vec<OperationEntry>)>) -> Self {
         let mut staff_only = HashSet::new();
-        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
-            let segments = path
-                .split('/')
-                .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
-                .collect();
-            let mut operations = Vec::new();
-            for (method, op) in item.as_object().into_iter().flatten() {
-                if schemes(op) == ["StaffAuth"]
-                    && let Some(id) = op["operationId"].as_str()
-                {
-                    staff_only.insert(id.to_string());
+        let paths = paths
+            .into_iter()
+            .map(|(path, operations)| {
+                for op in &operations {
+                    if op.schemes == [STAFF_SCHEME]
+                        && let Some(id) = op.id
+                    {
+                        staff_only.insert(id);
+                    }
                 }
-                operations.push((method.to_ascii_uppercase(), op.clone()));
-            }
-            paths.push(PathEntry {
-                segments,
-                operations,
-            });
-        }
-        Self {
-            doc,
-            paths,
-            staff_only,
-        }
+                PathEntry {
+                    segments: path
+                        .split('/')
+                        .map(|s| {
+                            let param =
+                                (s.starts_with('{') && s.ends_with('}')) || s.starts_with(':');
+                            (!param).then(|| s.to_string())
+                        })
+                        .collect(),
+                    operations,
+                }
+            })
+            .collect();
+        Self { paths, staff_only }
     }
 
-    /// The document path matching a request path; literal segments win over parameters.
+    /// The path matching a request path; literal segments win over parameters.
     fn path(&self, path: &str) -> Option<&PathEntry> {
         let parts: Vec<&str> = path.split('/').collect();
         self.paths
@@ -84,18 +96,10 @@ impl Contract {
             .max_by_key(|p| p.segments.iter().filter(|s| s.is_some()).count())
     }
 
-    fn operation(&self, method: &str, path: &str) -> Option<&Value> {
-        self.path(path)?
-            .operations
-            .iter()
-            .find(|(m, _)| m == method)
-            .map(|(_, op)| op)
-    }
-
-    /// The methods a path takes, for the `Allow` header (`None` for paths not in the document).
+    /// The methods a path takes, for the `Allow` header (`None` for unknown paths).
     pub fn allow(&self, path: &str) -> Option<String> {
         let entry = self.path(path)?;
-        let mut methods: Vec<&str> = entry.operations.iter().map(|(m, _)| m.as_str()).collect();
+        let mut methods: Vec<&str> = entry.operations.iter().map(|o| o.method.as_str()).collect();
         if methods.contains(&"GET") {
             methods.push("HEAD");
         }
@@ -104,108 +108,50 @@ impl Contract {
 
     /// Whether the operation at `method path` names any security scheme.
     pub fn needs_credentials(&self, method: &str, path: &str) -> bool {
-        self.operation(method, path)
-            .is_some_and(|op| !schemes(op).is_empty())
+        self.path(path).is_some_and(|p| {
+            p.operations
+                .iter()
+                .any(|o| o.method == method && !o.schemes.is_empty())
+        })
     }
 
-    /// Operation ids whose only security scheme is the staff bearer token.
-    pub fn staff_only(&self) -> &HashSet<String> {
-        &self.staff_only
-    }
-
-    /// The JSON schema of the operation's request body, if it takes one.
-    pub fn body_schema(&self, method: &str, path: &str) -> Option<&Value> {
-        let op = self.operation(method, path)?;
-        op.pointer("/requestBody/content/application~1json; charset=utf-8/schema")
-            .or_else(|| op.pointer("/requestBody/content/application~1json/schema"))
-    }
-
-    fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
-        while let Some(r) = schema["$ref"].as_str() {
-            match r
-                .strip_prefix("#/")
-                .and_then(|p| self.doc.pointer(&format!("/{p}")))
-            {
-                Some(s) => schema = s,
-                None => break,
-            }
-        }
-        schema
-    }
-
-    /// The dotted path of the first `null` in `value` where `schema` does not allow one.
-    /// Properties the schema does not name are not looked into (they are ignored anyway).
-    pub fn forbidden_null(&self, schema: &Value, value: &Value) -> Option<String> {
-        let mut path = Vec::new();
-        self.walk(schema, value, &mut path).then(|| path.join("."))
-    }
-
-    fn walk(&self, schema: &Value, value: &Value, path: &mut Vec<String>) -> bool {
-        let schema = self.resolve(schema);
-        let nullable = schema["nullable"].as_bool() == Some(true);
-        match value {
-            Value::Null => !nullable,
-            Value::Object(fields) => {
-                let Some(props) = schema["properties"].as_object() else {
-                    return false;
-                };
-                for (name, v) in fields {
-                    if let Some(sub) = props.get(name) {
-                        path.push(name.clone());
-                        if self.walk(sub, v, path) {
-                            return true;
-                        }
-                        path.pop();
-                    }
-                }
-                false
-            }
-            Value::Array(items) => {
-                let item_schema = &schema["items"];
-                if item_schema.is_null() {
-                    return false;
-                }
-                for (i, v) in items.iter().enumerate() {
-                    path.push(i.to_string());
-                    if self.walk(item_schema, v, path) {
-                        return true;
-                    }
-                    path.pop();
-                }
-                false
-            }
-            _ => false,
-        }
+    /// Whether the operation's only security scheme is the staff bearer token.
+    pub fn staff_only(&self, operation_id: &str) -> bool {
+        self.staff_only.contains(operation_id)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
+    fn op(method: &str, id: &'static str, schemes: &[&'static str]) -> OperationEntry {
+        OperationEntry {
+            method: method.into(),
+            id: Some(id),
+            schemes: schemes.to_vec(),
+        }
+    }
+
     fn sample() -> Contract {
-        Contract::new(json!({
-            "paths": {
-                "/api/v1/things": {
-                    "get": {"operationId": "list", "security": [{"StaffAuth": []}, {"MerchantAuth": []}]},
-                    "post": {"operationId": "make", "security": [{"StaffAuth": []}],
-                        "requestBody": {"content": {"application/json; charset=utf-8": {"schema": {"$ref": "#/components/schemas/Thing"}}}}}
-                },
-                "/api/v1/things/{id}": {"delete": {"operationId": "drop", "security": [{"StaffAuth": []}]}},
-                "/api/v1/things/mine": {"get": {"operationId": "mine", "security": [{"MerchantAuth": []}]}},
-                "/healthz": {"get": {"operationId": "health"}}
-            },
-            "components": {"schemas": {
-                "Thing": {"type": "object", "properties": {
-                    "name": {"type": "string"},
-                    "ends_on": {"type": "string", "nullable": true},
-                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
-                }},
-                "Item": {"type": "object", "properties": {"amount": {"type": "integer"}}}
-            }}
-        }))
+        Contract::new([
+            (
+                "/api/v1/things".to_string(),
+                vec![
+                    op("GET", "list", &["StaffAuth", "MerchantAuth"]),
+                    op("POST", "make", &["StaffAuth"]),
+                ],
+            ),
+            (
+                "/api/v1/things/{id}".to_string(),
+                vec![op("DELETE", "drop", &["StaffAuth"])],
+            ),
+            (
+                "/api/v1/things/mine".to_string(),
+                vec![op("GET", "mine", &["MerchantAuth"])],
+            ),
+            ("/healthz".to_string(), vec![op("GET", "health", &[])]),
+        ])
     }
 
     #[test]
@@ -225,27 +171,23 @@ mod tests {
     #[test]
     fn staff_only_and_credentials_come_from_security() {
         let c = sample();
-        assert!(c.staff_only().contains("make"));
-        assert!(c.staff_only().contains("drop"));
-        assert!(!c.staff_only().contains("list"));
+        assert!(c.staff_only("make"));
+        assert!(c.staff_only("drop"));
+        assert!(!c.staff_only("list"));
         assert!(c.needs_credentials("GET", "/api/v1/things"));
         assert!(!c.needs_credentials("GET", "/healthz"));
     }
 
     #[test]
-    fn nulls_are_refused_unless_the_schema_is_nullable() {
-        let c = sample();
-        let schema = c.body_schema("POST", "/api/v1/things").unwrap().clone();
-        let null_at = |v: Value| c.forbidden_null(&schema, &v);
-        assert_eq!(null_at(json!({"name": "x"})), None);
-        assert_eq!(null_at(json!({"ends_on": null})), None);
-        assert_eq!(null_at(json!({"name": null})), Some("name".into()));
+    fn the_build_s_operations_are_read_from_the_types() {
+        let c = get();
+        assert!(c.staff_only("programs_create"));
+        assert!(!c.staff_only("gmv_records_create"));
+        assert!(c.needs_credentials("POST", "/api/v1/gmv/records"));
+        assert!(!c.needs_credentials("POST", "/api/v1/merchants"));
         assert_eq!(
-            null_at(json!({"items": [{"amount": 1}, {"amount": null}]})),
-            Some("items.1.amount".into())
+            c.allow("/api/v1/programs/7").as_deref(),
+            Some("GET, PATCH, HEAD")
         );
-        assert_eq!(null_at(json!({"items": [null]})), Some("items.0".into()));
-        // Properties the schema does not name are ignored, as the server ignores them.
-        assert_eq!(null_at(json!({"extra": null})), None);
     }
 }

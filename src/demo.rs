@@ -368,7 +368,14 @@ pub async fn write_gmv(
 ) -> anyhow::Result<u64> {
     let mut created = 0;
     for chunk in records.chunks(gmv::MAX_BATCH) {
-        let outcome = gmv::ingest(db, merchant_id, chunk, now)
+        // Read exactly as `POST /gmv/records` reads a batch.
+        let items = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, r)| crate::api::gmv::RawRecord(r.clone()).read(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("demo record: {e}"))?;
+        let outcome = gmv::ingest(db, merchant_id, items, now)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if let Some(bad) = outcome

@@ -284,6 +284,8 @@ impl IntoResponse for AppError {
             .status(self.status())
             .content_type("application/json; charset=utf-8")
             .body(body);
+        // For the access log line.
+        resp.set_data(self.code);
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(
                 "Retry-After",
@@ -296,7 +298,11 @@ impl IntoResponse for AppError {
 
 impl From<AppError> for poem::Error {
     fn from(err: AppError) -> Self {
-        poem::Error::from_response(err.into_response())
+        let code = err.code;
+        let mut e = poem::Error::from_response(err.into_response());
+        // The response's own data is replaced by the error's when it is rendered.
+        e.set_data(code);
+        e
     }
 }
 

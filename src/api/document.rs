@@ -58,6 +58,23 @@ pub fn add_error_examples(doc: &mut Value) {
     }
 }
 
+/// Examples of schemas whose derive cannot carry one (a `Union` takes no `example`).
+fn schema_examples() -> Vec<(&'static str, Value)> {
+    vec![(
+        "DecisionRequest",
+        json!({"action": crate::domain::merchant::DecisionAction::Approve.as_str(), "reason": "资料齐全，审核通过"}),
+    )]
+}
+
+/// Adds each of [`schema_examples`] to its schema.
+pub fn add_schema_examples(doc: &mut Value) {
+    for (name, example) in schema_examples() {
+        if let Some(schema) = doc["components"]["schemas"].get_mut(name) {
+            schema["example"] = example;
+        }
+    }
+}
+
 /// The document as JSON (pretty, with a final newline) and as YAML, built once.
 pub fn documents() -> &'static (String, String) {
     static DOCS: OnceLock<(String, String)> = OnceLock::new();
@@ -65,6 +82,7 @@ pub fn documents() -> &'static (String, String) {
         let mut doc: Value = serde_json::from_str(&crate::api::service().spec())
             .expect("the generated document is JSON");
         add_error_examples(&mut doc);
+        add_schema_examples(&mut doc);
         let json = format!(
             "{}\n",
             serde_json::to_string_pretty(&doc).expect("a document serialises")
@@ -90,6 +108,7 @@ mod tests {
             "409": {"description": description, "content": {"application/json; charset=utf-8": {}}}
         }}}}});
         add_error_examples(&mut doc);
+        add_schema_examples(&mut doc);
         let examples = &doc["paths"]["/x"]["post"]["responses"]["409"]["content"]["application/json; charset=utf-8"]
             ["examples"];
         assert_eq!(examples["uscc_taken"]["value"]["code"], "uscc_taken");

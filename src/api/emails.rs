@@ -1,3 +1,4 @@
+use crate::api::types::{Opt, Parsed};
 use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::{IntoResponse, Response, web::Data};
@@ -81,21 +82,22 @@ pub struct EmailPage {
 }
 
 /// Which digest to send now.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct DigestRequest {
     pub kind: DigestKind,
     /// Make the digest as if it were this instant (default: now). The weekly report covers
     /// the last complete Monday–Sunday week (Asia/Shanghai) before it.
-    pub as_of: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub as_of: Opt<DateTime<Utc>>,
 }
 
 impl poem_openapi::types::Example for DigestRequest {
     fn example() -> Self {
         Self {
             kind: DigestKind::MerchantWeekly,
-            as_of: None,
+            as_of: Opt::none(),
         }
     }
 }
@@ -217,13 +219,14 @@ impl EmailsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        body: Json<DigestRequest>,
+        body: Json<Parsed<DigestRequest>>,
     ) -> ApiResult<Json<DigestRun>, codes::DigestsSend> {
         auth.0.require_admin()?;
-        let as_of = body.0.as_of.unwrap_or_else(Utc::now);
-        let q = digests::run_digest(&state.db, &state.config, body.0.kind, as_of).await?;
+        let body = body.0.into_inner()?;
+        let as_of = body.as_of.0.unwrap_or_else(Utc::now);
+        let q = digests::run_digest(&state.db, &state.config, body.kind, as_of).await?;
         Ok(Json(DigestRun {
-            kind: body.0.kind,
+            kind: body.kind,
             as_of,
             recipients: q.recipients,
             queued: q.queued,

@@ -1,3 +1,4 @@
+use crate::api::types::{Opt, Parsed};
 use crate::error_code::ErrorCode;
 use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Duration, Utc};
@@ -19,19 +20,20 @@ use crate::{
 pub struct EvaluationsApi;
 
 /// Run an evaluation now.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct EvaluationRequest {
     /// Evaluate as if it were this instant (for back-fills); default now. At most 5 minutes
     /// in the future.
-    pub as_of: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub as_of: Opt<DateTime<Utc>>,
 }
 
 impl poem_openapi::types::Example for EvaluationRequest {
     fn example() -> Self {
         Self {
-            as_of: Some(
+            as_of: Opt::some(
                 DateTime::parse_from_rfc3339("2026-06-30T15:59:59Z")
                     .expect("instant")
                     .with_timezone(&Utc),
@@ -113,11 +115,12 @@ impl EvaluationsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        body: Json<EvaluationRequest>,
+        body: Json<Parsed<EvaluationRequest>>,
     ) -> ApiResult<RunResponse, codes::EvaluationsRun> {
         auth.0.require_admin()?;
+        let body = body.0.into_inner()?;
         let now = Utc::now();
-        let as_of = body.0.as_of.unwrap_or(now);
+        let as_of = body.as_of.0.unwrap_or(now);
         if as_of > now + Duration::minutes(5) {
             return Err(AppError::invalid(
                 ErrorCode::AsOfInFuture,

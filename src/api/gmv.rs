@@ -2,7 +2,7 @@ use crate::error_code::ErrorCode;
 use crate::{api::codes, error::ApiResult};
 use std::borrow::Cow;
 
-use crate::api::types::Day;
+use crate::api::types::{Day, JsonErrorKind, Opt, Parsed, from_json};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -19,6 +19,7 @@ use crate::{
     auth::AnyAuth,
     auth::RequireRole,
     domain::{
+        FieldError,
         gmv::{self as domain, Channel, Granularity},
         merchant::MerchantStatus,
     },
@@ -34,28 +35,84 @@ use crate::{
 pub struct GmvApi;
 
 /// One GMV record as a merchant (or the order pipeline) reports it.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct GmvRecordInput {
     /// The reporter's own id of the sale or refund, 1–128 printable characters, unique per
     /// merchant: sending it again with the same body is a harmless `duplicate`.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    ))]
     pub external_id: String,
     /// When the sale happened: RFC 3339 with an offset, at most 5 minutes in the future. It
     /// may be back-dated; it counts on its local day in Asia/Shanghai.
+    #[serde(deserialize_with = "rfc3339")]
     pub occurred_at: DateTime<FixedOffset>,
     /// Integer fen, not zero, |amount| ≤ 10¹³. Negative for a refund or correction.
+    #[oai(validator(minimum(value = "-10000000000000"), maximum(value = "10000000000000")))]
     pub amount: i64,
-    /// Always `CNY`.
-    pub currency: String,
+    pub currency: Currency,
     pub channel: Channel,
     /// The product (SKU/SPU) sold, 1–128 printable characters.
-    pub product_id: Option<String>,
+    #[oai(validator(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    ))]
+    #[serde(default)]
+    pub product_id: Opt<String>,
     /// The creator (达人) who sold it, 1–128 printable characters.
-    pub creator_id: Option<String>,
+    #[oai(validator(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    ))]
+    #[serde(default)]
+    pub creator_id: Opt<String>,
     /// Negative amounts only: the `external_id` of the earlier record this refund or
     /// correction belongs to (stored before, or earlier in the same batch).
-    pub corrects: Option<String>,
+    #[oai(validator(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    ))]
+    #[serde(default)]
+    pub corrects: Opt<String>,
+}
+
+/// The currency of a record.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+pub enum Currency {
+    /// Renminbi; amounts are in fen.
+    #[allow(clippy::upper_case_acronyms)]
+    CNY,
+}
+
+/// An RFC 3339 instant with an offset, strictly (`T` separator, seconds, an offset).
+fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&s).map_err(|_| {
+        serde::de::Error::custom(
+            "occurred_at must be an RFC 3339 instant with an offset, e.g. 2026-03-01T20:15:00+08:00",
+        )
+    })
+}
+
+impl From<GmvRecordInput> for domain::RecordInput {
+    fn from(r: GmvRecordInput) -> Self {
+        Self {
+            external_id: r.external_id,
+            occurred_at: r.occurred_at,
+            amount: r.amount,
+            channel: r.channel,
+            product_id: r.product_id.into(),
+            creator_id: r.creator_id.into(),
+            corrects: r.corrects.into(),
+        }
+    }
 }
 
 impl poem_openapi::types::Example for GmvRecordInput {
@@ -65,19 +122,61 @@ impl poem_openapi::types::Example for GmvRecordInput {
             occurred_at: DateTime::parse_from_rfc3339("2026-03-01T20:15:00+08:00")
                 .expect("valid example"),
             amount: 12_900,
-            currency: "CNY".into(),
+            currency: Currency::CNY,
             channel: Channel::LiveStream,
-            product_id: Some("sku-88021".into()),
-            creator_id: Some("creator-li".into()),
-            corrects: None,
+            product_id: Opt::some("sku-88021".into()),
+            creator_id: Opt::some("creator-li".into()),
+            corrects: Opt::none(),
         }
     }
 }
 
-/// An item of a batch, kept as sent so that each one is validated on its own: a wrong type
+/// An item of a batch, kept as sent so that each one is read on its own: a wrong type
 /// rejects that item (with its field named) instead of the whole request. Documented as
-/// [`GmvRecordInput`].
+/// [`GmvRecordInput`], and read as one by [`RawRecord::read`].
 pub struct RawRecord(pub Value);
+
+impl RawRecord {
+    /// The item read as a [`GmvRecordInput`], with the `external_id` it was sent with (to echo
+    /// in the result). A value that is not of its documented type is named with its code;
+    /// `null` is kept apart: it refuses the whole request.
+    pub fn read(self, index: usize) -> Result<domain::Submitted, FieldError> {
+        let prefix = format!("records.{index}");
+        let external_id = match &self.0 {
+            Value::Object(o) => o.get("external_id").and_then(Value::as_str),
+            _ => None,
+        }
+        .unwrap_or_default()
+        .to_string();
+        let input = match from_json::<GmvRecordInput>(self.0, &prefix) {
+            Ok(r) => Ok(r.into()),
+            Err(e) if e.kind == JsonErrorKind::Null => return Err(e.into_field_error()),
+            Err(e) => {
+                let name = e
+                    .field
+                    .strip_prefix(&prefix)
+                    .and_then(|f| f.strip_prefix('.'))
+                    .unwrap_or_default();
+                let code = match e.kind {
+                    JsonErrorKind::Missing => ErrorCode::Required,
+                    _ => domain::invalid_code(name),
+                };
+                let message = match code {
+                    ErrorCode::RecordInvalid => "each record must be a JSON object".to_string(),
+                    _ => e.message,
+                };
+                Err(FieldError::new(e.field, code, message))
+            }
+        };
+        Ok(domain::Submitted { external_id, input })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(RawRecord)
+    }
+}
 
 impl Type for RawRecord {
     const IS_REQUIRED: bool = true;
@@ -116,14 +215,15 @@ impl ToJSON for RawRecord {
 }
 
 /// A batch of GMV records.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct GmvBatch {
     /// Admins only (required for them): the merchant the records belong to. A merchant key
     /// may leave it out or name itself.
-    pub merchant_id: Option<i64>,
-    /// 1–1,000 records; more is 413.
+    #[serde(default)]
+    pub merchant_id: Opt<i64>,
+    /// Up to 1,000 records; more is 413.
     pub records: Vec<RawRecord>,
 }
 
@@ -141,7 +241,7 @@ impl poem_openapi::types::Example for GmvBatch {
             "corrects": "order-20260301-000123",
         });
         Self {
-            merchant_id: None,
+            merchant_id: Opt::none(),
             records: vec![
                 RawRecord(sale.to_json().unwrap_or_default()),
                 RawRecord(refund),
@@ -299,13 +399,14 @@ impl GmvApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
-        body: Json<GmvBatch>,
+        body: Json<Parsed<GmvBatch>>,
     ) -> ApiResult<Json<GmvIngestResult>, codes::GmvRecordsCreate> {
-        let batch = body.0;
+        let batch = body.0.into_inner()?;
+        let batch_merchant: Option<i64> = batch.merchant_id.into();
         let merchant_id = match &auth {
             AnyAuth::Merchant(m) => {
                 let caller = &m.0;
-                if batch.merchant_id.is_some_and(|id| id != caller.merchant_id) {
+                if batch_merchant.is_some_and(|id| id != caller.merchant_id) {
                     return Err(AppError::not_found("merchant").into());
                 }
                 if caller.status != MerchantStatus::Approved {
@@ -315,7 +416,7 @@ impl GmvApi {
             }
             AnyAuth::Staff(s) => {
                 s.0.require_admin()?;
-                batch.merchant_id.ok_or_else(|| {
+                batch_merchant.ok_or_else(|| {
                     AppError::invalid(
                         ErrorCode::Required,
                         "merchant_id",
@@ -335,8 +436,13 @@ impl GmvApi {
             .with_field("records")
             .into());
         }
-        let items: Vec<Value> = batch.records.into_iter().map(|r| r.0).collect();
-        let out = service::ingest(&state.db, merchant_id, &items, Utc::now()).await?;
+        let items = batch
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.read(i))
+            .collect::<Result<Vec<_>, FieldError>>()?;
+        let out = service::ingest(&state.db, merchant_id, items, Utc::now()).await?;
         Ok(Json(GmvIngestResult {
             created: out.created,
             duplicates: out.duplicates,

@@ -7,7 +7,7 @@ use super::{
     merchants::{IssuedApiKey, Merchant},
     tags::ApiTags,
 };
-use crate::api::types::{Text, opt};
+use crate::api::types::{Opt, Parsed, Text, opt};
 use crate::{
     auth::MerchantAuth,
     mail::Locale,
@@ -18,25 +18,43 @@ use crate::{
 pub struct MeApi;
 
 /// Changes to an open application; absent fields stay as they are.
-#[derive(Object, Default)]
+#[derive(Object, Default, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
+#[serde(default)]
 pub struct MerchantEdit {
-    pub legal_name: Option<Text>,
-    pub display_name: Option<Text>,
-    pub contact_email: Option<Text>,
-    pub province: Option<Text>,
-    pub city: Option<Text>,
-    pub category: Option<Text>,
-    pub brand_name: Option<Text>,
-    pub trademark_number: Option<Text>,
-    pub industry_belt: Option<Text>,
+    /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub legal_name: Opt<Text>,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub display_name: Opt<Text>,
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub contact_email: Opt<Text>,
+    /// 1–50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
+    pub province: Opt<Text>,
+    /// 1–50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
+    pub city: Opt<Text>,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub category: Opt<Text>,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub brand_name: Opt<Text>,
+    /// The registration number, 1–32 letters and digits.
+    #[oai(validator(pattern = r"^[A-Za-z0-9]{1,32}$"))]
+    pub trademark_number: Opt<Text>,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub industry_belt: Opt<Text>,
 }
 
 impl poem_openapi::types::Example for MerchantEdit {
     fn example() -> Self {
         Self {
-            display_name: Some("星河美妆旗舰店".into()),
+            display_name: Opt::some("星河美妆旗舰店".into()),
             ..Default::default()
         }
     }
@@ -124,9 +142,9 @@ impl MeApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
-        body: Json<MerchantEdit>,
+        body: Json<Parsed<MerchantEdit>>,
     ) -> ApiResult<Json<Merchant>, codes::MeUpdate> {
-        let b = body.0;
+        let b = body.0.into_inner()?;
         let m = merchants::edit(
             &state.db,
             auth.0.merchant_id,

@@ -3,23 +3,19 @@ use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, Object, OpenApi, Union,
     param::{Path, Query},
     payload::Json,
 };
 
 use super::{
     tags::ApiTags,
-    types::{Text, opt},
+    types::{Opt, Parsed, Text, opt},
 };
 use crate::{
     auth::{AnyAuth, RequireRole, StaffAuth},
-    domain::{
-        FieldError,
-        merchant::{
-            Application, ApplicationInput, DecisionAction, DecisionActionExt, MerchantKind,
-            MerchantStatus,
-        },
+    domain::merchant::{
+        Application, ApplicationInput, DecisionAction, MerchantKind, MerchantStatus,
     },
     error::{AppError, AppResult},
     mail::Locale,
@@ -90,27 +86,43 @@ impl From<entity::merchant::Model> for Merchant {
 }
 
 /// An application to join the programme.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct MerchantApplication {
     pub kind: MerchantKind,
     /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub legal_name: Text,
     /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub display_name: Text,
-    /// 18-character unified social credit code (GB 32100-2015).
+    /// 18-character unified social credit code (GB 32100-2015), check digit verified.
+    #[oai(validator(pattern = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"))]
     pub uscc: Text,
+    #[oai(validator(min_length = 3, max_length = 254))]
     pub contact_email: Text,
+    /// 1–50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
     pub province: Text,
+    /// 1–50 characters.
+    #[oai(validator(min_length = 1, max_length = 50))]
     pub city: Text,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub category: Text,
-    /// Required for `brand`.
-    pub brand_name: Option<Text>,
-    /// Required for `brand`: letters and digits.
-    pub trademark_number: Option<Text>,
-    /// Required for `industry_belt`.
-    pub industry_belt: Option<Text>,
+    /// Required for `brand`; 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default)]
+    pub brand_name: Opt<Text>,
+    /// Required for `brand`: the registration number, 1–32 letters and digits.
+    #[oai(validator(pattern = r"^[A-Za-z0-9]{1,32}$"))]
+    #[serde(default)]
+    pub trademark_number: Opt<Text>,
+    /// Required for `industry_belt`; 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default)]
+    pub industry_belt: Opt<Text>,
 }
 
 impl poem_openapi::types::Example for MerchantApplication {
@@ -124,9 +136,9 @@ impl poem_openapi::types::Example for MerchantApplication {
             province: "广东".into(),
             city: "深圳".into(),
             category: "美妆个护".into(),
-            brand_name: Some("星河".into()),
-            trademark_number: Some("38214567".into()),
-            industry_belt: None,
+            brand_name: Opt::some("星河".into()),
+            trademark_number: Opt::some("38214567".into()),
+            industry_belt: Opt::none(),
         }
     }
 }
@@ -178,24 +190,106 @@ pub struct MerchantPage {
     pub next_cursor: Option<String>,
 }
 
-/// A review decision.
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
-#[oai(example)]
-pub struct DecisionRequest {
-    pub action: DecisionAction,
-    /// Shown to the merchant in the email; required to reject, request changes or suspend.
-    #[oai(default)]
-    pub reason: Text,
+/// A review decision, by `action`. `reason` is shown to the merchant in the email: required
+/// (not blank) to reject, request changes or suspend, optional to approve or reinstate.
+/// `resubmit` is not among the actions: it is recorded when the merchant edits its application.
+#[derive(Union)]
+#[oai(discriminator_name = "action", one_of)]
+pub enum DecisionRequest {
+    #[oai(mapping = "approve")]
+    Approve(Approve),
+    #[oai(mapping = "reject")]
+    Reject(Reject),
+    #[oai(mapping = "request_changes")]
+    RequestChanges(RequestChanges),
+    #[oai(mapping = "suspend")]
+    Suspend(Suspend),
+    #[oai(mapping = "reinstate")]
+    Reinstate(Reinstate),
 }
 
-impl poem_openapi::types::Example for DecisionRequest {
-    fn example() -> Self {
-        Self {
-            action: DecisionAction::Approve,
-            reason: "资料齐全，审核通过".into(),
+/// Read as the flat object it is on the wire, so that an error names its field (`reason`).
+impl<'de> serde::Deserialize<'de> for DecisionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        fn reviewer_action<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<DecisionAction, D::Error> {
+            let action = <DecisionAction as serde::Deserialize>::deserialize(d)?;
+            if action == DecisionAction::Resubmit {
+                return Err(serde::de::Error::custom(
+                    "`resubmit` is recorded when the merchant edits its application",
+                ));
+            }
+            Ok(action)
+        }
+        #[derive(serde::Deserialize)]
+        struct Flat {
+            #[serde(deserialize_with = "reviewer_action")]
+            action: DecisionAction,
+            #[serde(default)]
+            reason: Text,
+        }
+        let Flat { action, reason } = Flat::deserialize(d)?;
+        Ok(match action {
+            DecisionAction::Approve => Self::Approve(Approve { reason }),
+            DecisionAction::Reject => Self::Reject(Reject { reason }),
+            DecisionAction::RequestChanges => Self::RequestChanges(RequestChanges { reason }),
+            DecisionAction::Suspend => Self::Suspend(Suspend { reason }),
+            DecisionAction::Reinstate | DecisionAction::Resubmit => {
+                Self::Reinstate(Reinstate { reason })
+            }
+        })
+    }
+}
+
+impl DecisionRequest {
+    /// The action and its reason (empty when none was given).
+    pub fn into_parts(self) -> (DecisionAction, String) {
+        match self {
+            DecisionRequest::Approve(r) => (DecisionAction::Approve, r.reason.into()),
+            DecisionRequest::Reject(r) => (DecisionAction::Reject, r.reason.into()),
+            DecisionRequest::RequestChanges(r) => (DecisionAction::RequestChanges, r.reason.into()),
+            DecisionRequest::Suspend(r) => (DecisionAction::Suspend, r.reason.into()),
+            DecisionRequest::Reinstate(r) => (DecisionAction::Reinstate, r.reason.into()),
         }
     }
+}
+
+/// One variant of [`DecisionRequest`] per action, so each has its own schema.
+macro_rules! decision {
+    ($(#[$doc:meta] $name:ident, optional;)*) => {$(
+        #[$doc]
+        #[derive(Object)]
+        pub struct $name {
+            /// Shown to the merchant in the email.
+            #[oai(default, validator(max_length = 2000))]
+            pub reason: Text,
+        }
+    )*};
+    ($(#[$doc:meta] $name:ident, required;)*) => {$(
+        #[$doc]
+        #[derive(Object)]
+        pub struct $name {
+            /// Shown to the merchant in the email; not blank.
+            #[oai(validator(min_length = 1, max_length = 2000, pattern = r"\S"))]
+            pub reason: Text,
+        }
+    )*};
+}
+
+decision! {
+    /// Approve: submitted → approved.
+    Approve, optional;
+    /// Reinstate: suspended → approved.
+    Reinstate, optional;
+}
+decision! {
+    /// Reject: submitted → rejected.
+    Reject, required;
+    /// Request changes: submitted → changes_requested.
+    RequestChanges, required;
+    /// Suspend: approved → suspended.
+    Suspend, required;
 }
 
 /// One entry of a merchant's audit trail.
@@ -266,7 +360,7 @@ impl MerchantsApi {
         &self,
         state: Data<&AppState>,
         remote: &RemoteAddr,
-        body: Json<MerchantApplication>,
+        body: Json<Parsed<MerchantApplication>>,
     ) -> ApiResult<ApplyResponse, codes::MerchantsApply> {
         let client = remote
             .as_socket_addr()
@@ -276,7 +370,7 @@ impl MerchantsApi {
             .apply_limiter
             .check(&client)
             .map_err(AppError::rate_limited)?;
-        let b = body.0;
+        let b = body.0.into_inner()?;
         let app = Application::parse(
             b.kind,
             &ApplicationInput {
@@ -370,25 +464,11 @@ impl MerchantsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        body: Json<DecisionRequest>,
+        body: Json<Parsed<DecisionRequest>>,
     ) -> ApiResult<Json<Merchant>, codes::MerchantsDecide> {
         auth.0.require(&[Role::Admin, Role::Reviewer])?;
-        if !body.0.action.by_reviewer() {
-            return Err(AppError::from(FieldError::new(
-                "action",
-                ErrorCode::BadRequest,
-                "resubmit is recorded when the merchant edits its application",
-            ))
-            .into());
-        }
-        let m = merchants::decide(
-            &state.db,
-            &auth.0.actor(),
-            id.0,
-            body.0.action,
-            &body.0.reason,
-        )
-        .await?;
+        let (action, reason) = body.0.into_inner()?.into_parts();
+        let m = merchants::decide(&state.db, &auth.0.actor(), id.0, action, &reason).await?;
         Ok(Json(m.into()))
     }
 
@@ -416,5 +496,46 @@ impl MerchantsApi {
             items,
             next_cursor: None,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each variant of the request is named by its action's own value, in the document's
+    /// mapping and in the parser alike.
+    #[test]
+    fn decision_variants_are_named_by_their_actions() {
+        let reviewer_actions = [
+            DecisionAction::Approve,
+            DecisionAction::Reject,
+            DecisionAction::RequestChanges,
+            DecisionAction::Suspend,
+            DecisionAction::Reinstate,
+        ];
+        let mut registry = poem_openapi::registry::Registry::new();
+        <DecisionRequest as poem_openapi::types::Type>::register(&mut registry);
+        let schema = &registry.schemas["DecisionRequest"];
+        let mapping: Vec<&str> = schema
+            .discriminator
+            .as_ref()
+            .expect("a discriminator")
+            .mapping
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            mapping,
+            reviewer_actions.map(|a| a.as_str()).to_vec(),
+            "the document's mapping"
+        );
+        for action in reviewer_actions {
+            let body = serde_json::json!({"action": action.as_str(), "reason": "ok"});
+            let parsed: DecisionRequest = serde_json::from_value(body).unwrap();
+            assert_eq!(parsed.into_parts(), (action, "ok".to_string()));
+        }
+        let resubmit = serde_json::json!({"action": DecisionAction::Resubmit.as_str()});
+        assert!(serde_json::from_value::<DecisionRequest>(resubmit).is_err());
     }
 }

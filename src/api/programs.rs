@@ -1,4 +1,4 @@
-use crate::api::types::{Day, Nullable, Text};
+use crate::api::types::{Day, Nullable, Opt, Parsed, Text};
 use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
@@ -85,29 +85,47 @@ fn to_api(p: entity::program::Model) -> AppResult<Program> {
 }
 
 /// A new programme.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct NewProgram {
+    /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: Text,
-    #[oai(default)]
+    /// At most 2,000 characters; line breaks allowed.
+    #[oai(default, validator(max_length = 2000))]
+    #[serde(default)]
     pub description: Text,
     pub subject: Subject,
     /// Default: both kinds.
-    pub merchant_kinds: Option<Vec<MerchantKind>>,
+    #[oai(validator(min_items = 1))]
+    #[serde(default)]
+    pub merchant_kinds: Opt<Vec<MerchantKind>>,
     pub metric: Metric,
-    pub channel: Option<Channel>,
+    #[serde(default)]
+    pub channel: Opt<Channel>,
     pub period: PeriodKind,
     /// IANA name; default `Asia/Shanghai`.
-    pub time_zone: Option<Text>,
+    #[oai(validator(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
+    ))]
+    #[serde(default)]
+    pub time_zone: Opt<Text>,
     pub starts_on: Day,
-    pub ends_on: Option<Day>,
+    /// On or after `starts_on`.
+    #[serde(default)]
+    pub ends_on: Opt<Day>,
     /// At least one; thresholds positive and strictly increasing; names unique.
+    #[oai(validator(min_items = 1))]
     pub tiers: Vec<Tier>,
     /// Positive.
+    #[oai(validator(minimum(value = "1")))]
     pub goal: i64,
     /// Default true.
-    pub active: Option<bool>,
+    #[serde(default)]
+    pub active: Opt<bool>,
 }
 
 impl poem_openapi::types::Example for NewProgram {
@@ -116,13 +134,13 @@ impl poem_openapi::types::Example for NewProgram {
             name: "品牌直播 · brand live-stream stars".into(),
             description: "Brand merchants' live-stream GMV per quarter.".into(),
             subject: Subject::Merchant,
-            merchant_kinds: Some(vec![MerchantKind::Brand]),
+            merchant_kinds: Opt::some(vec![MerchantKind::Brand]),
             metric: Metric::ChannelGmv,
-            channel: Some(Channel::LiveStream),
+            channel: Opt::some(Channel::LiveStream),
             period: PeriodKind::Quarter,
-            time_zone: Some("Asia/Shanghai".into()),
+            time_zone: Opt::some("Asia/Shanghai".into()),
             starts_on: Day(NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")),
-            ends_on: None,
+            ends_on: Opt::none(),
             tiers: vec![
                 Tier {
                     name: "¥1M".into(),
@@ -134,54 +152,57 @@ impl poem_openapi::types::Example for NewProgram {
                 },
             ],
             goal: 200,
-            active: Some(true),
+            active: Opt::some(true),
         }
     }
 }
 
 /// Changes to a programme; absent fields stay. The result is validated as a whole. `channel`
 /// goes with `metric: channel_gmv`; changing `metric` to `gmv` drops it.
-#[derive(Object)]
+#[derive(Object, Default, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
+#[serde(default)]
 pub struct ProgramPatch {
-    pub name: Option<Text>,
-    pub description: Option<Text>,
-    pub subject: Option<Subject>,
-    pub merchant_kinds: Option<Vec<MerchantKind>>,
-    pub metric: Option<Metric>,
-    pub channel: Option<Channel>,
-    pub period: Option<PeriodKind>,
-    pub time_zone: Option<Text>,
-    pub starts_on: Option<Day>,
+    /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: Opt<Text>,
+    /// At most 2,000 characters; line breaks allowed.
+    #[oai(validator(max_length = 2000))]
+    pub description: Opt<Text>,
+    pub subject: Opt<Subject>,
+    #[oai(validator(min_items = 1))]
+    pub merchant_kinds: Opt<Vec<MerchantKind>>,
+    pub metric: Opt<Metric>,
+    pub channel: Opt<Channel>,
+    pub period: Opt<PeriodKind>,
+    /// IANA name.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
+    ))]
+    pub time_zone: Opt<Text>,
+    pub starts_on: Opt<Day>,
     /// `null` removes the end date.
     pub ends_on: Nullable<Day>,
     /// Replaces the tiers; achievements already recorded are kept.
-    pub tiers: Option<Vec<Tier>>,
-    pub goal: Option<i64>,
-    pub active: Option<bool>,
+    #[oai(validator(min_items = 1))]
+    pub tiers: Opt<Vec<Tier>>,
+    /// Positive.
+    #[oai(validator(minimum(value = "1")))]
+    pub goal: Opt<i64>,
+    pub active: Opt<bool>,
 }
 
 impl poem_openapi::types::Example for ProgramPatch {
     fn example() -> Self {
         Self {
-            name: None,
-            description: None,
-            subject: None,
-            merchant_kinds: None,
-            metric: None,
-            channel: None,
-            period: None,
-            time_zone: None,
-            starts_on: None,
-            ends_on: Nullable(MaybeUndefined::Undefined),
-            tiers: None,
-            goal: Some(1_200),
-            active: None,
+            goal: Opt::some(1_200),
+            ..Default::default()
         }
     }
 }
-
 #[derive(ApiResponse)]
 pub enum CreateProgramResponse {
     /// The programme was created.
@@ -385,28 +406,30 @@ impl ProgramsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        body: Json<NewProgram>,
+        body: Json<Parsed<NewProgram>>,
     ) -> ApiResult<CreateProgramResponse, codes::ProgramsCreate> {
         auth.0.require_admin()?;
-        let b = body.0;
+        let b = body.0.into_inner()?;
         let def = ProgramDef::parse(ProgramInput {
             name: b.name.into(),
             description: b.description.into(),
             subject: b.subject,
             merchant_kinds: b
                 .merchant_kinds
+                .0
                 .unwrap_or_else(|| vec![MerchantKind::Brand, MerchantKind::IndustryBelt]),
             metric: b.metric,
-            channel: b.channel,
+            channel: b.channel.0,
             period: b.period,
             time_zone: b
                 .time_zone
+                .0
                 .map_or_else(|| "Asia/Shanghai".into(), String::from),
             starts_on: b.starts_on.0,
-            ends_on: b.ends_on.map(NaiveDate::from),
+            ends_on: b.ends_on.0.map(NaiveDate::from),
             tiers: b.tiers,
             goal: b.goal,
-            active: b.active.unwrap_or(true),
+            active: b.active.0.unwrap_or(true),
         })?;
         let row = programs::create(&state.db, &def).await?;
         Ok(CreateProgramResponse::Created(Json(to_api(row)?)))
@@ -462,38 +485,38 @@ impl ProgramsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         id: Path<i64>,
-        body: Json<ProgramPatch>,
+        body: Json<Parsed<ProgramPatch>>,
     ) -> ApiResult<Json<Program>, codes::ProgramsUpdate> {
         auth.0.require_admin()?;
-        let b = body.0;
+        let b = body.0.into_inner()?;
         let row = programs::update(&state.db, id.0, move |i| {
-            if let Some(v) = b.name {
+            if let Some(v) = b.name.0 {
                 i.name = v.into();
             }
-            if let Some(v) = b.description {
+            if let Some(v) = b.description.0 {
                 i.description = v.into();
             }
-            if let Some(v) = b.subject {
+            if let Some(v) = b.subject.0 {
                 i.subject = v;
             }
-            if let Some(v) = b.merchant_kinds {
+            if let Some(v) = b.merchant_kinds.0 {
                 i.merchant_kinds = v;
             }
-            if let Some(v) = b.metric {
+            if let Some(v) = b.metric.0 {
                 i.metric = v;
             }
-            match (b.channel, b.metric) {
+            match (b.channel.0, b.metric.0) {
                 (Some(c), _) => i.channel = Some(c),
                 (None, Some(Metric::Gmv)) => i.channel = None,
                 (None, _) => {}
             }
-            if let Some(v) = b.period {
+            if let Some(v) = b.period.0 {
                 i.period = v;
             }
-            if let Some(v) = b.time_zone {
+            if let Some(v) = b.time_zone.0 {
                 i.time_zone = v.into();
             }
-            if let Some(v) = b.starts_on {
+            if let Some(v) = b.starts_on.0 {
                 i.starts_on = v.0;
             }
             match b.ends_on.0 {
@@ -501,13 +524,13 @@ impl ProgramsApi {
                 MaybeUndefined::Null => i.ends_on = None,
                 MaybeUndefined::Value(d) => i.ends_on = Some(d.0),
             }
-            if let Some(v) = b.tiers {
+            if let Some(v) = b.tiers.0 {
                 i.tiers = v;
             }
-            if let Some(v) = b.goal {
+            if let Some(v) = b.goal.0 {
                 i.goal = v;
             }
-            if let Some(v) = b.active {
+            if let Some(v) = b.active.0 {
                 i.active = v;
             }
         })

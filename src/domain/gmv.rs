@@ -1,10 +1,9 @@
 //! A GMV record that passed its checks, its sales channel, and the Asia/Shanghai local day.
 
 use crate::error_code::ErrorCode;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, SubsecRound, Utc};
 use chrono_tz::Asia::Shanghai;
 use poem_openapi::Enum;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{FieldError, period::local_day};
@@ -43,46 +42,51 @@ pub struct GmvRecord {
     pub body_hash: String,
 }
 
-/// The `external_id` of a raw item, if it has a string one (to echo it in the result).
-pub fn raw_external_id(item: &Value) -> String {
-    item.get("external_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+/// One record as the request gave it, read into its documented types; [`GmvRecord::parse`]
+/// applies the rules a type does not carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordInput {
+    pub external_id: String,
+    pub occurred_at: DateTime<FixedOffset>,
+    pub amount: i64,
+    pub channel: Channel,
+    pub product_id: Option<String>,
+    pub creator_id: Option<String>,
+    pub corrects: Option<String>,
+}
+
+/// An item of a batch: the `external_id` it was sent with (empty when it had no string one),
+/// and the record, or why it could not be read.
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    pub external_id: String,
+    pub input: Result<RecordInput, FieldError>,
+}
+
+/// The code of a record field whose value is not of its documented type (`""` is the record
+/// itself, e.g. not a JSON object).
+pub fn invalid_code(field: &str) -> ErrorCode {
+    match field {
+        "external_id" => ErrorCode::ExternalIdInvalid,
+        "occurred_at" => ErrorCode::OccurredAtInvalid,
+        "amount" => ErrorCode::AmountInvalid,
+        "currency" => ErrorCode::CurrencyUnsupported,
+        "channel" => ErrorCode::ChannelInvalid,
+        "product_id" => ErrorCode::ProductIdInvalid,
+        "creator_id" => ErrorCode::CreatorIdInvalid,
+        "corrects" => ErrorCode::CorrectsInvalid,
+        _ => ErrorCode::RecordInvalid,
+    }
 }
 
 impl GmvRecord {
-    /// Checks one raw item of a batch. `prefix` is its path in the request (`records.3`), used
-    /// to name the field at fault; `now` is the reference for the future-time rule.
-    pub fn parse(item: &Value, prefix: &str, now: DateTime<Utc>) -> Result<Self, FieldError> {
+    /// Applies the record rules to one item of a batch. `prefix` is its path in the request
+    /// (`records.3`), used to name the field at fault; `now` is the reference for the
+    /// future-time rule.
+    pub fn parse(input: RecordInput, prefix: &str, now: DateTime<Utc>) -> Result<Self, FieldError> {
         let field = |name: &str| format!("{prefix}.{name}");
-        let obj: &Map<String, Value> = item.as_object().ok_or_else(|| {
-            FieldError::new(
-                prefix,
-                ErrorCode::RecordInvalid,
-                "each record must be a JSON object",
-            )
-        })?;
-
-        let external_id = id_field(obj, "external_id", &field("external_id"), true)?
-            .expect("required ids are present");
-
-        let amount = match obj.get("amount") {
-            None | Some(Value::Null) => {
-                return Err(FieldError::new(
-                    field("amount"),
-                    ErrorCode::Required,
-                    "amount is required (integer fen)",
-                ));
-            }
-            Some(v) => v.as_i64().ok_or_else(|| {
-                FieldError::new(
-                    field("amount"),
-                    ErrorCode::AmountInvalid,
-                    "amount must be an integer number of fen",
-                )
-            })?,
-        };
+        let external_id = id_field(input.external_id, "external_id", &field("external_id"))?;
+        let amount = input.amount;
         if amount == 0 {
             return Err(FieldError::new(
                 field("amount"),
@@ -97,63 +101,7 @@ impl GmvRecord {
                 format!("|amount| must be at most {MAX_ABS_AMOUNT} fen"),
             ));
         }
-
-        match obj.get("currency") {
-            Some(Value::String(c)) if c == CURRENCY => {}
-            None | Some(Value::Null) => {
-                return Err(FieldError::new(
-                    field("currency"),
-                    ErrorCode::Required,
-                    "currency is required and must be CNY",
-                ));
-            }
-            Some(_) => {
-                return Err(FieldError::new(
-                    field("currency"),
-                    ErrorCode::CurrencyUnsupported,
-                    "the only supported currency is CNY",
-                ));
-            }
-        }
-
-        let channel = match obj.get("channel") {
-            None | Some(Value::Null) => {
-                return Err(FieldError::new(
-                    field("channel"),
-                    ErrorCode::Required,
-                    "channel is required",
-                ));
-            }
-            Some(v) => v.as_str().and_then(Channel::parse).ok_or_else(|| {
-                FieldError::new(
-                    field("channel"),
-                    ErrorCode::ChannelInvalid,
-                    "channel must be live_stream, short_video, storefront or other",
-                )
-            })?,
-        };
-
-        let occurred_at = match obj.get("occurred_at") {
-            None | Some(Value::Null) => {
-                return Err(FieldError::new(
-                    field("occurred_at"),
-                    ErrorCode::Required,
-                    "occurred_at is required (RFC 3339 with an offset)",
-                ));
-            }
-            Some(v) => v
-                .as_str()
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .ok_or_else(|| {
-                    FieldError::new(
-                        field("occurred_at"),
-                        ErrorCode::OccurredAtInvalid,
-                        "occurred_at must be an RFC 3339 instant with an offset, e.g. 2026-03-01T20:15:00+08:00",
-                    )
-                })?
-                .with_timezone(&Utc)
-                .trunc_subsecs(6),
-        };
+        let occurred_at = input.occurred_at.with_timezone(&Utc).trunc_subsecs(6);
         if occurred_at > now + FUTURE_TOLERANCE {
             return Err(FieldError::new(
                 field("occurred_at"),
@@ -161,10 +109,11 @@ impl GmvRecord {
                 "occurred_at lies more than 5 minutes in the future",
             ));
         }
-
-        let product_id = id_field(obj, "product_id", &field("product_id"), false)?;
-        let creator_id = id_field(obj, "creator_id", &field("creator_id"), false)?;
-        let corrects = id_field(obj, "corrects", &field("corrects"), false)?;
+        let optional =
+            |v: Option<String>, name: &str| v.map(|v| id_field(v, name, &field(name))).transpose();
+        let product_id = optional(input.product_id, "product_id")?;
+        let creator_id = optional(input.creator_id, "creator_id")?;
+        let corrects = optional(input.corrects, "corrects")?;
         if corrects.is_some() && amount > 0 {
             return Err(FieldError::new(
                 field("corrects"),
@@ -172,6 +121,7 @@ impl GmvRecord {
                 "only a negative amount (refund or correction) may name the record it corrects",
             ));
         }
+        let channel = input.channel;
 
         let body_hash = body_hash(
             &external_id,
@@ -196,39 +146,18 @@ impl GmvRecord {
     }
 }
 
-/// An id field: a string of 1–128 printable characters (no control characters, not blank),
-/// kept exactly as sent. `null` counts as absent.
-fn id_field(
-    obj: &Map<String, Value>,
-    name: &str,
-    path: &str,
-    required: bool,
-) -> Result<Option<String>, FieldError> {
-    let code = match name {
-        "external_id" => ErrorCode::ExternalIdInvalid,
-        "product_id" => ErrorCode::ProductIdInvalid,
-        "creator_id" => ErrorCode::CreatorIdInvalid,
-        _ => ErrorCode::CorrectsInvalid,
-    };
-    match obj.get(name) {
-        None | Some(Value::Null) if required => Err(FieldError::new(
+/// An id field: 1–128 printable characters (no control characters, not blank), kept exactly
+/// as sent.
+fn id_field(s: String, name: &str, path: &str) -> Result<String, FieldError> {
+    if !s.trim().is_empty() && s.chars().count() <= MAX_ID_CHARS && !s.chars().any(char::is_control)
+    {
+        Ok(s)
+    } else {
+        Err(FieldError::new(
             path,
-            ErrorCode::Required,
-            format!("{name} is required"),
-        )),
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s))
-            if !s.trim().is_empty()
-                && s.chars().count() <= MAX_ID_CHARS
-                && !s.chars().any(char::is_control) =>
-        {
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(FieldError::new(
-            path,
-            code,
+            invalid_code(name),
             format!("{name} must be 1–{MAX_ID_CHARS} printable characters"),
-        )),
+        ))
     }
 }
 
@@ -294,47 +223,47 @@ impl Granularity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn now() -> DateTime<Utc> {
         "2026-03-10T00:00:00Z".parse().unwrap()
     }
 
-    fn item() -> Value {
-        json!({
-            "external_id": "order-1",
-            "occurred_at": "2026-03-01T20:15:00+08:00",
-            "amount": 12_900,
-            "currency": "CNY",
-            "channel": "live_stream",
-            "product_id": "sku-1",
-        })
+    fn item() -> RecordInput {
+        RecordInput {
+            external_id: "order-1".into(),
+            occurred_at: DateTime::parse_from_rfc3339("2026-03-01T20:15:00+08:00").unwrap(),
+            amount: 12_900,
+            channel: Channel::LiveStream,
+            product_id: Some("sku-1".into()),
+            creator_id: None,
+            corrects: None,
+        }
     }
 
-    fn err(v: Value) -> FieldError {
-        GmvRecord::parse(&v, "records.0", now()).unwrap_err()
+    fn err(v: RecordInput) -> FieldError {
+        GmvRecord::parse(v, "records.0", now()).unwrap_err()
     }
 
     #[test]
     fn a_valid_record_is_normalised() {
-        let r = GmvRecord::parse(&item(), "records.0", now()).unwrap();
+        let r = GmvRecord::parse(item(), "records.0", now()).unwrap();
         assert_eq!(r.occurred_at.to_rfc3339(), "2026-03-01T12:15:00+00:00");
         assert_eq!(r.local_day.to_string(), "2026-03-01");
         assert_eq!(r.channel, Channel::LiveStream);
         assert_eq!(r.creator_id, None);
         let mut same_instant = item();
-        same_instant["occurred_at"] = json!("2026-03-01T12:15:00Z");
+        same_instant.occurred_at = DateTime::parse_from_rfc3339("2026-03-01T12:15:00Z").unwrap();
         assert_eq!(
-            GmvRecord::parse(&same_instant, "records.0", now())
+            GmvRecord::parse(same_instant, "records.0", now())
                 .unwrap()
                 .body_hash,
             r.body_hash,
             "the same instant in another offset is the same body"
         );
         let mut other = item();
-        other["amount"] = json!(12_901);
+        other.amount = 12_901;
         assert_ne!(
-            GmvRecord::parse(&other, "records.0", now())
+            GmvRecord::parse(other, "records.0", now())
                 .unwrap()
                 .body_hash,
             r.body_hash
@@ -355,50 +284,72 @@ mod tests {
 
     #[test]
     fn invalid_fields_are_named() {
-        let cases: Vec<(&str, Value, &str)> = vec![
-            ("amount", json!(0), "amount_zero"),
-            ("amount", json!(12.5), "amount_invalid"),
-            ("amount", json!("100"), "amount_invalid"),
-            ("amount", json!(MAX_ABS_AMOUNT + 1), "amount_out_of_range"),
-            ("amount", json!(null), "required"),
-            ("currency", json!("USD"), "currency_unsupported"),
-            ("channel", json!("tv"), "channel_invalid"),
+        type Edit = fn(&mut RecordInput);
+        let cases: Vec<(&str, Edit, &str)> = vec![
+            ("amount", |r| r.amount = 0, "amount_zero"),
             (
-                "occurred_at",
-                json!("2026-03-01T20:15:00"),
-                "occurred_at_invalid",
+                "amount",
+                |r| r.amount = MAX_ABS_AMOUNT + 1,
+                "amount_out_of_range",
             ),
-            ("occurred_at", json!("2026-03-01"), "occurred_at_invalid"),
+            ("amount", |r| r.amount = i64::MIN, "amount_out_of_range"),
             (
                 "occurred_at",
-                json!("2026-03-10T00:05:01Z"),
+                |r| r.occurred_at = DateTime::parse_from_rfc3339("2026-03-10T00:05:01Z").unwrap(),
                 "occurred_at_in_future",
             ),
-            ("external_id", json!(""), "external_id_invalid"),
-            ("external_id", json!("a\nb"), "external_id_invalid"),
-            ("external_id", json!("x".repeat(129)), "external_id_invalid"),
-            ("external_id", json!(7), "external_id_invalid"),
-            ("product_id", json!(""), "product_id_invalid"),
-            ("creator_id", json!("\u{7}"), "creator_id_invalid"),
-            ("corrects", json!("order-0"), "corrects_on_sale"),
+            (
+                "external_id",
+                |r| r.external_id = "".into(),
+                "external_id_invalid",
+            ),
+            (
+                "external_id",
+                |r| r.external_id = "  ".into(),
+                "external_id_invalid",
+            ),
+            (
+                "external_id",
+                |r| r.external_id = "a\nb".into(),
+                "external_id_invalid",
+            ),
+            (
+                "external_id",
+                |r| r.external_id = "x".repeat(129),
+                "external_id_invalid",
+            ),
+            (
+                "product_id",
+                |r| r.product_id = Some("".into()),
+                "product_id_invalid",
+            ),
+            (
+                "creator_id",
+                |r| r.creator_id = Some("\u{7}".into()),
+                "creator_id_invalid",
+            ),
+            (
+                "corrects",
+                |r| r.corrects = Some("order-0".into()),
+                "corrects_on_sale",
+            ),
         ];
-        for (name, value, code) in cases {
+        for (name, edit, code) in cases {
             let mut v = item();
-            v[name] = value.clone();
+            edit(&mut v);
             let e = err(v);
             assert_eq!(
                 (e.code.as_str(), e.field.as_str()),
                 (code, format!("records.0.{name}").as_str()),
-                "{name} = {value}"
+                "{name}"
             );
         }
-        assert_eq!(err(json!([1])).code.as_str(), "record_invalid");
         let mut v = item();
-        v["external_id"] = json!("义".repeat(128));
-        v["occurred_at"] = json!("2026-03-10T00:05:00Z");
-        v["amount"] = json!(-MAX_ABS_AMOUNT);
-        v["corrects"] = json!("order-0");
-        assert!(GmvRecord::parse(&v, "records.0", now()).is_ok());
+        v.external_id = "义".repeat(128);
+        v.occurred_at = DateTime::parse_from_rfc3339("2026-03-10T00:05:00Z").unwrap();
+        v.amount = -MAX_ABS_AMOUNT;
+        v.corrects = Some("order-0".into());
+        assert!(GmvRecord::parse(v, "records.0", now()).is_ok());
     }
 
     #[test]

@@ -154,6 +154,7 @@ pub struct Tier {
     #[oai(deserialize_with = "strict_string")]
     pub name: String,
     /// Fen; positive, strictly increasing along the list.
+    #[oai(validator(minimum(value = "1")))]
     pub threshold: i64,
 }
 

@@ -11,13 +11,12 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict, Query, SimpleExpr, Value},
 };
-use serde_json::Value as Json;
 
 use crate::{
     db,
     domain::{
         FieldError,
-        gmv::{Channel, GmvRecord, Granularity},
+        gmv::{Channel, GmvRecord, Granularity, Submitted},
         merchant::MerchantStatus,
     },
     pagination,
@@ -140,22 +139,27 @@ impl Rollups {
 pub async fn ingest(
     db: &DatabaseConnection,
     merchant_id: i64,
-    items: &[Json],
+    items: Vec<Submitted>,
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome> {
-    let parsed: Vec<Result<GmvRecord, FieldError>> = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| GmvRecord::parse(v, &format!("records.{i}"), now))
-        .collect();
-    db::retry(|| write_batch(db, merchant_id, items, &parsed, now)).await
+    let mut external_ids = Vec::with_capacity(items.len());
+    let mut parsed: Vec<std::result::Result<GmvRecord, FieldError>> =
+        Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        external_ids.push(item.external_id);
+        parsed.push(
+            item.input
+                .and_then(|r| GmvRecord::parse(r, &format!("records.{i}"), now)),
+        );
+    }
+    db::retry(|| write_batch(db, merchant_id, &external_ids, &parsed, now)).await
 }
 
 /// Writes one parsed batch in one transaction: records, roll-ups and `last_gmv_at`.
 async fn write_batch(
     db: &DatabaseConnection,
     merchant_id: i64,
-    items: &[Json],
+    external_ids: &[String],
     parsed: &[std::result::Result<GmvRecord, FieldError>],
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome> {
@@ -250,7 +254,11 @@ async fn write_batch(
     txn.commit().await?;
 
     let mut out = IngestOutcome::default();
-    for (i, (plan, raw)) in plans.into_iter().zip(items).enumerate() {
+    for (i, (plan, raw)) in plans
+        .into_iter()
+        .zip(external_ids.iter().cloned())
+        .enumerate()
+    {
         let (external_id, status) = match plan {
             Plan::New(r) if inserted.contains(&r.external_id) => {
                 (r.external_id, ItemStatus::Created)
@@ -263,14 +271,8 @@ async fn write_batch(
                 };
                 (r.external_id, status)
             }
-            Plan::Duplicate => (
-                crate::domain::gmv::raw_external_id(raw),
-                ItemStatus::Duplicate,
-            ),
-            Plan::Rejected(e) => (
-                crate::domain::gmv::raw_external_id(raw),
-                ItemStatus::Rejected(e),
-            ),
+            Plan::Duplicate => (raw, ItemStatus::Duplicate),
+            Plan::Rejected(e) => (raw, ItemStatus::Rejected(e)),
         };
         match status {
             ItemStatus::Created => out.created += 1,

@@ -8,8 +8,9 @@ use futures_util::StreamExt;
 use merchant_incentives_client::{
     Error, anonymous,
     types::{
-        Channel, DecisionAction, DecisionRequest, EvaluationRequest, GmvBatch, GmvRecordInput,
-        MerchantApplication, MerchantKind, MerchantStatus, RecordStatus, ReportFormat, Status,
+        Channel, Currency, DecisionRequest, DecisionRequestApprove, DecisionRequestApproveAction,
+        EvaluationRequest, GmvBatch, GmvRecordInput, MerchantApplication, MerchantKind,
+        MerchantStatus, RecordStatus, ReportFormat, Status,
     },
     with_api_key, with_bearer,
 };
@@ -19,14 +20,14 @@ const WAN: i64 = 10_000 * 100; // ¥1万 in fen
 
 fn sale(id: &str, day: u32, amount: i64, corrects: Option<&str>) -> GmvRecordInput {
     GmvRecordInput {
-        external_id: id.into(),
+        external_id: id.parse().unwrap(),
         occurred_at: Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap(),
         amount,
-        currency: "CNY".into(),
+        currency: Currency::Cny,
         channel: Channel::LiveStream,
-        product_id: Some("SKU-88".into()),
-        creator_id: Some("daren-7".into()),
-        corrects: corrects.map(Into::into),
+        product_id: Some("SKU-88".parse().unwrap()),
+        creator_id: Some("daren-7".parse().unwrap()),
+        corrects: corrects.map(|c| c.parse().unwrap()),
     }
 }
 
@@ -40,15 +41,15 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
     let applied = anonymous(&base)
         .merchants_apply(&MerchantApplication {
             kind: MerchantKind::Brand,
-            legal_name: "深圳市星河美妆科技有限公司".into(),
-            display_name: "星河美妆官方旗舰店".into(),
-            uscc: uscc(7),
-            contact_email: "ecommerce@xinghe.example".into(),
-            province: "广东".into(),
-            city: "深圳".into(),
-            category: "美妆个护".into(),
-            brand_name: Some("星河".into()),
-            trademark_number: Some("38214567".into()),
+            legal_name: "深圳市星河美妆科技有限公司".parse().unwrap(),
+            display_name: "星河美妆官方旗舰店".parse().unwrap(),
+            uscc: uscc(7).parse().unwrap(),
+            contact_email: "ecommerce@xinghe.example".parse().unwrap(),
+            province: "广东".parse().unwrap(),
+            city: "深圳".parse().unwrap(),
+            category: "美妆个护".parse().unwrap(),
+            brand_name: Some("星河".parse().unwrap()),
+            trademark_number: Some("38214567".parse().unwrap()),
             industry_belt: None,
         })
         .await
@@ -79,10 +80,10 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
     let approved = staff
         .merchants_decide(
             id,
-            &DecisionRequest {
-                action: DecisionAction::Approve,
-                reason: "资料齐全".into(),
-            },
+            &DecisionRequest::Approve(DecisionRequestApprove {
+                action: DecisionRequestApproveAction::Approve,
+                reason: "资料齐全".parse().unwrap(),
+            }),
         )
         .await
         .expect("approve")

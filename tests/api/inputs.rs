@@ -96,15 +96,46 @@ impl Field {
     }
 }
 
-/// `schema` with `$ref` (also inside a one-element `allOf`) followed.
+/// `schema` with `$ref` (also inside a one-element `allOf`) followed. A discriminated `oneOf`
+/// stands for the variant its example names, and a variant's `allOf` parts are merged into one
+/// object schema.
 fn resolve(doc: &Value, schema: &Value) -> Value {
-    let reference = schema["$ref"]
-        .as_str()
-        .or_else(|| schema["allOf"][0]["$ref"].as_str());
-    match reference {
+    let reference = schema["$ref"].as_str().or_else(|| {
+        (schema["allOf"].as_array().map(Vec::len) == Some(1))
+            .then(|| schema["allOf"][0]["$ref"].as_str())
+            .flatten()
+    });
+    let mut s = match reference {
         Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
         None => schema.clone(),
+    };
+    if let Some(prop) = s["discriminator"]["propertyName"].as_str() {
+        let chosen = s["example"][prop]
+            .as_str()
+            .expect("a discriminated union has an example");
+        let target = s["discriminator"]["mapping"][chosen].clone();
+        let example = s["example"].clone();
+        s = resolve(doc, &json!({ "$ref": target }));
+        s["example"] = example;
     }
+    if let Some(parts) = s["allOf"].as_array().filter(|p| p.len() > 1).cloned() {
+        let mut merged = json!({"type": "object", "properties": {}, "required": []});
+        for part in parts {
+            let part = resolve(doc, &part);
+            for (name, prop) in part["properties"].as_object().into_iter().flatten() {
+                merged["properties"][name] = prop.clone();
+            }
+            for name in part["required"].as_array().into_iter().flatten() {
+                merged["required"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(name.clone());
+            }
+        }
+        merged["example"] = s["example"].clone();
+        s = merged;
+    }
+    s
 }
 
 /// Every property under `schema`, depth first; array items are `<array>.0`.

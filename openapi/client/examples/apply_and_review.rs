@@ -15,14 +15,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let applied = anonymous(&base)
         .merchants_apply(&types::MerchantApplication {
             kind: types::MerchantKind::IndustryBelt,
-            legal_name: "义乌市星辰日用品有限公司".into(),
-            display_name: "星辰日用".into(),
-            uscc: std::env::var("USCC").unwrap_or_else(|_| "91440300708461136T".into()),
-            contact_email: "ops@xingchen.example".into(),
-            province: "浙江".into(),
-            city: "金华".into(),
-            category: "日用百货".into(),
-            industry_belt: Some("义乌小商品".into()),
+            legal_name: "义乌市星辰日用品有限公司".parse()?,
+            display_name: "星辰日用".parse()?,
+            uscc: std::env::var("USCC")
+                .unwrap_or_else(|_| "91440300708461136T".into())
+                .parse()?,
+            contact_email: "ops@xingchen.example".parse()?,
+            province: "浙江".parse()?,
+            city: "金华".parse()?,
+            category: "日用百货".parse()?,
+            industry_belt: Some("义乌小商品".parse()?),
             brand_name: None,
             trademark_number: None,
         })
@@ -37,10 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     staff
         .merchants_decide(
             applied.merchant.id,
-            &types::DecisionRequest {
-                action: types::DecisionAction::Approve,
-                reason: "资料齐全".into(),
-            },
+            &types::DecisionRequest::Approve(types::DecisionRequestApprove {
+                action: types::DecisionRequestApproveAction::Approve,
+                reason: "资料齐全".parse()?,
+            }),
         )
         .await?;
 
