@@ -60,10 +60,28 @@ pub fn add_error_examples(doc: &mut Value) {
 
 /// Examples of schemas whose derive cannot carry one (a `Union` takes no `example`).
 fn schema_examples() -> Vec<(&'static str, Value)> {
-    vec![(
-        "DecisionRequest",
-        json!({"action": crate::domain::merchant::DecisionAction::Approve.as_str(), "reason": "资料齐全，审核通过"}),
-    )]
+    use crate::domain::merchant::{DecisionAction, MerchantKind};
+    vec![
+        (
+            "DecisionRequest",
+            json!({"action": DecisionAction::Approve.as_str(), "reason": "资料齐全，审核通过"}),
+        ),
+        (
+            "MerchantApplication",
+            json!({
+                "kind": MerchantKind::Brand.as_str(),
+                "legal_name": "深圳市星河美妆科技有限公司",
+                "display_name": "星河美妆官方旗舰店",
+                "uscc": "91440300708461136T",
+                "contact_email": "ecommerce@xinghe-beauty.cn",
+                "province": "广东",
+                "city": "深圳",
+                "category": "美妆个护",
+                "brand_name": "星河",
+                "trademark_number": "38214567",
+            }),
+        ),
+    ]
 }
 
 /// Adds each of [`schema_examples`] to its schema.

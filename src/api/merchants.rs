@@ -85,12 +85,20 @@ impl From<entity::merchant::Model> for Merchant {
     }
 }
 
-/// An application to join the programme.
-#[derive(Object, serde::Deserialize)]
-#[oai(skip_serializing_if_is_none)]
-#[oai(example)]
-pub struct MerchantApplication {
-    pub kind: MerchantKind,
+/// An application to join the programme: a `brand` or an `industry_belt` merchant, each with
+/// its own required fields.
+#[derive(Union)]
+#[oai(discriminator_name = "kind", one_of)]
+pub enum MerchantApplication {
+    #[oai(mapping = "brand")]
+    Brand(BrandApplication),
+    #[oai(mapping = "industry_belt")]
+    IndustryBelt(IndustryBeltApplication),
+}
+
+/// What every application carries.
+#[derive(Object)]
+pub struct ApplicationCommon {
     /// 1–200 characters.
     #[oai(validator(min_length = 1, max_length = 200))]
     pub legal_name: Text,
@@ -100,6 +108,7 @@ pub struct MerchantApplication {
     /// 18-character unified social credit code (GB 32100-2015), check digit verified.
     #[oai(validator(pattern = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"))]
     pub uscc: Text,
+    /// The address the merchant's emails go to.
     #[oai(validator(min_length = 3, max_length = 254))]
     pub contact_email: Text,
     /// 1–50 characters.
@@ -111,35 +120,114 @@ pub struct MerchantApplication {
     /// 1–100 characters.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub category: Text,
-    /// Required for `brand`; 1–100 characters.
-    #[oai(validator(min_length = 1, max_length = 100))]
-    #[serde(default)]
-    pub brand_name: Opt<Text>,
-    /// Required for `brand`: the registration number, 1–32 letters and digits.
-    #[oai(validator(pattern = r"^[A-Za-z0-9]{1,32}$"))]
-    #[serde(default)]
-    pub trademark_number: Opt<Text>,
-    /// Required for `industry_belt`; 1–100 characters.
-    #[oai(validator(min_length = 1, max_length = 100))]
-    #[serde(default)]
-    pub industry_belt: Opt<Text>,
 }
 
-impl poem_openapi::types::Example for MerchantApplication {
-    fn example() -> Self {
-        Self {
-            kind: MerchantKind::Brand,
-            legal_name: "深圳市星河美妆科技有限公司".into(),
-            display_name: "星河美妆官方旗舰店".into(),
-            uscc: "91440300708461136T".into(),
-            contact_email: "ecommerce@xinghe-beauty.cn".into(),
-            province: "广东".into(),
-            city: "深圳".into(),
-            category: "美妆个护".into(),
-            brand_name: Opt::some("星河".into()),
-            trademark_number: Opt::some("38214567".into()),
-            industry_belt: Opt::none(),
+/// A brand merchant's application.
+#[derive(Object)]
+pub struct BrandApplication {
+    #[oai(flatten)]
+    pub common: ApplicationCommon,
+    /// 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub brand_name: Text,
+    /// The trademark registration number, 1–32 letters and digits.
+    #[oai(validator(pattern = r"^[A-Za-z0-9]{1,32}$"))]
+    pub trademark_number: Text,
+}
+
+/// An industry-belt merchant's application.
+#[derive(Object)]
+pub struct IndustryBeltApplication {
+    #[oai(flatten)]
+    pub common: ApplicationCommon,
+    /// The regional manufacturing cluster, e.g. 义乌小商品; 1–100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub industry_belt: Text,
+}
+
+/// Read as the flat object it is on the wire, so that an error names its field. A field the
+/// kind requires but the body lacks reads as empty, and the application's checks answer 422
+/// `required` naming it.
+impl<'de> serde::Deserialize<'de> for MerchantApplication {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Every field listed, not `#[serde(flatten)]`: flattening would lose the field's name
+        // in errors.
+        #[derive(serde::Deserialize)]
+        struct Flat {
+            kind: MerchantKind,
+            legal_name: Text,
+            display_name: Text,
+            uscc: Text,
+            contact_email: Text,
+            province: Text,
+            city: Text,
+            category: Text,
+            #[serde(default)]
+            brand_name: Opt<Text>,
+            #[serde(default)]
+            trademark_number: Opt<Text>,
+            #[serde(default)]
+            industry_belt: Opt<Text>,
         }
+        let f = Flat::deserialize(d)?;
+        let text = |t: Opt<Text>| opt(t).map(Text).unwrap_or_default();
+        let common = ApplicationCommon {
+            legal_name: f.legal_name,
+            display_name: f.display_name,
+            uscc: f.uscc,
+            contact_email: f.contact_email,
+            province: f.province,
+            city: f.city,
+            category: f.category,
+        };
+        Ok(match f.kind {
+            MerchantKind::Brand => Self::Brand(BrandApplication {
+                common,
+                brand_name: text(f.brand_name),
+                trademark_number: text(f.trademark_number),
+            }),
+            MerchantKind::IndustryBelt => Self::IndustryBelt(IndustryBeltApplication {
+                common,
+                industry_belt: text(f.industry_belt),
+            }),
+        })
+    }
+}
+
+impl MerchantApplication {
+    /// The kind and the raw fields, for the application's checks.
+    pub fn into_input(self) -> (MerchantKind, ApplicationInput) {
+        let (kind, c, brand_name, trademark_number, industry_belt) = match self {
+            Self::Brand(b) => (
+                MerchantKind::Brand,
+                b.common,
+                Some(b.brand_name.into()),
+                Some(b.trademark_number.into()),
+                None,
+            ),
+            Self::IndustryBelt(i) => (
+                MerchantKind::IndustryBelt,
+                i.common,
+                None,
+                None,
+                Some(i.industry_belt.into()),
+            ),
+        };
+        (
+            kind,
+            ApplicationInput {
+                legal_name: c.legal_name.into(),
+                display_name: c.display_name.into(),
+                uscc: c.uscc.into(),
+                contact_email: c.contact_email.into(),
+                province: c.province.into(),
+                city: c.city.into(),
+                category: c.category.into(),
+                brand_name,
+                trademark_number,
+                industry_belt,
+            },
+        )
     }
 }
 
@@ -370,22 +458,8 @@ impl MerchantsApi {
             .apply_limiter
             .check(&client)
             .map_err(AppError::rate_limited)?;
-        let b = body.0.into_inner()?;
-        let app = Application::parse(
-            b.kind,
-            &ApplicationInput {
-                legal_name: b.legal_name.into(),
-                display_name: b.display_name.into(),
-                uscc: b.uscc.into(),
-                contact_email: b.contact_email.into(),
-                province: b.province.into(),
-                city: b.city.into(),
-                category: b.category.into(),
-                brand_name: opt(b.brand_name),
-                trademark_number: opt(b.trademark_number),
-                industry_belt: opt(b.industry_belt),
-            },
-        )?;
+        let (kind, input) = body.0.into_inner()?.into_input();
+        let app = Application::parse(kind, &input)?;
         let (m, key) = merchants::apply(&state.db, app).await?;
         Ok(ApplyResponse::Created(Json(MerchantApplied {
             merchant: m.into(),
@@ -537,5 +611,24 @@ mod tests {
         }
         let resubmit = serde_json::json!({"action": DecisionAction::Resubmit.as_str()});
         assert!(serde_json::from_value::<DecisionRequest>(resubmit).is_err());
+    }
+
+    /// Each variant of an application is named by its kind's own value.
+    #[test]
+    fn application_variants_are_named_by_their_kinds() {
+        let mut registry = poem_openapi::registry::Registry::new();
+        <MerchantApplication as poem_openapi::types::Type>::register(&mut registry);
+        let mapping: Vec<&str> = registry.schemas["MerchantApplication"]
+            .discriminator
+            .as_ref()
+            .expect("a discriminator")
+            .mapping
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            mapping,
+            [MerchantKind::Brand, MerchantKind::IndustryBelt].map(|k| k.as_str())
+        );
     }
 }

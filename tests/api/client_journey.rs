@@ -9,7 +9,8 @@ use merchant_incentives_client::{
     Error, anonymous,
     types::{
         Channel, Currency, DecisionRequest, DecisionRequestApprove, DecisionRequestApproveAction,
-        EvaluationRequest, GmvBatch, GmvRecordInput, MerchantApplication, MerchantKind,
+        EvaluationRequest, GmvBatch, GmvRecordInput, MerchantApplication,
+        MerchantApplicationBrandApplication, MerchantApplicationBrandApplicationKind,
         MerchantStatus, RecordStatus, ReportFormat, Status,
     },
     with_api_key, with_bearer,
@@ -39,19 +40,20 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
 
     // Apply as a brand merchant.
     let applied = anonymous(&base)
-        .merchants_apply(&MerchantApplication {
-            kind: MerchantKind::Brand,
-            legal_name: "深圳市星河美妆科技有限公司".parse().unwrap(),
-            display_name: "星河美妆官方旗舰店".parse().unwrap(),
-            uscc: uscc(7).parse().unwrap(),
-            contact_email: "ecommerce@xinghe.example".parse().unwrap(),
-            province: "广东".parse().unwrap(),
-            city: "深圳".parse().unwrap(),
-            category: "美妆个护".parse().unwrap(),
-            brand_name: Some("星河".parse().unwrap()),
-            trademark_number: Some("38214567".parse().unwrap()),
-            industry_belt: None,
-        })
+        .merchants_apply(&MerchantApplication::BrandApplication(
+            MerchantApplicationBrandApplication {
+                kind: MerchantApplicationBrandApplicationKind::Brand,
+                legal_name: "深圳市星河美妆科技有限公司".parse().unwrap(),
+                display_name: "星河美妆官方旗舰店".parse().unwrap(),
+                uscc: uscc(7).parse().unwrap(),
+                contact_email: "ecommerce@xinghe.example".parse().unwrap(),
+                province: "广东".parse().unwrap(),
+                city: "深圳".parse().unwrap(),
+                category: "美妆个护".parse().unwrap(),
+                brand_name: "星河".parse().unwrap(),
+                trademark_number: "38214567".parse().unwrap(),
+            },
+        ))
         .await
         .expect("apply")
         .into_inner();

@@ -14,8 +14,9 @@ from merchant_incentives_client.api.gmv import gmv_records_create
 from merchant_incentives_client.api.merchants import merchants_apply, merchants_decide
 from merchant_incentives_client.api.programs import programs_my_progress
 from merchant_incentives_client.models import (
-    Channel, DecisionAction, DecisionRequest, EvaluationRequest, GmvBatch, GmvIngestResult,
-    GmvRecordInput, MerchantApplication, MerchantApplied, MerchantKind, ProgressPage,
+    Channel, Currency, DecisionRequestApprove, DecisionRequestApproveAction, EvaluationRequest, GmvBatch,
+    GmvIngestResult, GmvRecordInput, MerchantApplicationIndustryBeltApplication,
+    MerchantApplicationIndustryBeltApplicationKind, MerchantApplied, ProgressPage,
 )
 
 WAN = 10_000 * 100  # ¥1万 in fen
@@ -31,23 +32,24 @@ def main():
     anonymous = Client(base_url=base)
     staff = AuthenticatedClient(base_url=base, token=admin)
 
-    applied = merchants_apply.sync(client=anonymous, body=MerchantApplication(
-        kind=MerchantKind.INDUSTRY_BELT, legal_name="广州市白马服饰有限公司", display_name="白马女装",
+    applied = merchants_apply.sync(client=anonymous, body=MerchantApplicationIndustryBeltApplication(
+        kind=MerchantApplicationIndustryBeltApplicationKind.INDUSTRY_BELT, legal_name="广州市白马服饰有限公司", display_name="白马女装",
         uscc="91440300708461136T", contact_email="ops@baima.example",
         province="广东", city="广州", category="女装", industry_belt="广州女装"))
     check(isinstance(applied, MerchantApplied), f"apply answered {applied!r}")
     merchant_id = applied.merchant.id
 
     decided = merchants_decide.sync(merchant_id, client=staff,
-                                    body=DecisionRequest(action=DecisionAction.APPROVE, reason="资料齐全"))
+                                    body=DecisionRequestApprove(action=DecisionRequestApproveAction.APPROVE,
+                                                                 reason="资料齐全"))
     check(decided is not None and decided.status.value == "approved", f"approve answered {decided!r}")
 
     merchant = AuthenticatedClient(base_url=base, token=applied.api_key.key, prefix="", auth_header_name="X-API-Key")
     at = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=datetime.timezone.utc)
     batch = GmvBatch(records=[
-        GmvRecordInput(external_id="py-1", occurred_at=at, amount=1_500 * WAN, currency="CNY",
+        GmvRecordInput(external_id="py-1", occurred_at=at, amount=1_500 * WAN, currency=Currency.CNY,
                        channel=Channel.LIVE_STREAM),
-        GmvRecordInput(external_id="py-2", occurred_at=at, amount=-200 * WAN, currency="CNY",
+        GmvRecordInput(external_id="py-2", occurred_at=at, amount=-200 * WAN, currency=Currency.CNY,
                        channel=Channel.LIVE_STREAM, corrects="py-1"),
     ])
     result = gmv_records_create.sync(client=merchant, body=batch)

@@ -13,21 +13,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let admin = std::env::var("ADMIN_TOKEN").unwrap_or_else(|_| "change-me".into());
 
     let applied = anonymous(&base)
-        .merchants_apply(&types::MerchantApplication {
-            kind: types::MerchantKind::IndustryBelt,
-            legal_name: "义乌市星辰日用品有限公司".parse()?,
-            display_name: "星辰日用".parse()?,
-            uscc: std::env::var("USCC")
-                .unwrap_or_else(|_| "91440300708461136T".into())
-                .parse()?,
-            contact_email: "ops@xingchen.example".parse()?,
-            province: "浙江".parse()?,
-            city: "金华".parse()?,
-            category: "日用百货".parse()?,
-            industry_belt: Some("义乌小商品".parse()?),
-            brand_name: None,
-            trademark_number: None,
-        })
+        .merchants_apply(&types::MerchantApplication::IndustryBeltApplication(
+            types::MerchantApplicationIndustryBeltApplication {
+                kind: types::MerchantApplicationIndustryBeltApplicationKind::IndustryBelt,
+                legal_name: "义乌市星辰日用品有限公司".parse()?,
+                display_name: "星辰日用".parse()?,
+                uscc: std::env::var("USCC")
+                    .unwrap_or_else(|_| "91440300708461136T".into())
+                    .parse()?,
+                contact_email: "ops@xingchen.example".parse()?,
+                province: "浙江".parse()?,
+                city: "金华".parse()?,
+                category: "日用百货".parse()?,
+                industry_belt: "义乌小商品".parse()?,
+            },
+        ))
         .await?
         .into_inner();
     println!(
