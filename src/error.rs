@@ -422,6 +422,17 @@ impl From<crate::services::gmv::GmvError> for AppError {
     }
 }
 
+impl From<crate::services::reports::ReportsError> for AppError {
+    fn from(e: crate::services::reports::ReportsError) -> Self {
+        use crate::services::reports::ReportsError as E;
+        match e {
+            E::Invalid(f) => f.into(),
+            E::Db(e) => Self::database(e),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<crate::services::programs::ProgramsError> for AppError {
     fn from(e: crate::services::programs::ProgramsError) -> Self {
         use crate::services::programs::ProgramsError as E;

@@ -24,8 +24,8 @@ use crate::{
     error::{AppError, AppResult},
     pagination,
     services::{
-        programs::{self, LeaderboardFilter},
-        reports,
+        programs, reports,
+        reports::leaderboard::{self, LeaderboardFilter},
     },
     state::AppState,
 };
@@ -571,9 +571,8 @@ impl ProgramsApi {
             period_start.0.map(NaiveDate::from),
             None,
         )
-        .await
-        .map_err(AppError::internal)?;
-        let (rows, next_cursor) = programs::leaderboard(
+        .await?;
+        let (rows, next_cursor) = leaderboard::leaderboard(
             &state.db,
             p.id,
             period.start,
@@ -623,8 +622,7 @@ impl ProgramsApi {
             period_start.0.map(NaiveDate::from),
             as_of.0,
         )
-        .await
-        .map_err(AppError::internal)?;
+        .await?;
         let current: GmvShares = s.gmv.into();
         let previous: GmvShares = s.previous_gmv.into();
         let change = |a: Option<i64>, b: Option<i64>| a?.checked_sub(b?);
@@ -689,7 +687,7 @@ impl ProgramsApi {
         let after = pagination::decode_id(cursor.0.as_deref())?;
         programs::get(&state.db, id.0).await?;
         let (rows, next_cursor) =
-            programs::achievements(&state.db, id.0, subject_id.0, limit, after).await?;
+            leaderboard::achievements(&state.db, id.0, subject_id.0, limit, after).await?;
         Ok(Json(AchievementPage {
             items: rows
                 .into_iter()
@@ -731,7 +729,7 @@ impl ProgramsApi {
         if staff_only(&auth).is_ok() {
             crate::services::merchants::get(&state.db, id.0).await?;
         }
-        let rows = programs::merchant_progress(&state.db, id.0).await?;
+        let rows = leaderboard::merchant_progress(&state.db, id.0).await?;
         Ok(Json(ProgressPage {
             items: rows.into_iter().map(Into::into).collect(),
             next_cursor: None,
@@ -751,7 +749,7 @@ impl ProgramsApi {
         auth: MerchantAuth,
         state: Data<&AppState>,
     ) -> ApiResult<Json<ProgressPage>, codes::ProgramsMyProgress> {
-        let rows = programs::merchant_progress(&state.db, auth.0.merchant_id).await?;
+        let rows = leaderboard::merchant_progress(&state.db, auth.0.merchant_id).await?;
         Ok(Json(ProgressPage {
             items: rows.into_iter().map(Into::into).collect(),
             next_cursor: None,

@@ -1,6 +1,6 @@
 //! Every figure a person sees, computed once: the programme summary (subjects per tier, by
 //! status, projected to reach the top tier, the GMV structure against the previous period), the
-//! weekly merchant report and the daily staff digest. The API, the emails and the dashboard all
+//! leaderboard and a merchant's progress, the weekly merchant report and the daily staff digest. The API, the emails and the dashboard all
 //! call these functions, so the same question never has two answers.
 //!
 //! Definitions:
@@ -12,6 +12,7 @@
 //!   points of the total, rounded toward zero, absent when the total is not positive. Sums are
 //!   checked: an overflow is an error, never a wrap.
 
+pub mod leaderboard;
 pub mod staff_daily;
 pub mod weekly;
 
@@ -34,6 +35,8 @@ use crate::{
 /// What can go wrong computing a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportsError {
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::FieldError),
     #[error(transparent)]
     Db(#[from] DbErr),
     /// A sum left the range of i64 fen.
