@@ -13,7 +13,7 @@ use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use crate::{
-    api,
+    api, auth,
     error::{AppError, REQUEST_ID, render_poem_error},
 };
 
@@ -184,46 +184,37 @@ fn bearer_token(req: &Request) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// The credential rules every operation shares: one credential per request, a merchant key on
-/// a staff-only operation is told so, and every 401 says which schemes are accepted.
+/// The credential rules every operation shares: one credential per request (the checkers in
+/// `auth` refuse a request carrying both), a merchant key on a staff-only operation is told so,
+/// and every 401 says which schemes are accepted. Which operations take which credentials comes
+/// from their types: a valid merchant key answered 401 can only mean the operation takes staff
+/// tokens alone.
 async fn authenticate<E: Endpoint<Output = Response>>(
     ep: E,
     req: Request,
 ) -> poem::Result<Response> {
     let headers = req.headers();
-    // One credential per request: a bad one is never outvoted by a good one.
-    if headers.contains_key(header::AUTHORIZATION)
-        && headers.contains_key("x-api-key")
-        && crate::contract::get().needs_credentials(req.method().as_str(), req.uri().path())
-    {
-        let mut resp = AppError::new(
-            ErrorCode::AmbiguousCredentials,
-            "send either `Authorization: Bearer <token>` or `X-API-Key: <key>`, not both",
-        )
-        .into_response();
-        challenge(&mut resp);
-        return Ok(resp);
-    }
+    let both = headers.contains_key(header::AUTHORIZATION) && headers.contains_key(auth::API_KEY);
     let merchant_key = (!headers.contains_key(header::AUTHORIZATION))
-        .then(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .then(|| headers.get(auth::API_KEY).and_then(|v| v.to_str().ok()))
         .flatten()
         .map(|key| (key.to_string(), app_state(&req)));
     let mut resp = ep.call(req).await?;
-    let op = operation(&resp);
-    if resp.status() == StatusCode::UNAUTHORIZED
-        && crate::contract::get().staff_only(op)
-        && let Some((key, state)) = merchant_key
-        && crate::services::merchants::authenticate(&state.db, &state.key_touches, &key)
-            .await
-            .is_ok()
-    {
-        // A valid merchant key on a staff-only operation: the staff credentials it needs are
-        // missing, so 401, with a code that says why.
-        resp = AppError::new(
-            ErrorCode::StaffOnly,
-            "only platform staff may do this; merchant keys cannot",
-        )
-        .into_response();
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        let op = operation(&resp);
+        if both {
+            resp = auth::ambiguous().into_response();
+        } else if let Some((key, state)) = merchant_key
+            && crate::services::merchants::authenticate(&state.db, &state.key_touches, &key)
+                .await
+                .is_ok()
+        {
+            resp = AppError::new(
+                ErrorCode::StaffOnly,
+                "only platform staff may do this; merchant keys cannot",
+            )
+            .into_response();
+        }
         resp.set_data(OperationId(op));
     }
     challenge(&mut resp);

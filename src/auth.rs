@@ -73,7 +73,21 @@ fn state(req: &Request) -> &AppState {
         .expect("AppState is attached to every route")
 }
 
+/// The header merchants send their key in.
+pub const API_KEY: &str = "X-API-Key";
+
+/// One credential per request: a bad one is never outvoted by a good one.
+pub fn ambiguous() -> AppError {
+    AppError::new(
+        ErrorCode::AmbiguousCredentials,
+        "send either `Authorization: Bearer <token>` or `X-API-Key: <key>`, not both",
+    )
+}
+
 async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
+    if req.headers().contains_key(API_KEY) {
+        return Err(ambiguous().into());
+    }
     let state = state(req);
     let staff = staff::authenticate(&state.db, state.admin_token_hash.as_deref(), &bearer.token)
         .await
@@ -83,6 +97,12 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
 }
 
 async fn check_merchant(req: &Request, key: ApiKey) -> poem::Result<MerchantCaller> {
+    if req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION)
+    {
+        return Err(ambiguous().into());
+    }
     let state = state(req);
     let caller = merchants::authenticate(&state.db, &state.key_touches, &key.key)
         .await

@@ -1,34 +1,22 @@
-//! What the server needs to know about its operations outside of them: which methods a path
-//! takes (the `Allow` header of a 405), which operations need credentials and which only staff
-//! may call. Read once from the API types' own metadata (the same metadata the document is
-//! generated from), never from the generated document.
+//! What the operations' types cannot say for themselves: which methods a path takes, for the
+//! `Allow` header of a 405. Read once from the API types' own metadata (the same metadata the
+//! document is generated from), never from the generated document.
 
-use std::{collections::HashSet, sync::OnceLock};
+use std::sync::OnceLock;
 
 use poem_openapi::OpenApi;
 
-/// The staff bearer-token scheme, as named in the document.
-const STAFF_SCHEME: &str = "StaffAuth";
-
-/// One operation: its method (upper case), id and security schemes.
-struct OperationEntry {
-    method: String,
-    id: Option<&'static str>,
-    schemes: Vec<&'static str>,
-}
-
-/// One path, split into segments (`None` is a `{parameter}`).
+/// One path, split into segments (`None` is a `{parameter}`), with its methods (upper case).
 struct PathEntry {
     segments: Vec<Option<String>>,
-    operations: Vec<OperationEntry>,
+    methods: Vec<String>,
 }
 
 pub struct Contract {
     paths: Vec<PathEntry>,
-    staff_only: HashSet<&'static str>,
 }
 
-/// The operations of this build, read once.
+/// The paths of this build, read once.
 pub fn get() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| {
@@ -37,48 +25,33 @@ pub fn get() -> &'static Contract {
                 .into_iter()
                 .flat_map(|api| api.paths)
                 .map(|p| {
-                    let ops = p
+                    let methods = p
                         .operations
-                        .into_iter()
-                        .map(|op| OperationEntry {
-                            method: op.method.as_str().to_ascii_uppercase(),
-                            id: op.operation_id,
-                            schemes: op.security.iter().flat_map(|s| s.keys().copied()).collect(),
-                        })
+                        .iter()
+                        .map(|op| op.method.as_str().to_ascii_uppercase())
                         .collect();
-                    (p.path, ops)
+                    (p.path, methods)
                 }),
         )
     })
 }
 
 impl Contract {
-    fn new(paths: impl IntoIterator<Item = (String, Vec<OperationEntry>)>) -> Self {
-        let mut staff_only = HashSet::new();
+    fn new(paths: impl IntoIterator<Item = (String, Vec<String>)>) -> Self {
         let paths = paths
             .into_iter()
-            .map(|(path, operations)| {
-                for op in &operations {
-                    if op.schemes == [STAFF_SCHEME]
-                        && let Some(id) = op.id
-                    {
-                        staff_only.insert(id);
-                    }
-                }
-                PathEntry {
-                    segments: path
-                        .split('/')
-                        .map(|s| {
-                            let param =
-                                (s.starts_with('{') && s.ends_with('}')) || s.starts_with(':');
-                            (!param).then(|| s.to_string())
-                        })
-                        .collect(),
-                    operations,
-                }
+            .map(|(path, methods)| PathEntry {
+                segments: path
+                    .split('/')
+                    .map(|s| {
+                        let param = (s.starts_with('{') && s.ends_with('}')) || s.starts_with(':');
+                        (!param).then(|| s.to_string())
+                    })
+                    .collect(),
+                methods,
             })
             .collect();
-        Self { paths, staff_only }
+        Self { paths }
     }
 
     /// The path matching a request path; literal segments win over parameters.
@@ -99,25 +72,11 @@ impl Contract {
     /// The methods a path takes, for the `Allow` header (`None` for unknown paths).
     pub fn allow(&self, path: &str) -> Option<String> {
         let entry = self.path(path)?;
-        let mut methods: Vec<&str> = entry.operations.iter().map(|o| o.method.as_str()).collect();
+        let mut methods: Vec<&str> = entry.methods.iter().map(String::as_str).collect();
         if methods.contains(&"GET") {
             methods.push("HEAD");
         }
         Some(methods.join(", "))
-    }
-
-    /// Whether the operation at `method path` names any security scheme.
-    pub fn needs_credentials(&self, method: &str, path: &str) -> bool {
-        self.path(path).is_some_and(|p| {
-            p.operations
-                .iter()
-                .any(|o| o.method == method && !o.schemes.is_empty())
-        })
-    }
-
-    /// Whether the operation's only security scheme is the staff bearer token.
-    pub fn staff_only(&self, operation_id: &str) -> bool {
-        self.staff_only.contains(operation_id)
     }
 }
 
@@ -125,32 +84,13 @@ impl Contract {
 mod tests {
     use super::*;
 
-    fn op(method: &str, id: &'static str, schemes: &[&'static str]) -> OperationEntry {
-        OperationEntry {
-            method: method.into(),
-            id: Some(id),
-            schemes: schemes.to_vec(),
-        }
-    }
-
     fn sample() -> Contract {
+        let m = |ms: &[&str]| ms.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         Contract::new([
-            (
-                "/api/v1/things".to_string(),
-                vec![
-                    op("GET", "list", &["StaffAuth", "MerchantAuth"]),
-                    op("POST", "make", &["StaffAuth"]),
-                ],
-            ),
-            (
-                "/api/v1/things/{id}".to_string(),
-                vec![op("DELETE", "drop", &["StaffAuth"])],
-            ),
-            (
-                "/api/v1/things/mine".to_string(),
-                vec![op("GET", "mine", &["MerchantAuth"])],
-            ),
-            ("/healthz".to_string(), vec![op("GET", "health", &[])]),
+            ("/api/v1/things".to_string(), m(&["GET", "POST"])),
+            ("/api/v1/things/{id}".to_string(), m(&["DELETE"])),
+            ("/api/v1/things/mine".to_string(), m(&["GET"])),
+            ("/healthz".to_string(), m(&["GET"])),
         ])
     }
 
@@ -169,24 +109,9 @@ mod tests {
     }
 
     #[test]
-    fn staff_only_and_credentials_come_from_security() {
-        let c = sample();
-        assert!(c.staff_only("make"));
-        assert!(c.staff_only("drop"));
-        assert!(!c.staff_only("list"));
-        assert!(c.needs_credentials("GET", "/api/v1/things"));
-        assert!(!c.needs_credentials("GET", "/healthz"));
-    }
-
-    #[test]
-    fn the_build_s_operations_are_read_from_the_types() {
-        let c = get();
-        assert!(c.staff_only("programs_create"));
-        assert!(!c.staff_only("gmv_records_create"));
-        assert!(c.needs_credentials("POST", "/api/v1/gmv/records"));
-        assert!(!c.needs_credentials("POST", "/api/v1/merchants"));
+    fn the_build_s_paths_are_read_from_the_types() {
         assert_eq!(
-            c.allow("/api/v1/programs/7").as_deref(),
+            get().allow("/api/v1/programs/7").as_deref(),
             Some("GET, PATCH, HEAD")
         );
     }
