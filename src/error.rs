@@ -317,14 +317,18 @@ pub fn render_poem_error(err: poem::Error) -> Response {
         let status = err.status();
         let param = err.downcast_ref::<poem_openapi::error::ParseParamError>();
         let field = param.map(|e| e.name.to_string());
-        // A parameter of the right type outside its documented range is an invalid value
-        // (`limit` is the only ranged parameter).
+        // A parameter of the right type that breaks its documented rule is an invalid value:
+        // `limit` outside its range, or a `cursor` outside the cursor alphabet.
         if let Some(p) = param.filter(|p| p.reason.starts_with("verification failed")) {
+            let code = match p.name {
+                "cursor" => ErrorCode::InvalidCursor,
+                _ => ErrorCode::LimitOutOfRange,
+            };
             let mut resp = AppError::invalid(
-                ErrorCode::LimitOutOfRange,
+                code,
                 p.name,
                 format!(
-                    "`{}` is outside its documented range: {}",
+                    "`{}` breaks its documented rule: {}",
                     p.name,
                     p.reason.trim_start_matches("verification failed. ")
                 ),

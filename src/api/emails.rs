@@ -185,7 +185,7 @@ impl EmailsApi {
         kind: Query<Option<EmailKind>>,
         recipient: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<EmailPage>, codes::EmailsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;

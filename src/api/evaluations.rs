@@ -155,7 +155,7 @@ impl EvaluationsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<EvaluationRunPage>, codes::EvaluationsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;

@@ -495,7 +495,7 @@ impl GmvApi {
         product_id: Query<Option<String>>,
         creator_id: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<GmvRecordPage>, codes::GmvRecordsList> {
         let merchant_id = match &auth {
             AnyAuth::Staff(_) => merchant_id.0,

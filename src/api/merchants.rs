@@ -482,7 +482,7 @@ impl MerchantsApi {
         industry_belt: Query<Option<String>>,
         q: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<MerchantPage>, codes::MerchantsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;

@@ -444,7 +444,7 @@ impl ProgramsApi {
         auth: AnyAuth,
         state: Data<&AppState>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProgramPage>, codes::ProgramsList> {
         let limit = pagination::limit(limit.0)?;
         let after = pagination::decode_id(cursor.0.as_deref())?;
@@ -557,7 +557,7 @@ impl ProgramsApi {
         status: Query<Option<Status>>,
         tier: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProgressPage>, codes::ProgramsProgress> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
@@ -680,7 +680,7 @@ impl ProgramsApi {
         id: Path<i64>,
         subject_id: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AchievementPage>, codes::ProgramsAchievements> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;

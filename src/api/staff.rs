@@ -138,7 +138,7 @@ impl StaffApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditPage>, codes::AuditLogList> {
         auth.0.require_admin()?;
         let limit = pagination::limit(limit.0)?;
