@@ -38,6 +38,17 @@ pub struct Queued {
     pub duplicates: u64,
 }
 
+impl Queued {
+    /// Counts one recipient's email: newly queued, or already in the outbox.
+    fn count(&mut self, inserted: bool) {
+        if inserted {
+            self.queued += 1;
+        } else {
+            self.duplicates += 1;
+        }
+    }
+}
+
 /// Runs one digest as of `as_of`: what the scheduler and the CLI call.
 pub async fn run_digest(
     db: &DatabaseConnection,
@@ -115,11 +126,7 @@ pub async fn merchant_weekly(
                 },
             )
             .await?;
-            if inserted {
-                done.queued += 1;
-            } else {
-                done.duplicates += 1;
-            }
+            done.count(inserted);
         }
     }
     Ok(done)
@@ -169,11 +176,7 @@ pub async fn staff_daily(
             },
         )
         .await?;
-        if inserted {
-            done.queued += 1;
-        } else {
-            done.duplicates += 1;
-        }
+        done.count(inserted);
     }
     Ok(done)
 }
