@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::error_code::ErrorCode;
+use poem_openapi::Tags;
+
+use crate::{api::tags::ApiTags, error_code::ErrorCode};
 
 /// The codes a response description lists: its lines written `` `code`: meaning ``.
 pub fn listed_codes(description: &str) -> Vec<ErrorCode> {
@@ -84,13 +86,456 @@ fn schema_examples() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// Adds each of [`schema_examples`] to its schema.
+/// Examples of the success bodies, as values of the response types themselves (serialised the
+/// way the server serialises them), so they cannot drift from the schemas.
+fn response_examples() -> Vec<(&'static str, Value)> {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use entity::enums::{
+        Channel, DecisionAction, DigestKind, EmailKind, EmailStatus, JobOutcome, Locale,
+        MerchantKind, MerchantStatus, Metric, PeriodKind, ProgressStatus, Role, Subject, Trigger,
+    };
+    use poem_openapi::types::ToJSON;
+
+    use super::{emails, evaluations, gmv, me, merchants, programs, staff, types::Day};
+    use crate::domain::period::Tier;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .expect("an example instant")
+            .with_timezone(&Utc)
+    }
+    fn day(iso: &str) -> Day {
+        Day(NaiveDate::parse_from_str(iso, "%Y-%m-%d").expect("an example day"))
+    }
+    fn json(value: impl ToJSON) -> Value {
+        value.to_json().expect("an example serialises")
+    }
+    let cursor = Some("MTA0Mg".to_string());
+
+    let merchant = merchants::Merchant {
+        id: 42,
+        kind: MerchantKind::Brand,
+        status: MerchantStatus::Approved,
+        legal_name: "深圳市星河美妆科技有限公司".into(),
+        display_name: "星河美妆官方旗舰店".into(),
+        uscc: "91440300708461136T".into(),
+        contact_email: "ecommerce@xinghe-beauty.cn".into(),
+        province: "广东".into(),
+        city: "深圳".into(),
+        category: "美妆个护".into(),
+        brand_name: Some("星河".into()),
+        trademark_number: Some("38214567".into()),
+        industry_belt: None,
+        last_gmv_at: Some(at("2026-11-16T02:00:00Z")),
+        weekly_report: true,
+        locale: Locale::ZhCn,
+        created_at: at("2026-03-02T01:15:00Z"),
+        updated_at: at("2026-03-03T06:40:00Z"),
+    };
+    let issued = || merchants::IssuedApiKey {
+        id: 7,
+        key: "mk_3f9a1c0e_5b8d2e7f4a6c9b1d0e3f5a7c".into(),
+        prefix: "mk_3f9a1c0e".into(),
+        created_at: at("2026-03-02T01:15:00Z"),
+    };
+    let key_info = || me::ApiKeyInfo {
+        id: 7,
+        prefix: "mk_3f9a1c0e".into(),
+        created_at: at("2026-03-02T01:15:00Z"),
+        last_used_at: Some(at("2026-11-16T02:00:00Z")),
+        revoked_at: None,
+    };
+    let decision = merchants::Decision {
+        id: 3,
+        merchant_id: 42,
+        actor: "staff:wang.li".into(),
+        action: DecisionAction::Approve,
+        reason: "资料齐全，审核通过".into(),
+        from_status: MerchantStatus::Submitted,
+        to_status: MerchantStatus::Approved,
+        created_at: at("2026-03-03T06:40:00Z"),
+    };
+    let staff_token = || staff::StaffToken {
+        id: 2,
+        name: "wang.li".into(),
+        role: Role::Reviewer,
+        prefix: "st_8c41d2".into(),
+        created_at: at("2026-02-20T08:00:00Z"),
+        last_used_at: Some(at("2026-11-16T03:30:00Z")),
+        revoked_at: None,
+    };
+    let program = || programs::Program {
+        id: 1,
+        name: "亿元俱乐部".into(),
+        description: "年度 GMV 达到 1 亿元的商家。".into(),
+        subject: Subject::Merchant,
+        merchant_kinds: vec![MerchantKind::Brand, MerchantKind::IndustryBelt],
+        metric: Metric::Gmv,
+        channel: None,
+        period: PeriodKind::Year,
+        time_zone: "Asia/Shanghai".into(),
+        starts_on: day("2026-01-01"),
+        ends_on: None,
+        tiers: vec![
+            Tier {
+                name: "千万".into(),
+                threshold: 1_000_000_000,
+            },
+            Tier {
+                name: "亿元".into(),
+                threshold: 10_000_000_000,
+            },
+        ],
+        goal: 100,
+        active: true,
+        seed_key: Some("merchants_100m".into()),
+        created_at: at("2026-01-01T00:00:00Z"),
+        updated_at: at("2026-01-01T00:00:00Z"),
+    };
+    let progress = programs::ProgressEntry {
+        program_id: 1,
+        period_start: day("2026-01-01"),
+        period_end: day("2026-12-31"),
+        subject_type: Subject::Merchant,
+        subject_id: "42".into(),
+        value: 1_250_000_000,
+        tier: Some("千万".into()),
+        next_tier: Some("亿元".into()),
+        next_threshold: Some(10_000_000_000),
+        remaining: 8_750_000_000,
+        projected: 1_480_000_000,
+        status: ProgressStatus::Behind,
+        evaluated_at: at("2026-11-16T02:00:00Z"),
+    };
+    let shares = |from: &str, to: &str, total: i64, live: i64, belt: i64| programs::GmvShares {
+        from: Some(day(from)),
+        to: Some(day(to)),
+        total,
+        brand_live_stream: live,
+        industry_belt: belt,
+        brand_live_stream_share_bp: Some(live * 10_000 / total),
+        industry_belt_share_bp: Some(belt * 10_000 / total),
+    };
+    let run = || evaluations::EvaluationRun {
+        id: 311,
+        as_of: at("2026-11-16T02:00:00Z"),
+        scheduled_at: at("2026-11-16T02:00:00Z"),
+        trigger: Trigger::Scheduler,
+        replica: "merchant-incentives-5d8f7c9b4-x2k8p".into(),
+        started_at: at("2026-11-16T02:00:00Z"),
+        finished_at: Some(at("2026-11-16T02:00:04Z")),
+        outcome: JobOutcome::Ok,
+        error: None,
+        subjects_evaluated: 1_284,
+        achievements_recorded: 3,
+        achievements_revoked: 0,
+        emails_queued: 3,
+    };
+    let email = emails::Email {
+        id: 905,
+        kind: EmailKind::MerchantWeekly,
+        merchant_id: Some(42),
+        recipient: "ecommerce@xinghe-beauty.cn".into(),
+        locale: Locale::ZhCn,
+        subject: "星河美妆官方旗舰店 · 周报 2026-11-09 至 2026-11-15".into(),
+        dedupe_key: format!("{}:42:2026-11-09", EmailKind::MerchantWeekly.as_str()),
+        message_id: "<merchant_weekly.42.2026-11-09@merchant-incentives>".into(),
+        status: EmailStatus::Sent,
+        attempts: 1,
+        last_error: None,
+        next_attempt_at: at("2026-11-16T01:00:00Z"),
+        created_at: at("2026-11-16T01:00:00Z"),
+        sent_at: Some(at("2026-11-16T01:00:02Z")),
+    };
+    let record = gmv::GmvRecord {
+        id: 10_231,
+        merchant_id: 42,
+        external_id: "order-20261115-000123".into(),
+        occurred_at: at("2026-11-15T12:30:00Z"),
+        local_day: day("2026-11-15"),
+        amount: 129_900,
+        currency: json(gmv::Currency::CNY)
+            .as_str()
+            .expect("a currency is a string")
+            .into(),
+        channel: Channel::LiveStream,
+        product_id: Some("SPU-88231".into()),
+        creator_id: Some("creator-5521".into()),
+        corrects: None,
+        created_at: at("2026-11-15T12:30:05Z"),
+    };
+    vec![
+        (
+            "StaffWhoami",
+            json(staff::StaffWhoami {
+                name: "wang.li".into(),
+                role: Role::Reviewer,
+                token_id: Some(2),
+            }),
+        ),
+        ("StaffToken", json(staff_token())),
+        (
+            "StaffTokenPage",
+            json(staff::StaffTokenPage {
+                items: vec![staff_token()],
+                next_cursor: None,
+            }),
+        ),
+        (
+            "AuditPage",
+            json(staff::AuditPage {
+                items: vec![staff::AuditEntry {
+                    id: 88,
+                    actor: "staff:wang.li".into(),
+                    action: "merchants_decide".into(),
+                    target: "POST /api/v1/merchants/42/decisions".into(),
+                    detail: json!({"status": 200, "role": Role::Reviewer.as_str(),
+                        "request_id": "01JCX6R7M2Q8V3T5N9K4P0B1ZD"})
+                    .to_string(),
+                    created_at: at("2026-03-03T06:40:00Z"),
+                }],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        ("Merchant", json(merchant.clone())),
+        (
+            "MerchantApplied",
+            json(merchants::MerchantApplied {
+                merchant: merchants::Merchant {
+                    status: MerchantStatus::Submitted,
+                    last_gmv_at: None,
+                    updated_at: merchant.created_at,
+                    ..merchant.clone()
+                },
+                api_key: issued(),
+            }),
+        ),
+        (
+            "MerchantPage",
+            json(merchants::MerchantPage {
+                items: vec![merchant],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        (
+            "DecisionPage",
+            json(merchants::DecisionPage {
+                items: vec![decision],
+                next_cursor: None,
+            }),
+        ),
+        ("IssuedApiKey", json(issued())),
+        ("ApiKeyInfo", json(key_info())),
+        (
+            "ApiKeyPage",
+            json(me::ApiKeyPage {
+                items: vec![key_info()],
+                next_cursor: None,
+            }),
+        ),
+        ("Program", json(program())),
+        (
+            "ProgramPage",
+            json(programs::ProgramPage {
+                items: vec![program()],
+                next_cursor: None,
+            }),
+        ),
+        (
+            "ProgressPage",
+            json(programs::ProgressPage {
+                items: vec![progress],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        (
+            "AchievementPage",
+            json(programs::AchievementPage {
+                items: vec![programs::Achievement {
+                    id: 57,
+                    program_id: 1,
+                    period_start: day("2026-01-01"),
+                    subject_type: Subject::Merchant,
+                    subject_id: "42".into(),
+                    merchant_id: Some(42),
+                    tier: "千万".into(),
+                    threshold: 1_000_000_000,
+                    value: 1_003_200_000,
+                    achieved_at: at("2026-09-14T02:00:00Z"),
+                    revoked_at: None,
+                    run_id: 248,
+                }],
+                next_cursor: None,
+            }),
+        ),
+        (
+            "ProgramSummary",
+            json(programs::ProgramSummary {
+                program_id: 1,
+                period_start: day("2026-01-01"),
+                period_end: day("2026-12-31"),
+                goal: 100,
+                subjects: 1_284,
+                tiers: vec![
+                    programs::TierSummary {
+                        name: "千万".into(),
+                        threshold: 1_000_000_000,
+                        subjects: 212,
+                    },
+                    programs::TierSummary {
+                        name: "亿元".into(),
+                        threshold: 10_000_000_000,
+                        subjects: 37,
+                    },
+                ],
+                top_tier_reached: 37,
+                projected_top_tier: 58,
+                statuses: programs::StatusCounts {
+                    achieved: 37,
+                    on_track: 21,
+                    at_risk: 64,
+                    behind: 1_162,
+                },
+                gmv: programs::GmvStructure {
+                    current: shares(
+                        "2026-01-01",
+                        "2026-11-16",
+                        900_000_000_000,
+                        405_000_000_000,
+                        270_000_000_000,
+                    ),
+                    previous: shares(
+                        "2025-01-01",
+                        "2025-12-31",
+                        800_000_000_000,
+                        320_000_000_000,
+                        280_000_000_000,
+                    ),
+                    brand_live_stream_share_change_bp: Some(500),
+                    industry_belt_share_change_bp: Some(-500),
+                },
+            }),
+        ),
+        ("EvaluationRun", json(run())),
+        (
+            "EvaluationRunPage",
+            json(evaluations::EvaluationRunPage {
+                items: vec![run()],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        (
+            "EmailPage",
+            json(emails::EmailPage {
+                items: vec![email],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        (
+            "DigestRun",
+            json(emails::DigestRun {
+                kind: DigestKind::MerchantWeekly,
+                as_of: at("2026-11-16T01:00:00Z"),
+                recipients: 1_190,
+                queued: 1_188,
+                duplicates: 2,
+            }),
+        ),
+        (
+            "GmvIngestResult",
+            json(gmv::GmvIngestResult {
+                created: 1,
+                duplicates: 1,
+                rejected: 1,
+                results: vec![
+                    gmv::GmvItemResult {
+                        external_id: "order-20261115-000123".into(),
+                        status: gmv::RecordStatus::Created,
+                        error: None,
+                    },
+                    gmv::GmvItemResult {
+                        external_id: "order-20261115-000122".into(),
+                        status: gmv::RecordStatus::Duplicate,
+                        error: None,
+                    },
+                    gmv::GmvItemResult {
+                        external_id: "order-20261115-000124".into(),
+                        status: gmv::RecordStatus::Rejected,
+                        error: Some(crate::error::ApiError {
+                            code: ErrorCode::ExternalIdConflict.as_str().into(),
+                            message: ErrorCode::ExternalIdConflict.meaning().into(),
+                            field: Some("records.2.external_id".into()),
+                        }),
+                    },
+                ],
+            }),
+        ),
+        (
+            "GmvRecordPage",
+            json(gmv::GmvRecordPage {
+                items: vec![record],
+                next_cursor: cursor,
+            }),
+        ),
+        (
+            "GmvSummary",
+            json(gmv::GmvSummary {
+                total: 389_700,
+                records: 3,
+                buckets: vec![
+                    gmv::GmvBucket {
+                        period_start: day("2026-11-14"),
+                        group: None,
+                        amount: 259_800,
+                        records: 2,
+                    },
+                    gmv::GmvBucket {
+                        period_start: day("2026-11-15"),
+                        group: None,
+                        amount: 129_900,
+                        records: 1,
+                    },
+                ],
+            }),
+        ),
+    ]
+}
+
+/// Adds each of [`schema_examples`] and [`response_examples`] to its schema.
 pub fn add_schema_examples(doc: &mut Value) {
-    for (name, example) in schema_examples() {
+    for (name, example) in schema_examples().into_iter().chain(response_examples()) {
         if let Some(schema) = doc["components"]["schemas"].get_mut(name) {
             schema["example"] = example;
         }
     }
+}
+
+/// The tags in the order staff work: merchants, their GMV, programmes and the evaluations
+/// that compute progress and achievements, reports, then staff administration and operations.
+const TAG_ORDER: [ApiTags; 8] = [
+    ApiTags::Merchants,
+    ApiTags::Me,
+    ApiTags::Gmv,
+    ApiTags::Programs,
+    ApiTags::Evaluations,
+    ApiTags::Reports,
+    ApiTags::Staff,
+    ApiTags::Operations,
+];
+
+/// Lists the document's tags in [`TAG_ORDER`] (poem-openapi sorts them by name); Swagger UI
+/// shows the groups in this order.
+pub fn order_tags(doc: &mut Value) {
+    let Some(tags) = doc["tags"].as_array_mut() else {
+        return;
+    };
+    let rank = |tag: &Value| {
+        TAG_ORDER
+            .iter()
+            .position(|t| tag["name"].as_str() == Some(t.name()))
+            .unwrap_or(TAG_ORDER.len())
+    };
+    tags.sort_by_key(rank);
 }
 
 /// The document as JSON (pretty, with a final newline) and as YAML, built once.
@@ -101,6 +546,7 @@ pub fn documents() -> &'static (String, String) {
             .expect("the generated document is JSON");
         add_error_examples(&mut doc);
         add_schema_examples(&mut doc);
+        order_tags(&mut doc);
         let json = format!(
             "{}\n",
             serde_json::to_string_pretty(&doc).expect("a document serialises")

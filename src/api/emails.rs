@@ -30,12 +30,15 @@ pub struct EmailsApi;
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Email {
+    /// Outbox id.
     pub id: i64,
     pub kind: EmailKind,
     /// The merchant the email is about, if any.
     pub merchant_id: Option<i64>,
+    /// The address the email is sent to.
     pub recipient: String,
     pub locale: Locale,
+    /// The rendered subject line.
     pub subject: String,
     /// One email per key, ever (e.g. `merchant_weekly:42:2026-11-16`).
     pub dedupe_key: String,
@@ -48,7 +51,9 @@ pub struct Email {
     pub last_error: Option<String>,
     /// When the next attempt is due (while `pending`).
     pub next_attempt_at: DateTime<Utc>,
+    /// When the email was queued.
     pub created_at: DateTime<Utc>,
+    /// When the mail server accepted it; absent until then.
     pub sent_at: Option<DateTime<Utc>>,
 }
 
@@ -77,7 +82,9 @@ impl From<entity::email_outbox::Model> for Email {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct EmailPage {
+    /// The emails of this page.
     pub items: Vec<Email>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -107,6 +114,7 @@ impl poem_openapi::types::Example for DigestRequest {
 #[oai(skip_serializing_if_is_none)]
 pub struct DigestRun {
     pub kind: DigestKind,
+    /// The instant the digest covers.
     pub as_of: DateTime<Utc>,
     /// Recipients the digest is for.
     pub recipients: u64,
@@ -181,11 +189,18 @@ impl EmailsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// Only emails in this delivery state.
         status: Query<Option<EmailStatus>>,
+        /// Only emails of this kind.
         kind: Query<Option<EmailKind>>,
+        /// Only emails to this exact address.
         recipient: Query<Option<String>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<EmailPage>, codes::EmailsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
@@ -249,8 +264,11 @@ impl EmailsApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
+        /// The merchant's id.
         id: Path<i64>,
+        /// `html` (default) for the HTML part, `text` for the plain-text part.
         format: Query<Option<ReportFormat>>,
+        /// RFC 3339 instant to make the report as of (default now).
         as_of: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<ReportBody, codes::MerchantsReport> {
         visible(&auth, id.0)?;

@@ -46,6 +46,7 @@ impl poem_openapi::types::Example for EvaluationRequest {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct EvaluationRun {
+    /// Run id.
     pub id: i64,
     /// The instant evaluated.
     pub as_of: DateTime<Utc>,
@@ -54,13 +55,20 @@ pub struct EvaluationRun {
     pub trigger: Trigger,
     /// The replica that ran it.
     pub replica: String,
+    /// When the run started.
     pub started_at: DateTime<Utc>,
+    /// When the run finished; absent while it is running.
     pub finished_at: Option<DateTime<Utc>>,
     pub outcome: JobOutcome,
+    /// Why the run failed; only for failed runs.
     pub error: Option<String>,
+    /// Subjects whose progress was computed.
     pub subjects_evaluated: i64,
+    /// Achievements recorded by this run.
     pub achievements_recorded: i64,
+    /// Achievements revoked by this run (refunds took the subject below a threshold).
     pub achievements_revoked: i64,
+    /// Emails queued by this run.
     pub emails_queued: i64,
 }
 
@@ -95,7 +103,9 @@ pub enum RunResponse {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct EvaluationRunPage {
+    /// The runs of this page.
     pub items: Vec<EvaluationRun>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -154,8 +164,12 @@ impl EvaluationsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<EvaluationRunPage>, codes::EvaluationsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;

@@ -279,9 +279,13 @@ pub struct GmvItemResult {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvIngestResult {
+    /// Records stored by this batch.
     pub created: u64,
+    /// Records already stored with the same body (ignored).
     pub duplicates: u64,
+    /// Records refused; see their `error` in `results`.
     pub rejected: u64,
+    /// One result per record, in the order sent.
     pub results: Vec<GmvItemResult>,
 }
 
@@ -289,8 +293,11 @@ pub struct GmvIngestResult {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvRecord {
+    /// Record id.
     pub id: i64,
+    /// The merchant that reported it.
     pub merchant_id: i64,
+    /// The merchant's own id of the sale.
     pub external_id: String,
     /// The instant, in UTC.
     pub occurred_at: DateTime<Utc>,
@@ -298,10 +305,14 @@ pub struct GmvRecord {
     pub local_day: Day,
     /// Fen; negative for refunds and corrections.
     pub amount: i64,
+    /// ISO 4217 code; always `CNY`.
     pub currency: String,
     pub channel: Channel,
+    /// The product (SKU/SPU) sold, if reported.
     pub product_id: Option<String>,
+    /// The creator (达人) who sold it, if reported.
     pub creator_id: Option<String>,
+    /// For a refund or correction: the `external_id` of the record it belongs to.
     pub corrects: Option<String>,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
@@ -330,6 +341,7 @@ impl From<entity::gmv_record::Model> for GmvRecord {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvRecordPage {
+    /// The records of this page.
     pub items: Vec<GmvRecord>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
@@ -488,14 +500,24 @@ impl GmvApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
+        /// Staff only: only this merchant's records.
         merchant_id: Query<Option<i64>>,
+        /// RFC 3339 instant; only records with `occurred_at` at or after it.
         from: Query<Option<DateTime<FixedOffset>>>,
+        /// RFC 3339 instant; only records with `occurred_at` before it.
         to: Query<Option<DateTime<FixedOffset>>>,
+        /// Only records of this channel.
         channel: Query<Option<Channel>>,
+        /// Only records of this product.
         product_id: Query<Option<String>>,
+        /// Only records of this creator.
         creator_id: Query<Option<String>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<GmvRecordPage>, codes::GmvRecordsList> {
         let merchant_id = match &auth {
             AnyAuth::Staff(_) => merchant_id.0,
@@ -547,10 +569,16 @@ impl GmvApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
+        /// The merchant's id.
         id: Path<i64>,
+        /// First local day (`YYYY-MM-DD`, Asia/Shanghai), inclusive. Without `from` and `to`: the
+        /// last 30 days ending today.
         from: Query<Option<Day>>,
+        /// Last local day (`YYYY-MM-DD`, Asia/Shanghai), inclusive.
         to: Query<Option<Day>>,
+        /// Length of each period: `day` (default), `week` or `month`.
         granularity: Query<Option<Granularity>>,
+        /// Split each period by channel, product or creator.
         group_by: Query<Option<SummaryGroupBy>>,
     ) -> ApiResult<Json<GmvSummary>, codes::GmvSummary> {
         visible(&auth, id.0)?;

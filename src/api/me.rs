@@ -29,6 +29,7 @@ pub struct MerchantEdit {
     /// 1–100 characters.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub display_name: Opt<Text>,
+    /// The address reports are sent to.
     #[oai(validator(min_length = 3, max_length = 254))]
     pub contact_email: Opt<Text>,
     /// 1–50 characters.
@@ -64,10 +65,15 @@ impl poem_openapi::types::Example for MerchantEdit {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyInfo {
+    /// Key id, to revoke it.
     pub id: i64,
+    /// The visible start of the key, to tell keys apart.
     pub prefix: String,
+    /// When the key was issued.
     pub created_at: DateTime<Utc>,
+    /// When the key last authenticated a request; absent if never.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When the key was revoked; absent while it works.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -87,7 +93,9 @@ impl From<entity::api_key::Model> for ApiKeyInfo {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyPage {
+    /// The keys of this page.
     pub items: Vec<ApiKeyInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -213,6 +221,7 @@ impl MeApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
+        /// The key's id (from the key list).
         key_id: Path<i64>,
     ) -> ApiResult<Json<ApiKeyInfo>, codes::MeKeysRevoke> {
         let key = merchants::revoke_key(&state.db, auth.0.merchant_id, key_id.0).await?;

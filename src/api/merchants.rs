@@ -31,6 +31,7 @@ pub struct MerchantsApi;
 #[derive(Object, Clone)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Merchant {
+    /// Merchant id.
     pub id: i64,
     pub kind: MerchantKind,
     pub status: MerchantStatus,
@@ -40,8 +41,11 @@ pub struct Merchant {
     pub display_name: String,
     /// 统一社会信用代码, 18 characters, check digit verified.
     pub uscc: String,
+    /// The address reports are sent to.
     pub contact_email: String,
+    /// Province of registration, e.g. 浙江.
     pub province: String,
+    /// City of registration, e.g. 义乌.
     pub city: String,
     /// Main product category, e.g. 女装, 日用百货.
     pub category: String,
@@ -56,7 +60,9 @@ pub struct Merchant {
     /// Whether the weekly report is sent.
     pub weekly_report: bool,
     pub locale: Locale,
+    /// When the application arrived.
     pub created_at: DateTime<Utc>,
+    /// When the merchant last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -235,11 +241,13 @@ impl MerchantApplication {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct IssuedApiKey {
+    /// Key id, to revoke it.
     pub id: i64,
     /// Send as `X-API-Key`. Store it now: only its hash is kept.
     pub key: String,
     /// The visible start of the key.
     pub prefix: String,
+    /// When the key was issued.
     pub created_at: DateTime<Utc>,
 }
 
@@ -273,6 +281,7 @@ pub enum ApplyResponse {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct MerchantPage {
+    /// The merchants of this page.
     pub items: Vec<Merchant>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
@@ -384,14 +393,18 @@ decision! {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Decision {
+    /// Decision id.
     pub id: i64,
+    /// The merchant decided on.
     pub merchant_id: i64,
     /// `staff:<name>` or `merchant:<id>`.
     pub actor: String,
     pub action: DecisionAction,
+    /// The reason given (may be empty for an approval).
     pub reason: String,
     pub from_status: MerchantStatus,
     pub to_status: MerchantStatus,
+    /// When the decision was made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -399,7 +412,9 @@ pub struct Decision {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct DecisionPage {
+    /// The decisions of this page.
     pub items: Vec<Decision>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -477,12 +492,20 @@ impl MerchantsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// Only merchants of this kind.
         kind: Query<Option<MerchantKind>>,
+        /// Only merchants in this review status.
         status: Query<Option<MerchantStatus>>,
+        /// Only industry-belt merchants of this cluster (exact name, e.g. 义乌小商品).
         industry_belt: Query<Option<String>>,
+        /// Part of the legal or display name, or a whole USCC.
         q: Query<Option<String>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<MerchantPage>, codes::MerchantsList> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
@@ -517,6 +540,7 @@ impl MerchantsApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
+        /// The merchant's id.
         id: Path<i64>,
     ) -> ApiResult<Json<Merchant>, codes::MerchantsGet> {
         visible(&auth, id.0)?;
@@ -537,6 +561,7 @@ impl MerchantsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The merchant's id.
         id: Path<i64>,
         body: Json<Parsed<DecisionRequest>>,
     ) -> ApiResult<Json<Merchant>, codes::MerchantsDecide> {
@@ -558,6 +583,7 @@ impl MerchantsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The merchant's id.
         id: Path<i64>,
     ) -> ApiResult<Json<DecisionPage>, codes::MerchantsDecisions> {
         let _ = auth;

@@ -14,9 +14,18 @@ pub struct OpsApi;
 /// Liveness or readiness.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct Health {
     /// `ok` when healthy.
     pub status: String,
+}
+
+impl poem_openapi::types::Example for Health {
+    fn example() -> Self {
+        Self {
+            status: "ok".into(),
+        }
+    }
 }
 
 #[derive(ApiResponse)]

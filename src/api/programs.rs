@@ -36,8 +36,11 @@ pub struct ProgramsApi;
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Program {
+    /// Programme id.
     pub id: i64,
+    /// Name shown to staff and merchants.
     pub name: String,
+    /// Free text shown with the programme; may be empty.
     pub description: String,
     pub subject: Subject,
     /// Merchant kinds taking part.
@@ -47,7 +50,9 @@ pub struct Program {
     pub period: PeriodKind,
     /// IANA time zone of the calendar periods.
     pub time_zone: String,
+    /// First day of the first period.
     pub starts_on: Day,
+    /// Last day evaluated (inclusive); absent when open-ended.
     pub ends_on: Option<Day>,
     /// Ascending.
     pub tiers: Vec<Tier>,
@@ -57,7 +62,9 @@ pub struct Program {
     pub active: bool,
     /// Set for the programmes created on first start.
     pub seed_key: Option<String>,
+    /// When the programme was created.
     pub created_at: DateTime<Utc>,
+    /// When the programme last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -113,6 +120,7 @@ pub struct NewProgram {
     ))]
     #[serde(default)]
     pub time_zone: Opt<Text>,
+    /// First day of the first period.
     pub starts_on: Day,
     /// On or after `starts_on`.
     #[serde(default)]
@@ -171,6 +179,7 @@ pub struct ProgramPatch {
     #[oai(validator(max_length = 2000))]
     pub description: Opt<Text>,
     pub subject: Opt<Subject>,
+    /// Replaces the merchant kinds taking part.
     #[oai(validator(min_items = 1))]
     pub merchant_kinds: Opt<Vec<MerchantKind>>,
     pub metric: Opt<Metric>,
@@ -183,6 +192,7 @@ pub struct ProgramPatch {
         pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
     ))]
     pub time_zone: Opt<Text>,
+    /// First day of the first period.
     pub starts_on: Opt<Day>,
     /// `null` removes the end date.
     pub ends_on: Nullable<Day>,
@@ -192,6 +202,7 @@ pub struct ProgramPatch {
     /// Positive.
     #[oai(validator(minimum(value = "1")))]
     pub goal: Opt<i64>,
+    /// Only active programmes are evaluated and shown to merchants.
     pub active: Opt<bool>,
 }
 
@@ -214,7 +225,9 @@ pub enum CreateProgramResponse {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProgramPage {
+    /// The programmes of this page.
     pub items: Vec<Program>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -222,7 +235,9 @@ pub struct ProgramPage {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProgressEntry {
+    /// The programme.
     pub program_id: i64,
+    /// First day of the period.
     pub period_start: Day,
     /// Inclusive.
     pub period_end: Day,
@@ -233,13 +248,16 @@ pub struct ProgressEntry {
     pub value: i64,
     /// Highest tier reached.
     pub tier: Option<String>,
+    /// The next tier to reach; absent at the top.
     pub next_tier: Option<String>,
+    /// The next tier's threshold, fen; absent at the top.
     pub next_threshold: Option<i64>,
     /// Fen missing to the next tier (0 at the top).
     pub remaining: i64,
     /// `value + (net GMV of the last 28 full days / 28) × days left`.
     pub projected: i64,
     pub status: Status,
+    /// When this entry was computed.
     pub evaluated_at: DateTime<Utc>,
 }
 
@@ -267,7 +285,9 @@ impl From<entity::progress::Model> for ProgressEntry {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProgressPage {
+    /// The entries of this page.
     pub items: Vec<ProgressEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -275,17 +295,24 @@ pub struct ProgressPage {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Achievement {
+    /// Achievement id.
     pub id: i64,
+    /// The programme.
     pub program_id: i64,
+    /// First day of the period.
     pub period_start: Day,
     pub subject_type: Subject,
+    /// Merchant id, creator id, or `{merchant_id}:{product_id}`.
     pub subject_id: String,
+    /// The merchant concerned; absent for creator subjects.
     pub merchant_id: Option<i64>,
+    /// The tier reached.
     pub tier: String,
     /// The tier's threshold when it was reached.
     pub threshold: i64,
     /// The value when it was reached.
     pub value: i64,
+    /// When the tier was first reached.
     pub achieved_at: DateTime<Utc>,
     /// Set while refunds keep the subject under the threshold.
     pub revoked_at: Option<DateTime<Utc>>,
@@ -297,7 +324,9 @@ pub struct Achievement {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct AchievementPage {
+    /// The achievements of this page.
     pub items: Vec<Achievement>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -305,7 +334,9 @@ pub struct AchievementPage {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct TierSummary {
+    /// The tier's name.
     pub name: String,
+    /// The tier's threshold, fen.
     pub threshold: i64,
     /// Subjects whose highest tier reached is this one or a higher one.
     pub subjects: i64,
@@ -315,9 +346,13 @@ pub struct TierSummary {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct StatusCounts {
+    /// Subjects at the top tier.
     pub achieved: i64,
+    /// Subjects whose projection reaches the next tier.
     pub on_track: i64,
+    /// Subjects whose projection reaches at least 80% of the next tier.
     pub at_risk: i64,
+    /// Subjects whose projection falls short of 80% of the next tier.
     pub behind: i64,
 }
 
@@ -327,9 +362,11 @@ pub struct StatusCounts {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvShares {
+    /// First day of the span.
     pub from: Option<Day>,
     /// Inclusive (today for the open period).
     pub to: Option<Day>,
+    /// Net GMV of the span, fen.
     pub total: i64,
     /// Brand merchants' live-stream GMV.
     pub brand_live_stream: i64,
@@ -372,9 +409,13 @@ pub struct GmvStructure {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProgramSummary {
+    /// The programme.
     pub program_id: i64,
+    /// First day of the period.
     pub period_start: Day,
+    /// Last day of the period (inclusive).
     pub period_end: Day,
+    /// How many subjects should reach the top tier.
     pub goal: i64,
     /// Subjects evaluated in the period.
     pub subjects: i64,
@@ -443,8 +484,12 @@ impl ProgramsApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProgramPage>, codes::ProgramsList> {
         let limit = pagination::limit(limit.0)?;
         let after = pagination::decode_id(cursor.0.as_deref())?;
@@ -464,6 +509,7 @@ impl ProgramsApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
+        /// The programme's id.
         id: Path<i64>,
     ) -> ApiResult<Json<Program>, codes::ProgramsGet> {
         let p = programs::get(&state.db, id.0).await?;
@@ -484,6 +530,7 @@ impl ProgramsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The programme's id.
         id: Path<i64>,
         body: Json<Parsed<ProgramPatch>>,
     ) -> ApiResult<Json<Program>, codes::ProgramsUpdate> {
@@ -552,12 +599,20 @@ impl ProgramsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The programme's id.
         id: Path<i64>,
+        /// First day of the period (`YYYY-MM-DD`); default: the latest evaluated period.
         period_start: Query<Option<Day>>,
+        /// Only subjects with this status.
         status: Query<Option<Status>>,
+        /// Only subjects whose highest tier reached is this one (a tier name).
         tier: Query<Option<String>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProgressPage>, codes::ProgramsProgress> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
@@ -608,8 +663,11 @@ impl ProgramsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The programme's id.
         id: Path<i64>,
+        /// First day of the period (`YYYY-MM-DD`); default: the period containing `as_of`.
         period_start: Query<Option<Day>>,
+        /// RFC 3339 instant the GMV is counted up to (default now).
         as_of: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<Json<ProgramSummary>, codes::ProgramsSummary> {
         let _ = auth;
@@ -677,10 +735,16 @@ impl ProgramsApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The programme's id.
         id: Path<i64>,
+        /// Only this subject's achievements (merchant id, creator id, or `{merchant_id}:{product_id}`).
         subject_id: Query<Option<String>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AchievementPage>, codes::ProgramsAchievements> {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
@@ -723,6 +787,7 @@ impl ProgramsApi {
         &self,
         auth: AnyAuth,
         state: Data<&AppState>,
+        /// The merchant's id.
         id: Path<i64>,
     ) -> ApiResult<Json<ProgressPage>, codes::ProgramsMerchantProgress> {
         visible(&auth, id.0)?;

@@ -33,13 +33,18 @@ pub struct StaffWhoami {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct StaffToken {
+    /// Token id, to revoke it.
     pub id: i64,
+    /// Name given when the token was created.
     pub name: String,
     pub role: Role,
     /// The first characters of the token, to tell tokens apart.
     pub prefix: String,
+    /// When the token was created.
     pub created_at: DateTime<Utc>,
+    /// When the token last authenticated a request; absent if never.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When the token was revoked; absent while it works.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -47,6 +52,7 @@ pub struct StaffToken {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
+    /// Entry id.
     pub id: i64,
     /// `staff:<name>`.
     pub actor: String,
@@ -56,6 +62,7 @@ pub struct AuditEntry {
     pub target: String,
     /// JSON details: status, role, request id.
     pub detail: String,
+    /// When the write happened.
     pub created_at: DateTime<Utc>,
 }
 
@@ -63,7 +70,9 @@ pub struct AuditEntry {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct AuditPage {
+    /// The entries of this page.
     pub items: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -71,7 +80,9 @@ pub struct AuditPage {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct StaffTokenPage {
+    /// The tokens of this page.
     pub items: Vec<StaffToken>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -137,8 +148,12 @@ impl StaffApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))] cursor: Query<Option<String>>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditPage>, codes::AuditLogList> {
         auth.0.require_admin()?;
         let limit = pagination::limit(limit.0)?;
@@ -170,6 +185,7 @@ impl StaffApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// The token's id.
         id: Path<i64>,
     ) -> ApiResult<Json<StaffToken>, codes::StaffTokensRevoke> {
         auth.0.require_admin()?;

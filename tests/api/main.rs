@@ -8,6 +8,7 @@ mod cli;
 mod client_journey;
 mod crash;
 mod database;
+mod document;
 mod enums;
 mod evaluation;
 mod foundation;
