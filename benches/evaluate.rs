@@ -145,7 +145,15 @@ async fn bench(
     ] {
         let before = peak_rss_mib();
         let t = Instant::now();
-        let run = evaluation::run(&db, as_of, Trigger::Cli, "bench", &|_, _| {}).await?;
+        let run = evaluation::run(
+            &db,
+            as_of,
+            Trigger::Cli,
+            "bench",
+            chrono::Duration::seconds(30),
+            &|_, _| {},
+        )
+        .await?;
         out.push(Row {
             backend,
             what: format!("{label}, {} achievements", run.achievements_recorded),

@@ -102,6 +102,10 @@ pub struct Config {
     /// Longest a request may take before the server answers 503 and drops it, in milliseconds.
     #[arg(long = "request-timeout-ms", env = "REQUEST_TIMEOUT_MS", default_value = "30000", value_parser = millis)]
     pub request_timeout: Duration,
+    /// How long a run's lease lasts; a running run renews it every third of that. A run whose
+    /// process died is marked failed once its lease has run out. Milliseconds.
+    #[arg(long = "run-lease-ms", env = "RUN_LEASE_MS", default_value = "30000", value_parser = millis)]
+    pub run_lease: Duration,
     /// SQLite only: how long a statement waits for another connection's write lock before it
     /// fails as busy (the whole transaction is then retried, a few times), in milliseconds.
     #[arg(long = "database-busy-timeout-ms", env = "DATABASE_BUSY_TIMEOUT_MS", default_value = "5000", value_parser = millis)]

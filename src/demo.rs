@@ -92,7 +92,15 @@ pub async fn evaluate_cli(
             bar.set(n);
         }
     };
-    let result = evaluation::run(db, as_of, Trigger::Cli, &config.replica, &on_progress).await;
+    let result = evaluation::run(
+        db,
+        as_of,
+        Trigger::Cli,
+        &config.replica,
+        chrono::Duration::from_std(config.run_lease).unwrap_or(chrono::Duration::seconds(30)),
+        &on_progress,
+    )
+    .await;
     if let Some((_, b)) = bar.lock().expect("progress lock").take() {
         b.finish();
     }

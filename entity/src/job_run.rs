@@ -21,6 +21,8 @@ pub struct Model {
     pub achievements_recorded: i64,
     pub achievements_revoked: i64,
     pub emails_queued: i64,
+    /// While `running`: the run's process renews this; past it, the process is gone.
+    pub lease_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

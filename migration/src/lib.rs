@@ -7,6 +7,7 @@ mod m20261125_000002_onboarding;
 mod m20261125_000003_gmv;
 mod m20261125_000004_programs;
 mod m20261125_000005_progress_status;
+mod m20261128_000006_run_lease;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_gmv::Migration),
             Box::new(m20261125_000004_programs::Migration),
             Box::new(m20261125_000005_progress_status::Migration),
+            Box::new(m20261128_000006_run_lease::Migration),
         ]
     }
 }

@@ -5,7 +5,9 @@ use std::{env, fs, path::Path};
 
 fn main() {
     let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
-    println!("cargo:rerun-if-changed={}", spec_path.display());
+    // Relative, so cargo resolves it in whichever checkout builds: an absolute path would keep
+    // pointing at the checkout that first filled a shared target directory.
+    println!("cargo:rerun-if-changed=../openapi.json");
     let text = fs::read_to_string(&spec_path).expect("openapi/openapi.json exists");
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&text).expect("the document parses as OpenAPI 3.0");

@@ -86,6 +86,7 @@ error_sets! {
     ProgramsMerchantProgress = [ANY, PARAMS, &[NotFound]];
     ProgramsMyProgress = [MERCHANT];
     EvaluationsRun = [STAFF, ROLE, BODY, &[AsOfInFuture]];
+    EvaluationsGet = [STAFF, PARAMS, &[NotFound]];
     EvaluationsList = [STAFF, PAGE];
     EmailsList = [STAFF, PARAMS, PAGE];
     DigestsSend = [STAFF, ROLE, BODY, &[AsOfInFuture]];

@@ -3,7 +3,11 @@ use crate::error_code::ErrorCode;
 use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
 
 use super::tags::ApiTags;
 use crate::{
@@ -12,7 +16,7 @@ use crate::{
     error::AppError,
     jobs::JobOutcome,
     pagination,
-    services::runs::Trigger,
+    services::runs::{self, Trigger},
     services::{evaluation, programs},
     state::AppState,
 };
@@ -59,6 +63,7 @@ pub struct EvaluationRun {
     pub started_at: DateTime<Utc>,
     /// When the run finished; absent while it is running.
     pub finished_at: Option<DateTime<Utc>>,
+    #[oai(rename = "status")]
     pub outcome: JobOutcome,
     /// Why the run failed; only for failed runs.
     pub error: Option<String>,
@@ -94,9 +99,21 @@ impl From<entity::job_run::Model> for EvaluationRun {
 
 #[derive(ApiResponse)]
 pub enum RunResponse {
-    /// The run finished.
-    #[oai(status = 201)]
-    Created(Json<EvaluationRun>),
+    /// The run started (`status: running`) and goes on in the background; follow `Location`.
+    #[oai(status = 202)]
+    Accepted(
+        Json<EvaluationRun>,
+        /// Where the run's progress is read: `/api/v1/evaluations/{id}`.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum RunFound {
+    /// The run as it stands.
+    #[oai(status = 200)]
+    Ok(Json<EvaluationRun>),
 }
 
 /// Evaluation runs, newest first.
@@ -113,9 +130,11 @@ pub struct EvaluationRunPage {
 impl EvaluationsApi {
     /// Run an evaluation
     ///
-    /// Admins. Evaluates every active programme now (or `as_of`) and answers the finished
-    /// run. A run that fails is recorded with its error (see `GET /evaluations`) and answered
-    /// with 500.
+    /// Admins. Starts evaluating every active programme now (or as of `as_of`) and answers
+    /// 202 at once with the run (`status: running`) and its `Location`; the work goes on in the
+    /// background. `GET /evaluations/{id}` shows `running`, then `ok` with the counts or
+    /// `failed` with the error. A run whose process stops is marked `failed` once its lease
+    /// (`RUN_LEASE_MS`) runs out.
     #[oai(
         path = "/evaluations",
         method = "post",
@@ -139,16 +158,40 @@ impl EvaluationsApi {
             )
             .into());
         }
-        let run = evaluation::run(
-            &state.db,
-            as_of,
-            Trigger::Api,
-            &state.config.replica,
-            &|_, _| {},
-        )
-        .await
-        .map_err(AppError::internal)?;
-        Ok(RunResponse::Created(Json(run.into())))
+        let lease = chrono::Duration::from_std(state.config.run_lease)
+            .unwrap_or(chrono::Duration::seconds(30));
+        let run =
+            evaluation::start(&state.db, as_of, Trigger::Api, &state.config.replica, lease).await?;
+        let location = format!("/api/v1/evaluations/{}", run.id);
+        let (db, claimed) = (state.db.clone(), run.clone());
+        tokio::spawn(async move {
+            // The outcome is recorded on the run; the error is logged there too.
+            let _ = evaluation::complete(&db, claimed, lease, &|_, _| {}).await;
+        });
+        Ok(RunResponse::Accepted(Json(run.into()), location))
+    }
+
+    /// One evaluation run
+    ///
+    /// Staff. `running` while it works, then `ok` with its counts or `failed` with its error.
+    #[oai(
+        path = "/evaluations/:id",
+        method = "get",
+        operation_id = "evaluations_get"
+    )]
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        /// The run's id, as in the `Location` that `POST /evaluations` answered with.
+        id: Path<i64>,
+    ) -> ApiResult<RunFound, codes::EvaluationsGet> {
+        let _ = auth;
+        runs::expire_stale(&state.db).await?;
+        let run = programs::run(&state.db, id.0)
+            .await?
+            .ok_or_else(|| AppError::not_found("evaluation run"))?;
+        Ok(RunFound::Ok(Json(run.into())))
     }
 
     /// List evaluation runs
@@ -174,6 +217,7 @@ impl EvaluationsApi {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let before = pagination::decode_id(cursor.0.as_deref())?;
+        runs::expire_stale(&state.db).await?;
         let (rows, next_cursor) = programs::runs(&state.db, limit, before).await?;
         Ok(Json(EvaluationRunPage {
             items: rows.into_iter().map(Into::into).collect(),

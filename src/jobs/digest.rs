@@ -2,12 +2,12 @@
 //! reports or the staff daily digest as of the tick. The outbox's dedupe keys make a second
 //! trigger for the same period queue nothing.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::job_run;
 
 use super::context::JobContext;
 use crate::mail::digests::{DigestKind, run_digest};
-use crate::services::runs::{Counts, Trigger, claim_tick, finish};
+use crate::services::runs::{self, Counts, Trigger, claim_tick, finish};
 
 /// Runs the `kind` tick scheduled at `scheduled_at` unless another replica claimed it.
 pub async fn run_tick(
@@ -15,6 +15,7 @@ pub async fn run_tick(
     kind: DigestKind,
     scheduled_at: DateTime<Utc>,
 ) -> anyhow::Result<Option<job_run::Model>> {
+    let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
     let Some(run) = claim_tick(
         &ctx.db,
         kind.as_str(),
@@ -22,17 +23,23 @@ pub async fn run_tick(
         scheduled_at,
         &ctx.config.replica,
         Trigger::Scheduler,
+        lease,
     )
     .await?
     else {
         return Ok(None);
     };
-    let result = run_digest(&ctx.db, &ctx.config, kind, scheduled_at)
-        .await
-        .map(|q| Counts {
-            emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
-            ..Counts::default()
-        });
+    let result = runs::with_lease(
+        &ctx.db,
+        run.id,
+        lease,
+        run_digest(&ctx.db, &ctx.config, kind, scheduled_at),
+    )
+    .await
+    .map(|q| Counts {
+        emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
+        ..Counts::default()
+    });
     if let Err(e) = &result {
         tracing::error!(run = run.id, job = kind.as_str(), error = ?e, "digest failed");
     }

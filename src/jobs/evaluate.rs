@@ -1,12 +1,12 @@
 //! The `evaluate` job: a scheduler tick claims its `job_run` row, then runs the evaluation as
 //! of the tick's scheduled instant.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::job_run;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::context::JobContext;
-use crate::services::runs::{Trigger, claim_tick, finish};
+use crate::services::runs::{Trigger, claim_tick};
 use crate::services::{evaluation, runs};
 
 pub const JOB: &str = runs::EVALUATE;
@@ -18,7 +18,10 @@ pub async fn run_tick(
     db: &DatabaseConnection,
     scheduled_at: DateTime<Utc>,
     replica: &str,
+    lease: Duration,
 ) -> anyhow::Result<Option<job_run::Model>> {
+    // Runs a process left behind when it died are failed first, once per tick.
+    runs::expire_stale(db).await?;
     let Some(run) = claim_tick(
         db,
         JOB,
@@ -26,21 +29,24 @@ pub async fn run_tick(
         scheduled_at,
         replica,
         Trigger::Scheduler,
+        lease,
     )
     .await?
     else {
         return Ok(None);
     };
-    let result = evaluation::evaluate(db, run.id, scheduled_at, &|_, _| {}).await;
-    if let Err(e) = &result {
-        tracing::error!(run = run.id, error = ?e, "evaluation failed");
+    let id = run.id;
+    match evaluation::complete(db, run, lease, &|_, _| {}).await {
+        Ok(row) => Ok(Some(row)),
+        // The failure is recorded on the run; the tick itself went as it should.
+        Err(_) => Ok(job_run::Entity::find_by_id(id).one(db).await?),
     }
-    Ok(Some(finish(db, run, &result).await?))
 }
 
 /// The scheduler's entry point.
 pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) {
-    match run_tick(&ctx.db, scheduled_at, &ctx.config.replica).await {
+    let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
+    match run_tick(&ctx.db, scheduled_at, &ctx.config.replica, lease).await {
         Ok(Some(run)) => tracing::info!(
             run = run.id,
             outcome = %run.outcome,

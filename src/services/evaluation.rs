@@ -52,29 +52,68 @@ const CHUNK: usize = 500;
 /// Reports progress: (programme name, subjects evaluated so far in it).
 pub type OnProgress<'a> = &'a (dyn Fn(&str, u64) + Send + Sync);
 
-/// Claims a run (scheduled at now, unique per job), evaluates and records the outcome.
-/// For `POST /evaluations` and the CLI. A failed evaluation is recorded as `failed` with its
-/// error and also returned as the error.
+/// Claims a run keyed by the current instant (unique per job), holding a lease of `lease`.
+/// `POST /evaluations` answers with it and carries on with [`complete`] in the background.
+pub async fn start(
+    db: &DatabaseConnection,
+    as_of: DateTime<Utc>,
+    trigger: Trigger,
+    replica: &str,
+    lease: Duration,
+) -> Result<job_run::Model, sea_orm::DbErr> {
+    let mut scheduled_at = Utc::now();
+    loop {
+        // Two claims in the same microsecond: the second takes the next one.
+        if let Some(row) = runs::claim_tick(
+            db,
+            runs::EVALUATE,
+            scheduled_at,
+            as_of,
+            replica,
+            trigger,
+            lease,
+        )
+        .await?
+        {
+            return Ok(row);
+        }
+        scheduled_at += Duration::microseconds(1);
+    }
+}
+
+/// Evaluates a claimed run, renewing its lease while it works, and records the outcome. A
+/// failed evaluation is recorded as `failed` with its error and also returned as the error.
+pub async fn complete(
+    db: &DatabaseConnection,
+    run: job_run::Model,
+    lease: Duration,
+    on_progress: OnProgress<'_>,
+) -> anyhow::Result<job_run::Model> {
+    let result = runs::with_lease(
+        db,
+        run.id,
+        lease,
+        evaluate(db, run.id, run.as_of, on_progress),
+    )
+    .await;
+    if let Err(e) = &result {
+        tracing::error!(run = run.id, error = ?e, "evaluation failed");
+    }
+    let row = runs::finish(db, run, &result).await?;
+    result.map(|_| row)
+}
+
+/// Starts and completes a run: the command line's `evaluate`.
 pub async fn run(
     db: &DatabaseConnection,
     as_of: DateTime<Utc>,
     trigger: Trigger,
     replica: &str,
+    lease: Duration,
     on_progress: OnProgress<'_>,
 ) -> anyhow::Result<job_run::Model> {
-    let mut scheduled_at = Utc::now();
-    let claimed = loop {
-        // The key is the current instant; two claims in the same microsecond take the next one.
-        if let Some(row) =
-            runs::claim_tick(db, runs::EVALUATE, scheduled_at, as_of, replica, trigger).await?
-        {
-            break row;
-        }
-        scheduled_at += Duration::microseconds(1);
-    };
-    let result = evaluate(db, claimed.id, as_of, on_progress).await;
-    let row = runs::finish(db, claimed, &result).await?;
-    result.map(|_| row)
+    let run = start(db, as_of, trigger, replica, lease).await?;
+    complete(db, run, lease, on_progress).await
 }
 
 /// The periods of `def` evaluated at `as_of`: the previous one while within

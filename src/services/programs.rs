@@ -207,6 +207,14 @@ pub async fn seed<C: ConnectionTrait>(db: &C) -> anyhow::Result<u64> {
     Ok(created)
 }
 
+/// One evaluation run.
+pub async fn run(db: &DatabaseConnection, id: i64) -> Result<Option<job_run::Model>> {
+    Ok(job_run::Entity::find_by_id(id)
+        .filter(job_run::Column::Job.eq(crate::services::runs::EVALUATE))
+        .one(db)
+        .await?)
+}
+
 /// Evaluation runs, newest first.
 pub async fn runs(
     db: &DatabaseConnection,

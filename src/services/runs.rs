@@ -1,12 +1,19 @@
 //! The ledger of job runs: every evaluation and digest run is a `job_run` row. A scheduled tick
 //! is claimed by inserting its row keyed by (job, scheduled time) — `INSERT … ON CONFLICT DO
 //! NOTHING` — so only the replica whose insert went through runs the work.
+//!
+//! A running run holds a lease (`lease_until`) that its process renews while it works. When
+//! the process dies the lease runs out, and [`expire_stale`] marks the run `failed` with the
+//! reason: no run stays `running` for ever.
 
-use chrono::{DateTime, Utc};
+use std::future::Future;
+
+use chrono::{DateTime, Duration, Utc};
 use entity::job_run;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-    sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, OnConflict},
 };
 
 /// The `job` of evaluation runs.
@@ -32,6 +39,7 @@ pub async fn claim_tick<C: ConnectionTrait>(
     as_of: DateTime<Utc>,
     replica: &str,
     trigger: Trigger,
+    lease: Duration,
 ) -> Result<Option<job_run::Model>, DbErr> {
     let now = Utc::now();
     let row = job_run::ActiveModel {
@@ -48,6 +56,7 @@ pub async fn claim_tick<C: ConnectionTrait>(
         achievements_recorded: Set(0),
         achievements_revoked: Set(0),
         emails_queued: Set(0),
+        lease_until: Set(Some(now + lease)),
         ..Default::default()
     };
     let inserted = job_run::Entity::insert(row)
@@ -69,8 +78,8 @@ pub async fn claim_tick<C: ConnectionTrait>(
 }
 
 /// Records the outcome of a claimed run: `ok` with its counts, or `failed` with the error.
-pub async fn finish<C: ConnectionTrait>(
-    db: &C,
+pub async fn finish(
+    db: &DatabaseConnection,
     run: job_run::Model,
     result: &anyhow::Result<Counts>,
 ) -> Result<job_run::Model, DbErr> {
@@ -89,5 +98,104 @@ pub async fn finish<C: ConnectionTrait>(
             row.error = Set(Some(format!("{e:#}")));
         }
     }
-    row.update(db).await
+    crate::db::retry(|| async {
+        let txn = crate::db::begin_write(db).await?;
+        let saved = row.clone().update(&txn).await?;
+        txn.commit().await?;
+        Ok::<_, DbErr>(saved)
+    })
+    .await
+}
+
+/// Extends a running run's lease to `lease` from now.
+pub async fn renew(db: &DatabaseConnection, id: i64, lease: Duration) -> Result<(), DbErr> {
+    crate::db::retry(|| async {
+        job_run::Entity::update_many()
+            .col_expr(job_run::Column::LeaseUntil, Expr::value(Utc::now() + lease))
+            .filter(job_run::Column::Id.eq(id))
+            .filter(job_run::Column::Outcome.eq(JobOutcome::Running))
+            .exec(db)
+            .await
+    })
+    .await?;
+    Ok(())
+}
+
+/// Running runs whose lease has run out: their process stopped without finishing them.
+fn stale() -> Condition {
+    Condition::all()
+        .add(job_run::Column::Outcome.eq(JobOutcome::Running))
+        .add(
+            Condition::any()
+                .add(job_run::Column::LeaseUntil.lt(Utc::now()))
+                .add(job_run::Column::LeaseUntil.is_null()),
+        )
+}
+
+/// Marks `failed` every running run whose lease has run out. Reads first, so the usual call
+/// (nothing stale) writes nothing. Returns how many were marked.
+pub async fn expire_stale(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::QuerySelect;
+    let any: Option<i64> = job_run::Entity::find()
+        .select_only()
+        .column(job_run::Column::Id)
+        .filter(stale())
+        .into_tuple()
+        .one(db)
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
+    let expired = crate::db::retry(|| async {
+        let txn = crate::db::begin_write(db).await?;
+        let n = job_run::Entity::update_many()
+            .col_expr(job_run::Column::Outcome, Expr::value(JobOutcome::Failed))
+            .col_expr(job_run::Column::FinishedAt, Expr::value(Utc::now()))
+            .col_expr(
+                job_run::Column::Error,
+                Expr::value(
+                    "the process running it stopped before it finished (its lease expired)",
+                ),
+            )
+            .filter(stale())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok::<_, DbErr>(n)
+    })
+    .await?;
+    if expired > 0 {
+        tracing::warn!(
+            runs = expired,
+            "runs whose process stopped were marked failed"
+        );
+    }
+    Ok(expired)
+}
+
+/// Runs `work` for run `id` while renewing its lease every third of `lease`. A failed renewal
+/// is logged: the work goes on, and at worst the run is reported failed while it finishes.
+pub async fn with_lease<T>(
+    db: &sea_orm::DatabaseConnection,
+    id: i64,
+    lease: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    let every = (lease / 3)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = ticks.tick() => {
+                if let Err(e) = renew(db, id, lease).await {
+                    tracing::warn!(run = id, error = %e, "could not renew the run's lease");
+                }
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ use merchant_incentives_client::{
         Channel, Currency, DecisionRequest, DecisionRequestApprove, DecisionRequestApproveAction,
         EvaluationRequest, GmvBatch, GmvRecordInput, MerchantApplication,
         MerchantApplicationBrandApplication, MerchantApplicationBrandApplicationKind,
-        MerchantStatus, RecordStatus, ReportFormat, Status,
+        MerchantStatus, Outcome, RecordStatus, ReportFormat, Status,
     },
     with_api_key, with_bearer,
 };
@@ -137,13 +137,27 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
     );
 
     // Evaluate as of a fixed instant.
-    let run = staff
+    let started = staff
         .evaluations_run(&EvaluationRequest {
             as_of: Some(Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()),
         })
         .await
         .expect("evaluate")
         .into_inner();
+    // It runs in the background: read it back until it has finished.
+    let mut run = started;
+    for _ in 0..600 {
+        if run.status != Outcome::Running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        run = staff
+            .evaluations_get(run.id)
+            .await
+            .expect("the run")
+            .into_inner();
+    }
+    assert_eq!(run.status, Outcome::Ok, "{run:?}");
     assert!(
         run.subjects_evaluated >= 3,
         "merchant, creator and product subjects: {run:?}"

@@ -58,6 +58,7 @@ impl Server {
             .env("KEY_RATE_PER_SECOND", "100000")
             .env("APPLY_RATE_PER_MINUTE", "100000")
             .env("RUST_LOG", "warn")
+            .env("RUN_LEASE_MS", "1500")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -410,4 +411,191 @@ async fn acknowledged_batches_survive_sigkill_exactly_once() {
         .sum();
     assert_eq!(rolled_up, total, "the roll-ups hold every amount once");
     db.close().await.ok();
+}
+
+/// Merchants the killed evaluation works through: enough pages that a kill lands mid-run.
+const RUN_MERCHANTS: usize = 20_000;
+/// Of them, every this many reach the ¥10M tier (an achievement and an email each).
+const ACHIEVER_EVERY: usize = 50;
+
+/// Approved merchants with live-stream GMV on 2026-03-10: ¥2,000万 for every
+/// [`ACHIEVER_EVERY`]th (the ¥10M tier of the merchant programme: exactly one achievement and
+/// one `tier_achieved` email each), ¥1万 for the others.
+async fn seed_merchants(db: &sea_orm::DatabaseConnection, n: usize) {
+    use entity::{enums, gmv_daily_merchant, merchant};
+    use sea_orm::{QueryOrder, QuerySelect, Set};
+    let now = Utc::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let rows = chunk.iter().map(|i| merchant::ActiveModel {
+            kind: Set(enums::MerchantKind::Brand),
+            status: Set(enums::MerchantStatus::Approved),
+            legal_name: Set(format!("商户{i}有限公司")),
+            display_name: Set(format!("商户{i}")),
+            uscc: Set(format!("SEED{i:014}")),
+            contact_email: Set(format!("m{i}@example.cn")),
+            province: Set("浙江".into()),
+            city: Set("杭州".into()),
+            category: Set("女装".into()),
+            brand_name: Set(Some(format!("品牌{i}"))),
+            trademark_number: Set(Some(format!("{}", 40_000_000 + i))),
+            industry_belt: Set(None),
+            weekly_report: Set(false),
+            locale: Set(enums::Locale::ZhCn),
+            last_gmv_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        merchant::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+    }
+    let ids: Vec<i64> = merchant::Entity::find()
+        .select_only()
+        .column(merchant::Column::Id)
+        .order_by_asc(merchant::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .unwrap();
+    for chunk in ids.chunks(500) {
+        let rows = chunk.iter().map(|id| gmv_daily_merchant::ActiveModel {
+            merchant_id: Set(*id),
+            day: Set("2026-03-10".parse().unwrap()),
+            channel: Set(enums::Channel::LiveStream),
+            amount: Set(if (*id as usize).is_multiple_of(ACHIEVER_EVERY) {
+                2_000 * 10_000 * 100
+            } else {
+                10_000 * 100
+            }),
+            records: Set(1),
+        });
+        gmv_daily_merchant::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+    }
+}
+
+/// `POST /evaluations` answers at once and the run goes on in the background. Killing the
+/// server in the middle of a large run leaves it `running` only until its lease runs out:
+/// after the restart it becomes `failed` with a reason, and the next run finishes `ok` with
+/// every achievement and email exactly once.
+#[tokio::test]
+async fn a_run_killed_mid_way_is_failed_and_the_next_run_is_whole() {
+    use entity::{achievement, email_outbox};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let tmp = tempfile::tempdir().unwrap();
+    let (database_url, pg) = support::fresh_database(tmp.path()).await;
+    let _drop = DropDatabase(pg);
+    let mut server = Server {
+        child: None,
+        port: support::free_port(),
+        dir: tmp.path().to_path_buf(),
+        database_url: database_url.clone(),
+    };
+    server.start();
+    let http = reqwest::Client::new();
+    server.wait_ready(&http).await;
+    let db = Database::connect(&database_url).await.unwrap();
+    seed_merchants(&db, RUN_MERCHANTS).await;
+
+    let as_of = "2026-03-20T04:00:00Z";
+    let post = |http: &reqwest::Client, base: String| {
+        http.post(format!("{base}/api/v1/evaluations"))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "as_of": as_of }))
+            .send()
+    };
+    let get = |http: &reqwest::Client, url: String| {
+        let http = http.clone();
+        async move {
+            // A 503 (`database_busy`, `Retry-After`) asks the client to retry; so does this one.
+            loop {
+                let r = http.get(&url).bearer_auth(ADMIN).send().await.unwrap();
+                if r.status().as_u16() != 503 {
+                    return r.json::<Value>().await.unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    // Start a run and kill the server while it works.
+    let r = post(&http, server.base()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let run: Value = r.json().await.unwrap();
+    assert_eq!(run["status"], "running");
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let url = format!("{}{location}", server.base());
+    let before_kill = get(&http, url.clone()).await;
+    assert_eq!(
+        before_kill["status"], "running",
+        "the kill must land mid-run: {before_kill}"
+    );
+    server.kill();
+
+    // After the restart the run is failed with a reason once its lease has run out.
+    server.start();
+    server.wait_ready(&http).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let failed = loop {
+        let r = get(&http, url.clone()).await;
+        if r["status"] != "running" {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "still running: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lease")),
+        "{failed}"
+    );
+    assert!(failed["finished_at"].is_string(), "{failed}");
+
+    // The next run finishes, and the killed one doubled nothing.
+    let r = post(&http, server.base()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let next = format!(
+        "{}{}",
+        server.base(),
+        r.headers()["location"].to_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = loop {
+        let r = get(&http, next.clone()).await;
+        if r["status"] != "running" {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "still running: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        done["status"],
+        "ok",
+        "{done}\n{}",
+        std::fs::read_to_string(tmp.path().join("server.log")).unwrap_or_default()
+    );
+    assert!(done["subjects_evaluated"].as_i64().unwrap() >= RUN_MERCHANTS as i64);
+    let achievers = (RUN_MERCHANTS / ACHIEVER_EVERY) as u64;
+    let achievements = achievement::Entity::find().count(&db).await.unwrap();
+    assert_eq!(achievements, achievers, "one achievement per achiever");
+    let emails = email_outbox::Entity::find()
+        .filter(email_outbox::Column::Kind.eq(entity::enums::EmailKind::TierAchieved))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(emails, achievers, "one tier email per achiever");
+    // Every run is settled: none is left running.
+    let running = entity::job_run::Entity::find()
+        .filter(entity::job_run::Column::Outcome.eq(entity::enums::JobOutcome::Running))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(running, 0);
 }

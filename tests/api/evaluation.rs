@@ -214,7 +214,7 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["id"], again["id"]);
     assert_eq!(runs[0]["trigger"], "api");
-    assert_eq!(runs[0]["outcome"], "ok");
+    assert_eq!(runs[0]["status"], "ok");
 }
 
 #[tokio::test]
@@ -515,7 +515,7 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
     app.add_rollup(a, "2026-02-15", "live_stream", i64::MAX / 4)
         .await;
     let tick1 = at("2026-03-01T04:00:00Z");
-    let failed = run_tick(&app.db, tick1, "replica-a")
+    let failed = run_tick(&app.db, tick1, "replica-a", chrono::Duration::seconds(30))
         .await
         .unwrap()
         .expect("claimed");
@@ -528,16 +528,19 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
     assert!(failed.finished_at.is_some());
     // Another replica firing for the same tick does nothing.
     assert!(
-        run_tick(&app.db, tick1, "replica-b")
+        run_tick(&app.db, tick1, "replica-b", chrono::Duration::seconds(30))
             .await
             .unwrap()
             .is_none()
     );
 
-    // The API reports the failure with 500 and records it too.
-    app.post("/api/v1/evaluations", &As::Admin, json!({"as_of": MARCH_1}))
-        .await
-        .expect_error(500, "internal");
+    // Through the API the run starts (202) and then reports its failure, with the error.
+    let failed = app.evaluate(MARCH_1).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{failed}"
+    );
 
     // The data is corrected; the next tick is fine.
     app.add_rollup(
@@ -547,10 +550,15 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
         -(i64::MAX / 4) + 5 * MILLION,
     )
     .await;
-    let ok = run_tick(&app.db, at("2026-03-01T04:15:00Z"), "replica-b")
-        .await
-        .unwrap()
-        .expect("claimed");
+    let ok = run_tick(
+        &app.db,
+        at("2026-03-01T04:15:00Z"),
+        "replica-b",
+        chrono::Duration::seconds(30),
+    )
+    .await
+    .unwrap()
+    .expect("claimed");
     assert_eq!(ok.outcome.as_str(), "ok");
     assert_eq!(ok.subjects_evaluated, 1);
     assert!(ok.error.is_none());
@@ -560,7 +568,7 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
+        .map(|r| r["status"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, vec!["ok", "failed", "failed"]);
     assert_eq!(runs.body["items"][0]["trigger"], "scheduler");
@@ -571,13 +579,29 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
 async fn ticks_are_claimed_once_and_keyed_by_the_cron_time() {
     let app = spawn_app().await;
     let t = at("2026-05-01T00:15:00Z");
-    let first = jobs::claim_tick(&app.db, "evaluate", t, t, "r1", Trigger::Scheduler)
-        .await
-        .unwrap();
+    let first = jobs::claim_tick(
+        &app.db,
+        "evaluate",
+        t,
+        t,
+        "r1",
+        Trigger::Scheduler,
+        chrono::Duration::seconds(30),
+    )
+    .await
+    .unwrap();
     assert!(first.is_some());
-    let second = jobs::claim_tick(&app.db, "evaluate", t, t, "r2", Trigger::Scheduler)
-        .await
-        .unwrap();
+    let second = jobs::claim_tick(
+        &app.db,
+        "evaluate",
+        t,
+        t,
+        "r2",
+        Trigger::Scheduler,
+        chrono::Duration::seconds(30),
+    )
+    .await
+    .unwrap();
     assert!(second.is_none());
     let schedule = merchant_incentives::config::Schedule::parse("0 */15 * * * *").unwrap();
     assert_eq!(

@@ -7,9 +7,10 @@ usage: journey.py BASE_URL ADMIN_TOKEN
 
 import datetime
 import sys
+import time
 
 from merchant_incentives_client import AuthenticatedClient, Client
-from merchant_incentives_client.api.evaluations import evaluations_run
+from merchant_incentives_client.api.evaluations import evaluations_get, evaluations_run
 from merchant_incentives_client.api.gmv import gmv_records_create
 from merchant_incentives_client.api.merchants import merchants_apply, merchants_decide
 from merchant_incentives_client.api.programs import programs_my_progress
@@ -59,7 +60,13 @@ def main():
 
     run = evaluations_run.sync(client=staff, body=EvaluationRequest(
         as_of=datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)))
-    check(run is not None and run.subjects_evaluated >= 1, f"evaluation answered {run!r}")
+    check(run is not None and run.status.value == "running", f"evaluation answered {run!r}")
+    for _ in range(600):  # it runs in the background: read it back until it has finished
+        if run.status.value != "running":
+            break
+        time.sleep(0.05)
+        run = evaluations_get.sync(run.id, client=staff)
+    check(run.status.value == "ok" and run.subjects_evaluated >= 1, f"evaluation finished as {run!r}")
 
     progress = programs_my_progress.sync(client=merchant)
     check(isinstance(progress, ProgressPage), f"progress answered {progress!r}")

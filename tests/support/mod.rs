@@ -484,11 +484,32 @@ impl TestApp {
     }
 
     /// `POST /api/v1/evaluations` as admin with `as_of`; asserts 201.
+    /// Starts an evaluation as of `as_of` (202, `running`, with its `Location`) and waits for
+    /// it to finish; returns the finished run.
     pub async fn evaluate(&self, as_of: &str) -> Value {
-        self.post("/api/v1/evaluations", &As::Admin, json!({ "as_of": as_of }))
+        let started = self
+            .post("/api/v1/evaluations", &As::Admin, json!({ "as_of": as_of }))
             .await
-            .expect(201)
-            .body
+            .expect(202);
+        assert_eq!(started.body["status"], "running", "{}", started.text);
+        let location = started.headers["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            location,
+            format!("/api/v1/evaluations/{}", started.body["id"])
+        );
+        self.finished_run(&location).await
+    }
+
+    /// Polls a run's `Location` until it is no longer `running` (at most 60 s).
+    pub async fn finished_run(&self, location: &str) -> Value {
+        for _ in 0..1200 {
+            let r = self.get(location, &As::Admin).await.expect(200);
+            if r.body["status"] != "running" {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{location} still running after 60 s");
     }
 
     /// The id of the seeded programme with this seed key.
