@@ -176,6 +176,10 @@ pub async fn expire_stale(db: &DatabaseConnection) -> Result<u64, DbErr> {
 
 /// Runs `work` for run `id` while renewing its lease every third of `lease`. A failed renewal
 /// is logged: the work goes on, and at worst the run is reported failed while it finishes.
+///
+/// The renewal is polled beside the work, never instead of it: on SQLite the renewal waits for
+/// the write lock, which the work's own open transaction may hold, so a renewal that stopped
+/// the work from being polled would wait on itself.
 pub async fn with_lease<T>(
     db: &sea_orm::DatabaseConnection,
     id: i64,
@@ -185,17 +189,19 @@ pub async fn with_lease<T>(
     let every = (lease / 3)
         .to_std()
         .unwrap_or(std::time::Duration::from_secs(1));
-    let mut ticks = tokio::time::interval(every);
-    ticks.tick().await;
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return out,
-            _ = ticks.tick() => {
-                if let Err(e) = renew(db, id, lease).await {
-                    tracing::warn!(run = id, error = %e, "could not renew the run's lease");
-                }
+    let renewals = async {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(e) = renew(db, id, lease).await {
+                tracing::warn!(run = id, error = %e, "could not renew the run's lease");
             }
         }
+    };
+    tokio::select! {
+        out = work => out,
+        () = renewals => unreachable!("renewals go on until the work ends"),
     }
 }
