@@ -1,10 +1,14 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations. Everything that must differ
 //! between the two backends lives in this module.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::LazyLock, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family},
+};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, RuntimeErr, SqliteTransactionMode, TransactionOptions,
@@ -158,31 +162,58 @@ fn database_code(err: &DbErr) -> Option<String> {
 /// its extended codes such as 517 busy-snapshot) and locked (6); PostgreSQL: serialization
 /// failure (40001) and deadlock (40P01).
 pub fn is_transient(err: &DbErr) -> bool {
-    let Some(code) = database_code(err) else {
-        return false;
-    };
-    match code.parse::<i64>() {
-        // SQLite's extended codes keep the primary code in their low byte.
-        Ok(n) => matches!(n & 0xff, 5 | 6),
-        Err(_) => matches!(code.as_str(), "40001" | "40P01"),
-    }
+    transient(err).is_some()
 }
+
+/// Which transient failure `err` is, by backend and the error's name; `None` when it is not
+/// one.
+pub fn transient(err: &DbErr) -> Option<Transient> {
+    let code = database_code(err)?;
+    let (backend, error) = match code.parse::<i64>() {
+        Ok(517) => ("sqlite", "busy_snapshot"),
+        // SQLite's extended codes keep the primary code in their low byte.
+        Ok(n) if n & 0xff == 5 => ("sqlite", "busy"),
+        Ok(n) if n & 0xff == 6 => ("sqlite", "locked"),
+        Ok(_) => return None,
+        Err(_) => match code.as_str() {
+            "40001" => ("postgres", "serialization_failure"),
+            "40P01" => ("postgres", "deadlock"),
+            _ => return None,
+        },
+    };
+    Some(Transient { backend, error })
+}
+
+/// A transient database failure: the backend and the error's name, the labels of
+/// [`RETRIES`].
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Transient {
+    pub backend: &'static str,
+    pub error: &'static str,
+}
+
+/// Transactions run again after a transient failure, by backend and error; process-wide,
+/// exposed on `/metrics` as `db_retries_total`.
+pub static RETRIES: LazyLock<Family<Transient, Counter>> = LazyLock::new(Family::default);
 
 /// An error that may carry a transient database failure.
 pub trait MaybeTransient {
-    fn is_transient(&self) -> bool;
+    fn transient(&self) -> Option<Transient>;
+    fn is_transient(&self) -> bool {
+        self.transient().is_some()
+    }
 }
 
 impl MaybeTransient for DbErr {
-    fn is_transient(&self) -> bool {
-        is_transient(self)
+    fn transient(&self) -> Option<Transient> {
+        transient(self)
     }
 }
 
 impl MaybeTransient for anyhow::Error {
-    fn is_transient(&self) -> bool {
+    fn transient(&self) -> Option<Transient> {
         self.chain()
-            .any(|c| c.downcast_ref::<DbErr>().is_some_and(is_transient))
+            .find_map(|c| c.downcast_ref::<DbErr>().and_then(transient))
     }
 }
 
@@ -201,7 +232,10 @@ where
     let mut attempt = 1;
     loop {
         match work().await {
-            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+            Err(e) if attempt < ATTEMPTS && e.transient().is_some() => {
+                if let Some(t) = e.transient() {
+                    RETRIES.get_or_create(&t).inc();
+                }
                 let base = 20u64 << (attempt - 1);
                 let jitter = rand::random::<u64>() % base;
                 tracing::debug!(
@@ -236,8 +270,11 @@ mod tests {
         #[derive(Debug)]
         struct Busy(bool);
         impl MaybeTransient for Busy {
-            fn is_transient(&self) -> bool {
-                self.0
+            fn transient(&self) -> Option<Transient> {
+                self.0.then_some(Transient {
+                    backend: "sqlite",
+                    error: "busy",
+                })
             }
         }
         let mut calls = 0;

@@ -36,8 +36,11 @@ pub enum GmvError {
 }
 
 impl crate::db::MaybeTransient for GmvError {
-    fn is_transient(&self) -> bool {
-        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    fn transient(&self) -> Option<crate::db::Transient> {
+        match self {
+            Self::Db(e) => crate::db::transient(e),
+            _ => None,
+        }
     }
 }
 

@@ -72,8 +72,11 @@ pub enum OnboardingError {
 }
 
 impl crate::db::MaybeTransient for OnboardingError {
-    fn is_transient(&self) -> bool {
-        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    fn transient(&self) -> Option<crate::db::Transient> {
+        match self {
+            Self::Db(e) => crate::db::transient(e),
+            _ => None,
+        }
     }
 }
 
@@ -565,13 +568,16 @@ pub async fn set_notifications(
     weekly_report: bool,
     locale: Locale,
 ) -> Result<merchant::Model> {
-    merchant::Entity::update_many()
-        .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
-        .col_expr(merchant::Column::Locale, Expr::value(locale))
-        .col_expr(merchant::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(merchant::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    let now = Utc::now();
+    db::retry(|| {
+        merchant::Entity::update_many()
+            .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
+            .col_expr(merchant::Column::Locale, Expr::value(locale))
+            .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
+            .filter(merchant::Column::Id.eq(id))
+            .exec(db)
+    })
+    .await?;
     get(db, id).await
 }
 
@@ -597,7 +603,7 @@ pub async fn create_key(db: &DatabaseConnection, merchant_id: i64) -> Result<Iss
     }
     let (row, secret) = new_key_row(merchant_id);
     Ok(IssuedKey {
-        row: row.insert(db).await?,
+        row: db::retry(|| row.clone().insert(db)).await?,
         secret,
     })
 }

@@ -32,8 +32,11 @@ pub enum ProgramsError {
 }
 
 impl crate::db::MaybeTransient for ProgramsError {
-    fn is_transient(&self) -> bool {
-        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    fn transient(&self) -> Option<crate::db::Transient> {
+        match self {
+            Self::Db(e) => crate::db::transient(e),
+            _ => None,
+        }
     }
 }
 
@@ -64,7 +67,7 @@ pub async fn create(db: &DatabaseConnection, d: &ProgramDef) -> Result<program::
         ..Default::default()
     };
     apply(&mut row, d);
-    Ok(row.insert(db).await?)
+    Ok(crate::db::retry(|| row.clone().insert(db)).await?)
 }
 
 /// Programmes by id; `active_only` for merchants.
@@ -107,7 +110,7 @@ pub async fn update(
     let mut row: program::ActiveModel = current.into();
     apply(&mut row, &def);
     row.updated_at = Set(Utc::now());
-    Ok(row.update(db).await?)
+    Ok(crate::db::retry(|| row.clone().update(db)).await?)
 }
 
 const YUAN: i64 = 100;

@@ -27,8 +27,11 @@ pub enum StaffError {
 }
 
 impl crate::db::MaybeTransient for StaffError {
-    fn is_transient(&self) -> bool {
-        matches!(self, Self::Db(e) if crate::db::is_transient(e))
+    fn transient(&self) -> Option<crate::db::Transient> {
+        match self {
+            Self::Db(e) => crate::db::transient(e),
+            _ => None,
+        }
     }
 }
 
@@ -109,9 +112,8 @@ pub async fn create(
         token_hash: Set(secret.hash.clone()),
         created_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    };
+    let row = crate::db::retry(|| row.clone().insert(db)).await?;
     Ok((row, secret.value))
 }
 
@@ -133,5 +135,5 @@ pub async fn revoke(db: &DatabaseConnection, id: i64) -> Result<staff_token::Mod
     }
     let mut active: staff_token::ActiveModel = row.into();
     active.revoked_at = Set(Some(Utc::now()));
-    Ok(active.update(db).await?)
+    Ok(crate::db::retry(|| active.clone().update(db)).await?)
 }
