@@ -475,6 +475,12 @@ impl GmvApi {
                             }),
                         ),
                     };
+                    state.metrics.observe_gmv_item(
+                        status
+                            .to_json()
+                            .and_then(|v| v.as_str().map(str::to_string)),
+                        error.as_ref().map(|e| e.code.clone()),
+                    );
                     GmvItemResult {
                         external_id: r.external_id,
                         status,

@@ -7,7 +7,8 @@ use poem_openapi::{
 };
 
 use super::tags::ApiTags;
-use crate::{db, error::AppError, state::AppState};
+use crate::{db, error::AppError, services::health, state::AppState};
+use chrono::Utc;
 
 pub struct OpsApi;
 
@@ -77,11 +78,24 @@ impl OpsApi {
 
     /// Prometheus metrics
     ///
-    /// Request counts and latency histograms by operation, and database pool gauges, in the
-    /// Prometheus text format.
+    /// Request counts and latency histograms by operation, database pool gauges and retries,
+    /// GMV items by result, the outbox by kind and status, and job runs by job and outcome, in
+    /// the Prometheus text format. The README lists every metric with its meaning.
     #[oai(path = "/metrics", method = "get", operation_id = "ops_metrics")]
     async fn metrics(&self, state: Data<&AppState>) -> MetricsResponse {
+        let health = match health::snapshot(&state.db).await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: the database's health figures are unavailable");
+                None
+            }
+        };
         let (size, idle) = db::pool_stats(&state.db);
-        MetricsResponse::Metrics(PlainText(state.metrics.render(size, idle)))
+        MetricsResponse::Metrics(PlainText(state.metrics.render(
+            size,
+            idle,
+            health.as_ref(),
+            Utc::now(),
+        )))
     }
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod evaluation;
 pub mod gmv;
+pub mod health;
 pub mod merchants;
 pub mod programs;
 pub mod reports;
