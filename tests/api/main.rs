@@ -22,3 +22,4 @@ mod programs;
 mod replicas;
 mod reports;
 mod secrets;
+mod soak;

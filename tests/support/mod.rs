@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` is set. Set `TEST_LOG=1` to see the server's logs.
 #![allow(dead_code)]
 
+pub mod load;
 pub mod openapi;
 pub mod smtp;
 
