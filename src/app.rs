@@ -56,13 +56,21 @@ pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
             }),
         )
         .nest("/", service)
+        // Each layer is boxed: nested `around` types otherwise grow past the compiler's
+        // recursion limit in release builds, and a layer costs one indirect call.
         .around(limit_body)
         .catch_all_error(|err| async move { render_poem_error(err) })
+        .boxed()
         .around(time_out)
+        .boxed()
         .around(authenticate)
+        .boxed()
         .around(audit_staff_writes)
+        .boxed()
         .around(allow_header)
+        .boxed()
         .around(record_metrics)
+        .boxed()
         .around(trace_request)
         .data(state)
 }
