@@ -179,10 +179,7 @@ async fn bench(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let merchants: i64 = std::env::var("EVAL_BENCH_MERCHANTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let merchants: i64 = common::setting("EVAL_BENCH_MERCHANTS", 100_000);
     let machine = common::machine();
     let load_before = common::load_average();
     eprintln!("evaluate bench: {merchants} merchants × {DAYS} days");

@@ -36,16 +36,10 @@ struct Run {
 }
 
 fn main() {
-    let batches: usize = std::env::var("BENCH_BATCHES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let batches: usize = common::setting("BENCH_BATCHES", 20);
     let machine = common::machine();
     let load_before = common::load_average();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let data = generate(batches);
     let mut runs = Vec::new();
     rt.block_on(async {

@@ -22,16 +22,10 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_merchant-incentives");
 
 fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+    let seconds: u64 = common::setting("BENCH_SECONDS", 30);
     let machine = common::machine();
     let load_before = common::load_average();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let settings = load::Settings {
         duration: Duration::from_secs(seconds),
         ..Default::default()

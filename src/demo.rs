@@ -16,7 +16,6 @@ use crate::{
     domain::{
         gmv::{CURRENCY, Channel},
         merchant::{DecisionAction, MerchantKind, MerchantStatus},
-        uscc::check_char,
     },
     mail::Locale,
     services::{
@@ -184,16 +183,7 @@ fn season(day: NaiveDate) -> i64 {
 }
 
 fn uscc(n: u64) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    let mut body = String::from("91440300");
-    let mut x = n;
-    for _ in 0..9 {
-        body.push(ALPHABET[(x % 31) as usize] as char);
-        x /= 31;
-    }
-    let check = check_char(body.as_bytes()).expect("valid characters");
-    body.push(check);
-    body
+    crate::domain::uscc::synthetic("440300", n)
 }
 
 /// Fills an empty database and evaluates.

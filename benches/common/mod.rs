@@ -9,6 +9,23 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+/// The number in the environment variable `name`, or `default` when it is unset or not a
+/// number.
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The multi-threaded runtime a benchmark drives its load from.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// The machine a benchmark ran on, read from `/proc` and `/etc/os-release` (Linux).
 pub fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

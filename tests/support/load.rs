@@ -15,7 +15,7 @@ use std::{
 };
 
 use chrono::{SecondsFormat, Utc};
-use merchant_incentives::domain::uscc::check_char;
+use merchant_incentives::domain::uscc::synthetic;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reqwest::{Client, RequestBuilder};
 use serde_json::{Value, json};
@@ -247,32 +247,24 @@ async fn call(out: &Shared, op: &'static str, req: RequestBuilder) -> Option<(u1
 
 /// A valid unified social credit code, different for every `n`.
 pub fn uscc(n: u32) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    let mut body = String::from("91330782");
-    let mut x = n;
-    for _ in 0..9 {
-        body.push(ALPHABET[(x % 31) as usize] as char);
-        x /= 31;
-    }
-    let check = check_char(body.as_bytes()).unwrap();
-    body.push(check);
-    body
+    synthetic("330782", u64::from(n))
 }
 
-fn application(n: u32) -> Value {
+/// A distinct valid application body of `kind` ("brand" or "industry_belt") for every `n`.
+pub fn application(kind: &str, n: u32) -> Value {
     let mut body = json!({
-        "kind": if n.is_multiple_of(2) { "brand" } else { "industry_belt" },
-        "legal_name": format!("义乌市第{n}号日用品有限公司"),
-        "display_name": format!("压测第{n}号店"),
+        "kind": kind,
+        "legal_name": format!("义乌市第{n}日用品有限公司"),
+        "display_name": format!("第{n}号店"),
         "uscc": uscc(n),
         "contact_email": format!("merchant{n}@example.cn"),
         "province": "浙江",
         "city": "金华",
         "category": "日用百货",
     });
-    if n.is_multiple_of(2) {
+    if kind == "brand" {
         body["brand_name"] = json!(format!("品牌{n}"));
-        body["trademark_number"] = json!(format!("{}", 40_000_000 + n));
+        body["trademark_number"] = json!(format!("{}", 30_000_000 + n));
     } else {
         body["industry_belt"] = json!("义乌小商品");
     }
@@ -303,7 +295,14 @@ impl Ctx {
         let (status, body) = call(
             &self.out,
             "merchants_apply",
-            self.http.post(self.url("/merchants")).json(&application(n)),
+            self.http.post(self.url("/merchants")).json(&application(
+                if n.is_multiple_of(2) {
+                    "brand"
+                } else {
+                    "industry_belt"
+                },
+                n,
+            )),
         )
         .await?;
         (status == 201).then(|| {

@@ -14,7 +14,6 @@ use merchant_incentives::{
     app::{self, AppState},
     config::Config,
     db,
-    domain::uscc::check_char,
 };
 use poem::listener::Acceptor;
 use reqwest::{Method, StatusCode};
@@ -204,21 +203,7 @@ pub fn drop_database(base: String, name: String) {
     .join();
 }
 
-/// A valid unified social credit code, different for every `n`.
-pub fn uscc(n: u32) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    let mut body = String::from("91330782");
-    let mut x = n;
-    let mut tail = Vec::new();
-    for _ in 0..9 {
-        tail.push(ALPHABET[(x % 31) as usize]);
-        x /= 31;
-    }
-    body.push_str(std::str::from_utf8(&tail).unwrap());
-    let check = check_char(body.as_bytes()).unwrap();
-    body.push(check);
-    body
-}
+pub use load::{application, uscc};
 
 /// Every error a test provokes must be one its operation documents: the status, and the code
 /// among those listed for that status.
@@ -326,23 +311,7 @@ impl TestApp {
             .uscc_seq
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
-        let mut body = json!({
-            "kind": kind,
-            "legal_name": format!("义乌市第{n}日用品有限公司"),
-            "display_name": format!("第{n}号店"),
-            "uscc": uscc(n),
-            "contact_email": format!("merchant{n}@example.cn"),
-            "province": "浙江",
-            "city": "金华",
-            "category": "日用百货",
-        });
-        if kind == "brand" {
-            body["brand_name"] = json!(format!("品牌{n}"));
-            body["trademark_number"] = json!(format!("{}", 30000000 + n));
-        } else {
-            body["industry_belt"] = json!("义乌小商品");
-        }
-        body
+        application(kind, n)
     }
 
     /// Applies as a merchant of `kind`; returns (merchant id, API key).
