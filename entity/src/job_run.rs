@@ -21,6 +21,10 @@ pub struct Model {
     pub achievements_recorded: i64,
     pub achievements_revoked: i64,
     pub emails_queued: i64,
+    /// Digest runs: the recipients the digest was for.
+    pub recipients: i64,
+    /// Digest runs: recipients whose email for the period was already queued.
+    pub duplicates: i64,
     /// While `running`: the run's process renews this; past it, the process is gone.
     pub lease_until: Option<DateTimeUtc>,
 }

@@ -8,6 +8,7 @@ mod m20261125_000003_gmv;
 mod m20261125_000004_programs;
 mod m20261125_000005_progress_status;
 mod m20261128_000006_run_lease;
+mod m20261129_000007_digest_counts;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_programs::Migration),
             Box::new(m20261125_000005_progress_status::Migration),
             Box::new(m20261128_000006_run_lease::Migration),
+            Box::new(m20261129_000007_digest_counts::Migration),
         ]
     }
 }

@@ -90,6 +90,7 @@ error_sets! {
     EvaluationsList = [STAFF, PAGE];
     EmailsList = [STAFF, PARAMS, PAGE];
     DigestsSend = [STAFF, ROLE, BODY, &[AsOfInFuture]];
+    DigestsGet = [STAFF, PARAMS, &[NotFound]];
     MerchantsReport = [ANY, PARAMS, &[NotFound, AsOfInFuture]];
     GmvRecordsCreate = [ANY, ROLE, BODY, &[NotFound, MerchantNotApproved, Required, BatchTooLarge]];
     GmvRecordsList = [ANY, PARAMS, PAGE, &[NotFound]];

@@ -434,8 +434,14 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         (
             "DigestRun",
             json(emails::DigestRun {
+                id: 212,
                 kind: DigestKind::MerchantWeekly,
+                outcome: JobOutcome::Ok,
                 as_of: at("2026-11-16T01:00:00Z"),
+                trigger: Trigger::Api,
+                started_at: at("2026-11-16T01:00:00Z"),
+                finished_at: Some(at("2026-11-16T01:00:04Z")),
+                error: None,
                 recipients: 1_190,
                 queued: 1_188,
                 duplicates: 2,

@@ -10,7 +10,7 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{merchants::visible, tags::ApiTags};
+use super::{merchants::visible, tags::ApiTags, types::as_of_or_now};
 use crate::{
     auth::RequireRole,
     auth::{AnyAuth, StaffAuth},
@@ -21,6 +21,7 @@ use crate::{
         dispatcher::{self, ListFilter},
     },
     pagination,
+    services::runs::{self, JobOutcome, Trigger},
     state::AppState,
 };
 
@@ -109,19 +110,61 @@ impl poem_openapi::types::Example for DigestRequest {
     }
 }
 
-/// What a digest run queued.
+/// A digest run: `running` while it queues, then `ok` with what it queued, or `failed`.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct DigestRun {
+    /// Run id.
+    pub id: i64,
     pub kind: DigestKind,
+    #[oai(rename = "status")]
+    pub outcome: JobOutcome,
     /// The instant the digest covers.
     pub as_of: DateTime<Utc>,
-    /// Recipients the digest is for.
-    pub recipients: u64,
-    /// Emails newly queued in the outbox.
-    pub queued: u64,
+    pub trigger: Trigger,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// When the run finished; absent while it is running.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why the run failed; only for failed runs.
+    pub error: Option<String>,
+    /// Recipients the digest is for (0 while running).
+    pub recipients: i64,
+    /// Emails newly queued in the outbox (0 while running).
+    pub queued: i64,
     /// Recipients whose email for this period was already queued (not sent again).
-    pub duplicates: u64,
+    pub duplicates: i64,
+}
+
+impl DigestRun {
+    /// The run as the API shows it; `None` when the row is not a digest run.
+    fn of(r: entity::job_run::Model) -> Option<Self> {
+        Some(Self {
+            kind: DigestKind::parse(&r.job)?,
+            id: r.id,
+            outcome: r.outcome,
+            as_of: r.as_of,
+            trigger: r.trigger,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            error: r.error,
+            recipients: r.recipients,
+            queued: r.emails_queued,
+            duplicates: r.duplicates,
+        })
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum DigestStarted {
+    /// The run started (`status: running`) and goes on in the background; follow `Location`.
+    #[oai(status = 202)]
+    Accepted(
+        Json<DigestRun>,
+        /// Where the run is read: `/api/v1/digests/{id}`.
+        #[oai(header = "Location")]
+        String,
+    ),
 }
 
 /// Format of the report preview.
@@ -225,28 +268,62 @@ impl EmailsApi {
 
     /// Send a digest now
     ///
-    /// Admins only. Queues `merchant_weekly` (every approved merchant that has not opted out)
-    /// or `staff_daily` (the `STAFF_DIGEST_TO` recipients) in the outbox; the dispatcher sends
-    /// them within `OUTBOX_POLL_MS`. One email per recipient and period: a second call in the
-    /// same week (or day) queues nothing and counts the recipients as `duplicates`.
+    /// Admins only. Starts queuing `merchant_weekly` (every approved merchant that has not
+    /// opted out) or `staff_daily` (the `STAFF_DIGEST_TO` recipients) and answers 202 at once
+    /// with the run (`status: running`) and its `Location`; `GET /digests/{id}` shows `ok` with
+    /// what was queued, or `failed` with the error. The dispatcher sends the emails within
+    /// `OUTBOX_POLL_MS`. One email per recipient and period: a second run in the same week (or
+    /// day) queues nothing and counts the recipients as `duplicates`.
     #[oai(path = "/digests", method = "post", operation_id = "digests_send")]
     async fn send(
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
         body: Json<Parsed<DigestRequest>>,
-    ) -> ApiResult<Json<DigestRun>, codes::DigestsSend> {
+    ) -> ApiResult<DigestStarted, codes::DigestsSend> {
         auth.0.require_admin()?;
         let body = body.0.into_inner()?;
-        let as_of = body.as_of.0.unwrap_or_else(Utc::now);
-        let q = digests::run_digest(&state.db, &state.config, body.kind, as_of).await?;
-        Ok(Json(DigestRun {
-            kind: body.kind,
+        let as_of = as_of_or_now(body.as_of.0)?;
+        let lease = chrono::Duration::from_std(state.config.run_lease)
+            .unwrap_or(chrono::Duration::seconds(30));
+        let run = runs::start(
+            &state.db,
+            body.kind.as_str(),
             as_of,
-            recipients: q.recipients,
-            queued: q.queued,
-            duplicates: q.duplicates,
-        }))
+            Trigger::Api,
+            &state.config.replica,
+            lease,
+        )
+        .await?;
+        let location = format!("/api/v1/digests/{}", run.id);
+        let shown = DigestRun::of(run.clone()).expect("a digest run");
+        let (db, config, kind) = (state.db.clone(), state.config.clone(), body.kind);
+        tokio::spawn(async move {
+            // The outcome is recorded on the run; a failure is logged there too.
+            let _ = crate::jobs::digest::complete(&db, &config, kind, run, lease).await;
+        });
+        Ok(DigestStarted::Accepted(Json(shown), location))
+    }
+
+    /// One digest run
+    ///
+    /// Staff. `running` while it queues, then `ok` with the recipients, the emails queued and
+    /// the duplicates, or `failed` with its error.
+    #[oai(path = "/digests/:id", method = "get", operation_id = "digests_get")]
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        /// The run's id, as in the `Location` that `POST /digests` answered with.
+        id: Path<i64>,
+    ) -> ApiResult<Json<DigestRun>, codes::DigestsGet> {
+        let _ = auth;
+        runs::expire_stale(&state.db).await?;
+        runs::find(&state.db, id.0)
+            .await?
+            .and_then(DigestRun::of)
+            .map(Json)
+            .ok_or_else(|| AppError::not_found("digest run").into())
     }
 
     /// Preview a merchant's weekly report

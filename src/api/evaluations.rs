@@ -1,7 +1,6 @@
-use crate::api::types::{Opt, Parsed};
-use crate::error_code::ErrorCode;
+use crate::api::types::{Opt, Parsed, as_of_or_now};
 use crate::{api::codes, error::ApiResult};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -148,16 +147,7 @@ impl EvaluationsApi {
     ) -> ApiResult<RunResponse, codes::EvaluationsRun> {
         auth.0.require_admin()?;
         let body = body.0.into_inner()?;
-        let now = Utc::now();
-        let as_of = body.as_of.0.unwrap_or(now);
-        if as_of > now + Duration::minutes(5) {
-            return Err(AppError::invalid(
-                ErrorCode::AsOfInFuture,
-                "as_of",
-                "as_of may be at most 5 minutes in the future",
-            )
-            .into());
-        }
+        let as_of = as_of_or_now(body.as_of.0)?;
         let lease = chrono::Duration::from_std(state.config.run_lease)
             .unwrap_or(chrono::Duration::seconds(30));
         let run =

@@ -490,6 +490,23 @@ impl<T: Type + ToJSON> ToJSON for Parsed<T> {
     }
 }
 
+/// The `as_of` of a run request, or now; more than 5 minutes ahead of the server's clock is
+/// 422 `as_of_in_future`.
+pub fn as_of_or_now(
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<chrono::DateTime<chrono::Utc>, crate::error::AppError> {
+    let now = chrono::Utc::now();
+    let as_of = as_of.unwrap_or(now);
+    if as_of > now + chrono::Duration::minutes(5) {
+        return Err(crate::error::AppError::invalid(
+            crate::error_code::ErrorCode::AsOfInFuture,
+            "as_of",
+            "as_of may be at most 5 minutes in the future",
+        ));
+    }
+    Ok(as_of)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

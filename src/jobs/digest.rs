@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::job_run;
+use sea_orm::DatabaseConnection;
 
 use super::context::JobContext;
+use crate::config::Config;
 use crate::mail::digests::{DigestKind, run_digest};
 use crate::services::runs::{self, Counts, Trigger, claim_tick, finish};
 
@@ -29,21 +31,34 @@ pub async fn run_tick(
     else {
         return Ok(None);
     };
-    let result = runs::with_lease(
-        &ctx.db,
-        run.id,
-        lease,
-        run_digest(&ctx.db, &ctx.config, kind, scheduled_at),
-    )
-    .await
-    .map(|q| Counts {
-        emails_queued: i64::try_from(q.queued).unwrap_or(i64::MAX),
-        ..Counts::default()
-    });
+    Ok(Some(
+        complete(&ctx.db, &ctx.config, kind, run, lease).await?,
+    ))
+}
+
+/// Queues the digest of a claimed run as of its `as_of`, renewing its lease while it works,
+/// and records the outcome: `ok` with the recipients, the new emails and the duplicates, or
+/// `failed` with the error (logged too).
+pub async fn complete(
+    db: &DatabaseConnection,
+    config: &Config,
+    kind: DigestKind,
+    run: job_run::Model,
+    lease: Duration,
+) -> Result<job_run::Model, sea_orm::DbErr> {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let result = runs::with_lease(db, run.id, lease, run_digest(db, config, kind, run.as_of))
+        .await
+        .map(|q| Counts {
+            emails_queued: count(q.queued),
+            recipients: count(q.recipients),
+            duplicates: count(q.duplicates),
+            ..Counts::default()
+        });
     if let Err(e) = &result {
         tracing::error!(run = run.id, job = kind.as_str(), error = ?e, "digest failed");
     }
-    Ok(Some(finish(&ctx.db, run, &result).await?))
+    finish(db, run, &result).await
 }
 
 /// The scheduler's entry point.

@@ -52,7 +52,7 @@ const CHUNK: usize = 500;
 /// Reports progress: (programme name, subjects evaluated so far in it).
 pub type OnProgress<'a> = &'a (dyn Fn(&str, u64) + Send + Sync);
 
-/// Claims a run keyed by the current instant (unique per job), holding a lease of `lease`.
+/// Claims an evaluation run keyed by the current instant, holding a lease of `lease`.
 /// `POST /evaluations` answers with it and carries on with [`complete`] in the background.
 pub async fn start(
     db: &DatabaseConnection,
@@ -61,24 +61,7 @@ pub async fn start(
     replica: &str,
     lease: Duration,
 ) -> Result<job_run::Model, sea_orm::DbErr> {
-    let mut scheduled_at = Utc::now();
-    loop {
-        // Two claims in the same microsecond: the second takes the next one.
-        if let Some(row) = runs::claim_tick(
-            db,
-            runs::EVALUATE,
-            scheduled_at,
-            as_of,
-            replica,
-            trigger,
-            lease,
-        )
-        .await?
-        {
-            return Ok(row);
-        }
-        scheduled_at += Duration::microseconds(1);
-    }
+    runs::start(db, runs::EVALUATE, as_of, trigger, replica, lease).await
 }
 
 /// Evaluates a claimed run, renewing its lease while it works, and records the outcome. A
@@ -620,6 +603,7 @@ async fn write_page(
         achievements_recorded: inserted.len() as i64,
         achievements_revoked: revoke.len() as i64,
         emails_queued: emails,
+        ..Counts::default()
     })
 }
 

@@ -28,6 +28,9 @@ pub struct Counts {
     pub achievements_recorded: i64,
     pub achievements_revoked: i64,
     pub emails_queued: i64,
+    /// Digest runs: the recipients, and those whose email was already queued.
+    pub recipients: i64,
+    pub duplicates: i64,
 }
 
 /// Claims the tick `(job, scheduled_at)`: the row when this caller inserted it (and so must run
@@ -56,6 +59,8 @@ pub async fn claim_tick<C: ConnectionTrait>(
         achievements_recorded: Set(0),
         achievements_revoked: Set(0),
         emails_queued: Set(0),
+        recipients: Set(0),
+        duplicates: Set(0),
         lease_until: Set(Some(now + lease)),
         ..Default::default()
     };
@@ -77,6 +82,32 @@ pub async fn claim_tick<C: ConnectionTrait>(
         .await
 }
 
+/// Claims a run of `job` keyed by the current instant (unique per job), holding a lease of
+/// `lease`: an API request answers with it and carries on in the background.
+pub async fn start<C: ConnectionTrait>(
+    db: &C,
+    job: &str,
+    as_of: DateTime<Utc>,
+    trigger: Trigger,
+    replica: &str,
+    lease: Duration,
+) -> Result<job_run::Model, DbErr> {
+    let mut scheduled_at = Utc::now();
+    loop {
+        // Two claims in the same microsecond: the second takes the next one.
+        if let Some(row) = claim_tick(db, job, scheduled_at, as_of, replica, trigger, lease).await?
+        {
+            return Ok(row);
+        }
+        scheduled_at += Duration::microseconds(1);
+    }
+}
+
+/// The run with this id, of whatever job.
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<job_run::Model>, DbErr> {
+    job_run::Entity::find_by_id(id).one(db).await
+}
+
 /// Records the outcome of a claimed run: `ok` with its counts, or `failed` with the error.
 pub async fn finish(
     db: &DatabaseConnection,
@@ -92,6 +123,8 @@ pub async fn finish(
             row.achievements_recorded = Set(c.achievements_recorded);
             row.achievements_revoked = Set(c.achievements_revoked);
             row.emails_queued = Set(c.emails_queued);
+            row.recipients = Set(c.recipients);
+            row.duplicates = Set(c.duplicates);
         }
         Err(e) => {
             row.outcome = Set(JobOutcome::Failed);

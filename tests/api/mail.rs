@@ -100,13 +100,8 @@ async fn weekly_reports_arrive_as_multipart_with_their_figures() {
     let as_of = "2026-11-23T01:00:00Z";
 
     let r = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "merchant_weekly", "as_of": as_of}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "merchant_weekly", "as_of": as_of}))
+        .await;
     assert_eq!(r.body["queued"], 1, "{}", r.text);
     let done = dispatcher::drain_once(&app.db, &mailer(&app), later(1))
         .await
@@ -165,13 +160,8 @@ async fn weekly_reports_arrive_as_multipart_with_their_figures() {
 
     // Triggering the digest again for the same week sends nothing more.
     let r = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "merchant_weekly", "as_of": "2026-11-25T10:00:00Z"}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "merchant_weekly", "as_of": "2026-11-25T10:00:00Z"}))
+        .await;
     assert_eq!(r.body["queued"], 0, "{}", r.text);
     assert_eq!(r.body["duplicates"], 1, "{}", r.text);
     let done = dispatcher::drain_once(&app.db, &mailer(&app), later(2))

@@ -4,6 +4,7 @@
 use crate::support;
 
 use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
 use serde_json::json;
 use support::{As, TestApp, spawn_app, spawn_app_with};
 
@@ -221,13 +222,8 @@ async fn the_weekly_digest_respects_opt_out_and_locale_once_per_week() {
     .expect(400);
 
     let r = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "merchant_weekly", "as_of": AS_OF}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "merchant_weekly", "as_of": AS_OF}))
+        .await;
     assert_eq!(r.body["recipients"], 2, "{}", r.text);
     assert_eq!(r.body["queued"], 2, "{}", r.text);
     let weekly: Vec<_> = app
@@ -259,25 +255,16 @@ async fn the_weekly_digest_respects_opt_out_and_locale_once_per_week() {
     assert!(en_row.text_body.contains("GMV BY CHANNEL"));
     assert!(en_row.html_body.contains("lang=\"en\""));
 
-    // Later the same week: nothing new. The next week: one more each.
+    // Later the same week: nothing new. Another week (runs may not be in the future, so the
+    // week before): one more each.
     let again = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "merchant_weekly", "as_of": "2026-11-29T15:00:00Z"}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "merchant_weekly", "as_of": "2026-11-28T15:00:00Z"}))
+        .await;
     assert_eq!(again.body["queued"], 0, "{}", again.text);
     assert_eq!(again.body["duplicates"], 2, "{}", again.text);
     let next = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "merchant_weekly", "as_of": "2026-11-30T01:00:00Z"}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "merchant_weekly", "as_of": "2026-11-16T01:00:00Z"}))
+        .await;
     assert_eq!(next.body["queued"], 2, "{}", next.text);
 }
 
@@ -351,13 +338,8 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
     support::insert_gmv_day(&app.db, belt, "2026-11-01", "storefront", 1_000_000_000).await;
 
     let r = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "staff_daily", "as_of": AS_OF}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
+        .await;
     assert_eq!(r.body["recipients"], 2, "{}", r.text);
     assert_eq!(r.body["queued"], 2, "{}", r.text);
     let rows: Vec<_> = app
@@ -409,13 +391,8 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
     assert!(row.text_body.contains("未达档 1 个"), "{}", row.text_body);
 
     let again = app
-        .post(
-            "/api/v1/digests",
-            &As::Admin,
-            json!({"kind": "staff_daily", "as_of": "2026-11-23T12:00:00Z"}),
-        )
-        .await
-        .expect(200);
+        .digest(json!({"kind": "staff_daily", "as_of": "2026-11-23T12:00:00Z"}))
+        .await;
     assert_eq!(again.body["queued"], 0, "{}", again.text);
     assert_eq!(again.body["duplicates"], 2, "{}", again.text);
 }
@@ -562,13 +539,8 @@ async fn the_staff_digest_and_the_programme_summary_show_the_same_figures() {
     .await
     .unwrap();
     let ctx = serde_json::to_value(&ctx).unwrap();
-    app.post(
-        "/api/v1/digests",
-        &As::Admin,
-        json!({"kind": "staff_daily", "as_of": AS_OF}),
-    )
-    .await
-    .expect(200);
+    app.digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
+        .await;
     let mail = app
         .outbox()
         .await
@@ -831,20 +803,10 @@ async fn email_samples_in_docs_match_the_templates() {
     )
     .await;
     support::insert_gmv_day(&app.db, en, "2026-11-20", "storefront", 1_234_567_800).await;
-    app.post(
-        "/api/v1/digests",
-        &As::Admin,
-        json!({"kind": "merchant_weekly", "as_of": AS_OF}),
-    )
-    .await
-    .expect(200);
-    app.post(
-        "/api/v1/digests",
-        &As::Admin,
-        json!({"kind": "staff_daily", "as_of": AS_OF}),
-    )
-    .await
-    .expect(200);
+    app.digest(json!({"kind": "merchant_weekly", "as_of": AS_OF}))
+        .await;
+    app.digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
+        .await;
     let rows = app.outbox().await;
     let pick = |f: &dyn Fn(&entity::email_outbox::Model) -> bool| {
         rows.iter().find(|r| f(r)).unwrap().html_body.clone()
@@ -883,4 +845,51 @@ async fn email_samples_in_docs_match_the_templates() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_digest_runs_in_the_background_and_is_read_by_its_id() {
+    let app = spawn_app_with(&[("STAFF_DIGEST_TO", "ops@example.cn")]).await;
+    let done = app
+        .digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
+        .await;
+    assert_eq!(done.body["kind"], "staff_daily", "{}", done.text);
+    assert_eq!(done.body["trigger"], "api");
+    assert_eq!(
+        done.body["as_of"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        AS_OF.parse::<DateTime<Utc>>().unwrap()
+    );
+    assert_eq!(done.body["recipients"], 1);
+    assert_eq!(done.body["queued"], 1);
+    assert_eq!(done.body["duplicates"], 0);
+    assert!(done.body["finished_at"].is_string(), "{}", done.text);
+
+    // A future as_of is refused before anything starts.
+    app.post(
+        "/api/v1/digests",
+        &As::Admin,
+        json!({"kind": "staff_daily", "as_of": "2099-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect_error(422, "as_of_in_future");
+    let runs = entity::job_run::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+
+    // An evaluation run is not a digest run, and an unknown id is nobody's.
+    let evaluation = app.evaluate(AS_OF).await;
+    for id in [evaluation["id"].as_i64().unwrap(), 9_999] {
+        app.get(&format!("/api/v1/digests/{id}"), &As::Admin)
+            .await
+            .expect_error(404, "not_found");
+    }
+    let analyst = As::Staff(app.staff_token("analyst").await);
+    let seen = app
+        .get(&format!("/api/v1/digests/{}", done.body["id"]), &analyst)
+        .await
+        .expect(200);
+    assert_eq!(seen.body, done.body);
 }

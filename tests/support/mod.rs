@@ -470,6 +470,27 @@ impl TestApp {
         self.finished_run(&location).await
     }
 
+    /// Starts a digest run with `body` (202, `running`, with its `Location`) and waits for it
+    /// to finish `ok`; the answer is the finished run as `GET /digests/{id}` shows it.
+    pub async fn digest(&self, body: Value) -> Response {
+        let started = self
+            .post("/api/v1/digests", &As::Admin, body)
+            .await
+            .expect(202);
+        assert_eq!(started.body["status"], "running", "{}", started.text);
+        let location = started.headers["location"].to_str().unwrap().to_string();
+        assert_eq!(location, format!("/api/v1/digests/{}", started.body["id"]));
+        for _ in 0..1200 {
+            let r = self.get(&location, &As::Admin).await.expect(200);
+            if r.body["status"] != "running" {
+                assert_eq!(r.body["status"], "ok", "{}", r.text);
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{location} still running after 60 s");
+    }
+
     /// Polls a run's `Location` until it is no longer `running` (at most 60 s).
     pub async fn finished_run(&self, location: &str) -> Value {
         for _ in 0..1200 {
