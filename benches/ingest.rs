@@ -1,7 +1,8 @@
 //! Ingestion throughput: `POST /api/v1/gmv/records` (1,000 records per request, through HTTP,
-//! with validation, idempotency checks and roll-ups) against a raw bulk insert of the same rows
-//! into `gmv_record` of a fresh database (multi-row INSERT, one transaction per 1,000 rows, no
-//! roll-ups). Runs on SQLite always and on PostgreSQL when `BENCH_DATABASE_URL` is set.
+//! with validation, idempotency checks and roll-ups) against raw bulk inserts of the same rows
+//! into `gmv_record` of a fresh database: multi-row INSERTs (one transaction per 1,000 rows, no
+//! roll-ups) and, on PostgreSQL, `COPY … FROM STDIN` (one COPY and transaction per 1,000 rows).
+//! Runs on SQLite always and on PostgreSQL when `BENCH_DATABASE_URL` is set.
 //!
 //! `cargo bench --bench ingest` (`BENCH_BATCHES=n` changes the number of batches, default 20).
 //! Writes `bench-results/ingest.json`.
@@ -33,6 +34,8 @@ struct Run {
     rows: usize,
     endpoint: f64,
     raw: f64,
+    /// PostgreSQL only: `COPY … FROM STDIN` of the same rows.
+    copy: Option<f64>,
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
                 &data,
                 &sqlite("endpoint"),
                 &sqlite("raw"),
+                None,
                 tmp.path(),
             )
             .await,
@@ -61,17 +65,24 @@ fn main() {
         {
             let a = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
             let b = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
-            runs.push(run("postgres", &data, &a.1, &b.1, tmp.path()).await);
-            common::drop_pg(&base, &a.0).await;
-            common::drop_pg(&base, &b.0).await;
+            let c = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
+            runs.push(run("postgres", &data, &a.1, &b.1, Some(&c.1), tmp.path()).await);
+            for (name, _) in [a, b, c] {
+                common::drop_pg(&base, &name).await;
+            }
         }
     });
     println!();
-    println!("| backend | rows | endpoint s | endpoint rec/s | raw s | raw rec/s | endpoint/raw |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| backend | rows | endpoint s | endpoint rec/s | raw s | raw rec/s | endpoint/raw | COPY s | COPY rec/s | endpoint/COPY |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &runs {
+        let copy = r.copy.map_or("— | — | —".to_string(), |c| {
+            format!("{c:.2} | {:.0} | {:.2}", r.rows as f64 / c, c / r.endpoint)
+        });
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {copy} |",
             r.backend,
             r.rows,
             r.endpoint,
@@ -98,6 +109,9 @@ fn main() {
                     "raw_secs": r.raw,
                     "raw_records_per_sec": r.rows as f64 / r.raw,
                     "endpoint_to_raw": r.raw / r.endpoint,
+                    "copy_secs": r.copy,
+                    "copy_records_per_sec": r.copy.map(|c| r.rows as f64 / c),
+                    "endpoint_to_copy": r.copy.map(|c| c / r.endpoint),
                 })
             })
             .collect(),
@@ -149,6 +163,7 @@ async fn run(
     data: &[Vec<Value>],
     endpoint_url: &str,
     raw_url: &str,
+    copy_url: Option<&str>,
     tmp: &std::path::Path,
 ) -> Run {
     let rows = data.iter().map(Vec::len).sum();
@@ -156,11 +171,19 @@ async fn run(
     let endpoint = endpoint(data, endpoint_url, tmp).await;
     eprintln!("{backend}: {rows} rows by raw insert…");
     let raw = raw(data, raw_url).await;
+    let copy = match copy_url {
+        Some(url) => {
+            eprintln!("{backend}: {rows} rows by COPY…");
+            Some(copy(data, url).await)
+        }
+        None => None,
+    };
     Run {
         backend,
         rows,
         endpoint,
         raw,
+        copy,
     }
 }
 
@@ -243,14 +266,9 @@ async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path) -> f64 
     secs
 }
 
-/// Seconds to insert the same rows straight into `gmv_record`: one transaction and multi-row
-/// INSERT statements per 1,000 rows, no checks, no roll-ups.
-async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
-    let database = db::connect(url).await.expect("connect");
-    db::migrate(&database).await.expect("migrate");
-    let now = Utc::now();
-    let batches: Vec<Vec<GmvRecord>> = data
-        .iter()
+/// The request bodies' records as the GMV service reads them.
+fn parsed(data: &[Vec<Value>], now: DateTime<Utc>) -> Vec<Vec<GmvRecord>> {
+    data.iter()
         .map(|records| {
             records
                 .iter()
@@ -260,21 +278,86 @@ async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// The columns both baselines write.
+const COLUMNS: [&str; 12] = [
+    "merchant_id",
+    "external_id",
+    "occurred_at",
+    "local_day",
+    "amount",
+    "currency",
+    "channel",
+    "product_id",
+    "creator_id",
+    "corrects",
+    "body_hash",
+    "created_at",
+];
+
+/// Seconds to `COPY … FROM STDIN` (CSV) the same rows into `gmv_record` of a fresh PostgreSQL
+/// database, indexes and all: one COPY and one transaction per 1,000 rows, like the endpoint's
+/// requests. PostgreSQL's fastest way in, and so the strongest baseline.
+async fn copy(data: &[Vec<Value>], url: &str) -> f64 {
+    let database = db::connect(url).await.expect("connect");
+    db::migrate(&database).await.expect("migrate");
+    let now = Utc::now();
+    let batches = parsed(data, now);
+    let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let optional = |s: &Option<String>| s.as_deref().map(quoted).unwrap_or_default();
+    let csv: Vec<Vec<u8>> = batches
+        .iter()
+        .map(|batch| {
+            let mut out = String::new();
+            for r in batch {
+                out.push_str(&format!(
+                    "1,{},{},{},{},CNY,{},{},{},{},{},{}\n",
+                    quoted(&r.external_id),
+                    r.occurred_at.to_rfc3339(),
+                    r.local_day,
+                    r.amount,
+                    r.channel.as_str(),
+                    optional(&r.product_id),
+                    optional(&r.creator_id),
+                    optional(&r.corrects),
+                    quoted(&r.body_hash),
+                    now.to_rfc3339(),
+                ));
+            }
+            out.into_bytes()
+        })
         .collect();
-    let columns = [
-        "merchant_id",
-        "external_id",
-        "occurred_at",
-        "local_day",
-        "amount",
-        "currency",
-        "channel",
-        "product_id",
-        "creator_id",
-        "corrects",
-        "body_hash",
-        "created_at",
-    ];
+    let statement = format!(
+        "COPY gmv_record ({}) FROM STDIN (FORMAT csv)",
+        COLUMNS.join(", ")
+    );
+    let pool = database.get_postgres_connection_pool().clone();
+    let started = Instant::now();
+    for batch in &csv {
+        let mut conn = pool.acquire().await.expect("connection");
+        let mut tx = sea_orm::sqlx::Connection::begin(&mut *conn)
+            .await
+            .expect("begin");
+        let mut copy = tx.copy_in_raw(&statement).await.expect("COPY");
+        copy.send(batch.as_slice()).await.expect("COPY data");
+        copy.finish().await.expect("COPY finished");
+        tx.commit().await.expect("commit");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    database.close().await.ok();
+    secs
+}
+
+/// Seconds to insert the same rows straight into `gmv_record`: one transaction and multi-row
+/// INSERT statements per 1,000 rows, no checks, no roll-ups.
+async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
+    let database = db::connect(url).await.expect("connect");
+    db::migrate(&database).await.expect("migrate");
+    let now = Utc::now();
+    let batches = parsed(data, now);
+    let columns = COLUMNS;
     let per_statement = match database.get_database_backend() {
         DbBackend::Postgres => 65_535 / columns.len(),
         _ => 32_766 / columns.len(),
