@@ -373,6 +373,9 @@ async fn insert_records(
         C::CreatedAt,
     ];
     let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        return insert_records_pg(txn, merchant_id, records, now).await;
+    }
     let mut inserted = HashSet::with_capacity(records.len());
     for chunk in records.chunks(rows_per_statement(backend, columns.len())) {
         let mut q = Query::insert();
@@ -405,6 +408,59 @@ async fn insert_records(
         }
     }
     Ok(inserted)
+}
+
+/// PostgreSQL: the whole batch as one `jsonb` parameter, expanded by `jsonb_to_recordset`, in
+/// one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`. Four parameters instead of twelve
+/// per record, so the server parses and binds a few bytes rather than twelve thousand values.
+async fn insert_records_pg(
+    txn: &DatabaseTransaction,
+    merchant_id: i64,
+    records: &[&GmvRecord],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    if records.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "external_id": r.external_id,
+                "occurred_at": r.occurred_at.to_rfc3339(),
+                "local_day": r.local_day.to_string(),
+                "amount": r.amount,
+                "channel": r.channel.as_str(),
+                "product_id": r.product_id,
+                "creator_id": r.creator_id,
+                "corrects": r.corrects,
+                "body_hash": r.body_hash,
+            })
+        })
+        .collect();
+    let sql = "INSERT INTO gmv_record (merchant_id, external_id, occurred_at, local_day, amount, \
+               currency, channel, product_id, creator_id, corrects, body_hash, created_at) \
+               SELECT $1, x.external_id, x.occurred_at, x.local_day, x.amount, $2, x.channel, \
+               x.product_id, x.creator_id, x.corrects, x.body_hash, $3 \
+               FROM jsonb_to_recordset($4::jsonb) AS x(external_id text, occurred_at timestamptz, \
+               local_day date, amount bigint, channel text, product_id text, creator_id text, \
+               corrects text, body_hash text) \
+               ON CONFLICT (merchant_id, external_id) DO NOTHING RETURNING external_id";
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [
+                merchant_id.into(),
+                crate::domain::gmv::CURRENCY.into(),
+                now.into(),
+                serde_json::Value::Array(rows).into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| Ok(row.try_get::<String>("", "external_id")?))
+        .collect()
 }
 
 /// `INSERT … ON CONFLICT (pk) DO UPDATE SET amount = amount + excluded.amount, records = …`
