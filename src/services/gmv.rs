@@ -224,7 +224,13 @@ async fn write_batch(
             _ => None,
         })
         .collect();
-    let inserted = insert_records(&txn, merchant_id, &new, now).await?;
+    // PostgreSQL writes the records, the roll-ups and `last_gmv_at` in one statement.
+    let all_in_one = txn.get_database_backend() == DbBackend::Postgres;
+    let inserted = if all_in_one {
+        insert_batch_pg(&txn, merchant_id, &new, now).await?
+    } else {
+        insert_records(&txn, merchant_id, &new, now).await?
+    };
 
     // With the merchant lock held every planned insert lands; should one not (a row that
     // appeared without taking the lock), it is answered from the stored row and left out of
@@ -241,8 +247,10 @@ async fn write_batch(
             rollups.add(r);
         }
     }
-    write_rollups(&txn, merchant_id, &rollups).await?;
-    if !inserted.is_empty() {
+    if !all_in_one {
+        write_rollups(&txn, merchant_id, &rollups).await?;
+    }
+    if !all_in_one && !inserted.is_empty() {
         merchant::Entity::update_many()
             .col_expr(merchant::Column::LastGmvAt, Expr::value(now))
             .filter(merchant::Column::Id.eq(merchant_id))
@@ -373,9 +381,6 @@ async fn insert_records(
         C::CreatedAt,
     ];
     let backend = txn.get_database_backend();
-    if backend == DbBackend::Postgres {
-        return insert_records_pg(txn, merchant_id, records, now).await;
-    }
     let mut inserted = HashSet::with_capacity(records.len());
     for chunk in records.chunks(rows_per_statement(backend, columns.len())) {
         let mut q = Query::insert();
@@ -410,10 +415,11 @@ async fn insert_records(
     Ok(inserted)
 }
 
-/// PostgreSQL: the whole batch as one `jsonb` parameter, expanded by `jsonb_to_recordset`, in
-/// one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`. Four parameters instead of twelve
-/// per record, so the server parses and binds a few bytes rather than twelve thousand values.
-async fn insert_records_pg(
+/// PostgreSQL: the whole batch in one statement. The records arrive as one `jsonb` parameter,
+/// expanded by `jsonb_to_recordset` (four parameters instead of twelve per record), and are
+/// inserted with `ON CONFLICT DO NOTHING RETURNING`; what was inserted is added to the merchant,
+/// product and creator roll-ups and moves `last_gmv_at`, in the same statement.
+async fn insert_batch_pg(
     txn: &DatabaseTransaction,
     merchant_id: i64,
     records: &[&GmvRecord],
@@ -438,14 +444,39 @@ async fn insert_records_pg(
             })
         })
         .collect();
-    let sql = "INSERT INTO gmv_record (merchant_id, external_id, occurred_at, local_day, amount, \
+    // The rows actually inserted feed the three roll-ups and `last_gmv_at` in the same
+    // statement, so a row that lost a race is neither stored twice nor counted.
+    let sql = "WITH ins AS (\
+               INSERT INTO gmv_record (merchant_id, external_id, occurred_at, local_day, amount, \
                currency, channel, product_id, creator_id, corrects, body_hash, created_at) \
                SELECT $1, x.external_id, x.occurred_at, x.local_day, x.amount, $2, x.channel, \
                x.product_id, x.creator_id, x.corrects, x.body_hash, $3 \
                FROM jsonb_to_recordset($4::jsonb) AS x(external_id text, occurred_at timestamptz, \
                local_day date, amount bigint, channel text, product_id text, creator_id text, \
                corrects text, body_hash text) \
-               ON CONFLICT (merchant_id, external_id) DO NOTHING RETURNING external_id";
+               ON CONFLICT (merchant_id, external_id) DO NOTHING \
+               RETURNING external_id, local_day, channel, amount, product_id, creator_id), \
+               m AS (INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
+               SELECT $1, local_day, channel, SUM(amount), COUNT(*) FROM ins \
+               GROUP BY local_day, channel \
+               ON CONFLICT (merchant_id, day, channel) DO UPDATE SET \
+               amount = gmv_daily_merchant.amount + excluded.amount, \
+               records = gmv_daily_merchant.records + excluded.records), \
+               p AS (INSERT INTO gmv_daily_product (merchant_id, product_id, day, channel, amount, \
+               records) SELECT $1, product_id, local_day, channel, SUM(amount), COUNT(*) FROM ins \
+               WHERE product_id IS NOT NULL GROUP BY product_id, local_day, channel \
+               ON CONFLICT (merchant_id, product_id, day, channel) DO UPDATE SET \
+               amount = gmv_daily_product.amount + excluded.amount, \
+               records = gmv_daily_product.records + excluded.records), \
+               c AS (INSERT INTO gmv_daily_creator (creator_id, merchant_id, day, channel, amount, \
+               records) SELECT creator_id, $1, local_day, channel, SUM(amount), COUNT(*) FROM ins \
+               WHERE creator_id IS NOT NULL GROUP BY creator_id, local_day, channel \
+               ON CONFLICT (creator_id, merchant_id, day, channel) DO UPDATE SET \
+               amount = gmv_daily_creator.amount + excluded.amount, \
+               records = gmv_daily_creator.records + excluded.records), \
+               u AS (UPDATE merchant SET last_gmv_at = $3 WHERE id = $1 \
+               AND (last_gmv_at IS NULL OR last_gmv_at < $3) AND EXISTS (SELECT 1 FROM ins)) \
+               SELECT external_id FROM ins";
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
