@@ -4,7 +4,10 @@
 //! roll-ups) and, on PostgreSQL, `COPY … FROM STDIN` (one COPY and transaction per 1,000 rows).
 //! Runs on SQLite always and on PostgreSQL when `BENCH_DATABASE_URL` is set.
 //!
-//! `cargo bench --bench ingest` (`BENCH_BATCHES=n` changes the number of batches, default 20).
+//! A second row sends the same batches from 8 merchants at once.
+//!
+//! `cargo bench --bench ingest` (`BENCH_BATCHES=n` changes the number of batches, default 24:
+//! three per merchant in the concurrency row).
 //! Writes `bench-results/ingest.json`.
 
 mod common;
@@ -17,7 +20,7 @@ use merchant_incentives::{
     app::{self, AppState},
     config::Config,
     db,
-    domain::{gmv::GmvRecord, uscc::check_char},
+    domain::{gmv::GmvRecord, uscc::synthetic},
 };
 use poem::listener::Acceptor;
 use sea_orm::{
@@ -28,18 +31,22 @@ use serde_json::{Value, json};
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 const BATCH: usize = 1_000;
+/// Merchants sending their batches at the same time in the concurrency row.
+const CONCURRENT: usize = 8;
 
 struct Run {
     backend: &'static str,
     rows: usize,
     endpoint: f64,
+    /// The same batches sent by [`CONCURRENT`] merchants at once.
+    concurrent: f64,
     raw: f64,
     /// PostgreSQL only: `COPY … FROM STDIN` of the same rows.
     copy: Option<f64>,
 }
 
 fn main() {
-    let batches: usize = common::setting("BENCH_BATCHES", 20);
+    let batches: usize = common::setting("BENCH_BATCHES", 24);
     let machine = common::machine();
     let load_before = common::load_average();
     let rt = common::runtime();
@@ -53,6 +60,7 @@ fn main() {
                 "sqlite",
                 &data,
                 &sqlite("endpoint"),
+                &sqlite("concurrent"),
                 &sqlite("raw"),
                 None,
                 tmp.path(),
@@ -66,27 +74,29 @@ fn main() {
             let a = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
             let b = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
             let c = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
-            runs.push(run("postgres", &data, &a.1, &b.1, Some(&c.1), tmp.path()).await);
-            for (name, _) in [a, b, c] {
+            let d = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
+            runs.push(run("postgres", &data, &a.1, &d.1, &b.1, Some(&c.1), tmp.path()).await);
+            for (name, _) in [a, b, c, d] {
                 common::drop_pg(&base, &name).await;
             }
         }
     });
     println!();
     println!(
-        "| backend | rows | endpoint s | endpoint rec/s | raw s | raw rec/s | endpoint/raw | COPY s | COPY rec/s | endpoint/COPY |"
+        "| backend | rows | endpoint s | endpoint rec/s | {CONCURRENT} merchants rec/s | raw s | raw rec/s | endpoint/raw | COPY s | COPY rec/s | endpoint/COPY |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &runs {
         let copy = r.copy.map_or("— | — | —".to_string(), |c| {
             format!("{c:.2} | {:.0} | {:.2}", r.rows as f64 / c, c / r.endpoint)
         });
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {copy} |",
+            "| {} | {} | {:.2} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {copy} |",
             r.backend,
             r.rows,
             r.endpoint,
             r.rows as f64 / r.endpoint,
+            r.rows as f64 / r.concurrent,
             r.raw,
             r.rows as f64 / r.raw,
             r.raw / r.endpoint,
@@ -106,6 +116,9 @@ fn main() {
                     "rows": r.rows,
                     "endpoint_secs": r.endpoint,
                     "endpoint_records_per_sec": r.rows as f64 / r.endpoint,
+                    "concurrent_merchants": CONCURRENT,
+                    "concurrent_secs": r.concurrent,
+                    "concurrent_records_per_sec": r.rows as f64 / r.concurrent,
                     "raw_secs": r.raw,
                     "raw_records_per_sec": r.rows as f64 / r.raw,
                     "endpoint_to_raw": r.raw / r.endpoint,
@@ -162,13 +175,18 @@ async fn run(
     backend: &'static str,
     data: &[Vec<Value>],
     endpoint_url: &str,
+    concurrent_url: &str,
     raw_url: &str,
     copy_url: Option<&str>,
     tmp: &std::path::Path,
 ) -> Run {
     let rows = data.iter().map(Vec::len).sum();
     eprintln!("{backend}: {rows} rows through the endpoint…");
-    let endpoint = endpoint(data, endpoint_url, tmp).await;
+    let one = endpoint(data, endpoint_url, tmp, 1).await;
+    eprintln!("{backend}: {rows} rows through the endpoint from {CONCURRENT} merchants at once…");
+    let dir = tmp.join(format!("{backend}-concurrent"));
+    std::fs::create_dir_all(&dir).expect("a folder for the concurrent run");
+    let concurrent = endpoint(data, concurrent_url, &dir, CONCURRENT).await;
     eprintln!("{backend}: {rows} rows by raw insert…");
     let raw = raw(data, raw_url).await;
     let copy = match copy_url {
@@ -181,14 +199,15 @@ async fn run(
     Run {
         backend,
         rows,
-        endpoint,
+        endpoint: one,
+        concurrent,
         raw,
         copy,
     }
 }
 
 /// Seconds to post every batch through HTTP to the real app.
-async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path) -> f64 {
+async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path, merchants: usize) -> f64 {
     let env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), url.to_string()),
         ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
@@ -213,51 +232,67 @@ async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path) -> f64 
     let base = format!("http://{addr}/api/v1");
     let client = reqwest::Client::new();
 
-    let mut body = String::from("91330782");
-    body.push_str("BENCH0001");
-    body.push(check_char(body.as_bytes()).unwrap());
-    let applied: Value = client
-        .post(format!("{base}/merchants"))
-        .json(&json!({
-            "kind": "industry_belt", "legal_name": "义乌市压测日用品有限公司",
-            "display_name": "压测店", "uscc": body, "contact_email": "bench@example.cn",
-            "province": "浙江", "city": "金华", "category": "日用百货",
-            "industry_belt": "义乌小商品",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = applied["merchant"]["id"].as_i64().expect("applied");
-    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
-    let approved = client
-        .post(format!("{base}/merchants/{id}/decisions"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"action": "approve", "reason": ""}))
-        .send()
-        .await
-        .unwrap();
-    assert!(approved.status().is_success());
-
-    let bodies: Vec<Vec<u8>> = data
-        .iter()
-        .map(|records| serde_json::to_vec(&json!({ "records": records })).unwrap())
-        .collect();
-    let started = Instant::now();
-    for b in bodies {
-        let resp = client
-            .post(format!("{base}/gmv/records"))
-            .header("X-API-Key", &key)
-            .header("content-type", "application/json")
-            .body(b)
+    let mut keys = Vec::with_capacity(merchants);
+    for n in 0..merchants {
+        let applied: Value = client
+            .post(format!("{base}/merchants"))
+            .json(&json!({
+                "kind": "industry_belt", "legal_name": format!("义乌市压测{n}号日用品有限公司"),
+                "display_name": format!("压测{n}号店"), "uscc": synthetic("330782", n as u64),
+                "contact_email": "bench@example.cn",
+                "province": "浙江", "city": "金华", "category": "日用百货",
+                "industry_belt": "义乌小商品",
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = applied["merchant"]["id"].as_i64().expect("applied");
+        keys.push(applied["api_key"]["key"].as_str().unwrap().to_string());
+        let approved = client
+            .post(format!("{base}/merchants/{id}/decisions"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"action": "approve", "reason": ""}))
             .send()
             .await
             .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.status());
-        let out: Value = resp.json().await.unwrap();
-        assert_eq!(out["created"], BATCH, "{}", out["results"]);
+        assert!(approved.status().is_success());
+    }
+
+    // Batch i is merchant (i mod merchants)'s; each merchant sends its batches one after the
+    // other, all merchants at once.
+    let mut per_merchant: Vec<Vec<Vec<u8>>> = vec![Vec::new(); merchants];
+    for (i, records) in data.iter().enumerate() {
+        per_merchant[i % merchants]
+            .push(serde_json::to_vec(&json!({ "records": records })).unwrap());
+    }
+    let started = Instant::now();
+    let senders: Vec<_> = per_merchant
+        .into_iter()
+        .zip(keys)
+        .map(|(bodies, key)| {
+            let (client, base) = (client.clone(), base.clone());
+            tokio::spawn(async move {
+                for b in bodies {
+                    let resp = client
+                        .post(format!("{base}/gmv/records"))
+                        .header("X-API-Key", &key)
+                        .header("content-type", "application/json")
+                        .body(b)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(resp.status().is_success(), "{}", resp.status());
+                    let out: Value = resp.json().await.unwrap();
+                    assert_eq!(out["created"], BATCH, "{}", out["results"]);
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.await.expect("a sender panicked");
     }
     let secs = started.elapsed().as_secs_f64();
     let _ = tx.send(());
