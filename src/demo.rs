@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use entity::{merchant, merchant_decision};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Set};
 use serde_json::Value as Json;
 
 use crate::{
@@ -233,8 +233,7 @@ pub async fn run(
                 Some(belt.to_string()),
             )
         };
-        let txn = db.begin().await?;
-        let m = merchant::ActiveModel {
+        let row = merchant::ActiveModel {
             kind: Set(kind),
             status: Set(MerchantStatus::Approved),
             legal_name: Set(legal),
@@ -254,22 +253,32 @@ pub async fn run(
             updated_at: Set(now),
             ..Default::default()
         };
-        let m = merchant::Entity::insert(m)
-            .exec_with_returning(&txn)
-            .await?;
-        merchant_decision::Entity::insert(merchant_decision::ActiveModel {
-            merchant_id: Set(m.id),
-            actor: Set("staff:demo".into()),
-            action: Set(DecisionAction::Approve),
-            reason: Set("演示数据".into()),
-            from_status: Set(MerchantStatus::Submitted),
-            to_status: Set(MerchantStatus::Approved),
-            created_at: Set(now),
-            ..Default::default()
+        // The merchant and its approval in one write transaction, retried like every other.
+        let m = crate::db::retry(|| {
+            let row = row.clone();
+            async move {
+                let txn = crate::db::begin_write(db).await?;
+                let m = merchant::Entity::insert(row)
+                    .exec_with_returning(&txn)
+                    .await?;
+                merchant_decision::Entity::insert(merchant_decision::ActiveModel {
+                    merchant_id: Set(m.id),
+                    actor: Set("staff:demo".into()),
+                    action: Set(DecisionAction::Approve),
+                    reason: Set("演示数据".into()),
+                    from_status: Set(MerchantStatus::Submitted),
+                    to_status: Set(MerchantStatus::Approved),
+                    created_at: Set(now),
+                    ..Default::default()
+                })
+                .exec_without_returning(&txn)
+                .await?;
+                txn.commit().await?;
+                Ok::<_, sea_orm::DbErr>(m)
+            }
         })
-        .exec_without_returning(&txn)
-        .await?;
-        txn.commit().await.context("writing a demo merchant")?;
+        .await
+        .context("writing a demo merchant")?;
 
         let records = merchant_gmv(&mut rng, m.id, &creators, first, today);
         records_total += write_gmv(db, m.id, &records, now)
