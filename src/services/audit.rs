@@ -16,16 +16,16 @@ pub async fn record<C: ConnectionTrait>(
     target: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbErr> {
-    audit_log::ActiveModel {
+    let row = audit_log::ActiveModel {
         actor: Set(actor.to_string()),
         action: Set(action.to_string()),
         target: Set(target.to_string()),
         detail: Set(detail.to_string()),
         created_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    };
+    // A busy database must not cost the audit trail an entry.
+    crate::db::retry(|| row.clone().insert(db)).await?;
     Ok(())
 }
 
