@@ -7,10 +7,46 @@
 
 use sea_orm::{Iterable, entity::prelude::*};
 
-/// Spells each variant's value once more for `as_str`/`Display` and `parse`; the unit tests
-/// check that this spelling agrees with the column and the document for every variant.
-macro_rules! values {
-    ($t:ident { $($v:ident => $s:literal),+ $(,)? }) => {
+/// One stored-and-sent enumeration: the column type (`db_type`), the document's enum and the
+/// serde type, with each variant's value spelled once and used for all three, for `as_str` /
+/// `Display` and for `parse`. The unit tests check the column, the document and the code agree
+/// for every variant. An `#[oai(…)]` before `pub enum` names the document's schema.
+macro_rules! column_enum {
+    (
+        $(#[doc = $doc:literal])*
+        $(#[oai($($oai:tt)*)])?
+        pub enum $t:ident($db:literal) {
+            $($(#[doc = $vdoc:literal])* $v:ident => $s:literal),+ $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            EnumIter,
+            DeriveActiveEnum,
+            poem_openapi::Enum,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[sea_orm(rs_type = "String", db_type = $db)]
+        $(#[oai($($oai)*)])?
+        pub enum $t {
+            $(
+                $(#[doc = $vdoc])*
+                #[sea_orm(string_value = $s)]
+                #[oai(rename = $s)]
+                #[serde(rename = $s)]
+                $v,
+            )+
+        }
+
         impl $t {
             /// The value as stored and as sent.
             pub const fn as_str(self) -> &'static str {
@@ -30,167 +66,65 @@ macro_rules! values {
     };
 }
 
-/// What kind of seller this is.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum MerchantKind {
-    /// A brand merchant (品牌商家), typically selling through its own live streams.
-    Brand,
-    /// A factory or wholesaler of a regional manufacturing cluster (产业带商家).
-    IndustryBelt,
+column_enum! {
+    /// What kind of seller this is.
+    pub enum MerchantKind("String(StringLen::N(16))") {
+        /// A brand merchant (品牌商家), typically selling through its own live streams.
+        Brand => "brand",
+        /// A factory or wholesaler of a regional manufacturing cluster (产业带商家).
+        IndustryBelt => "industry_belt",
+    }
 }
-values!(MerchantKind { Brand => "brand", IndustryBelt => "industry_belt" });
 
-/// Where a merchant is in review.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(24))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum MerchantStatus {
-    /// Applied (or re-applied after changes); waiting for a reviewer.
-    Submitted,
-    /// May report GMV and takes part in programmes.
-    Approved,
-    /// Application refused; final.
-    Rejected,
-    /// The reviewer asked for changes; `PATCH /me` re-submits.
-    ChangesRequested,
-    /// Temporarily barred; its keys answer 403 until reinstated.
-    Suspended,
+column_enum! {
+    /// Where a merchant is in review.
+    pub enum MerchantStatus("String(StringLen::N(24))") {
+        /// Applied (or re-applied after changes); waiting for a reviewer.
+        Submitted => "submitted",
+        /// May report GMV and takes part in programmes.
+        Approved => "approved",
+        /// Application refused; final.
+        Rejected => "rejected",
+        /// The reviewer asked for changes; `PATCH /me` re-submits.
+        ChangesRequested => "changes_requested",
+        /// Temporarily barred; its keys answer 403 until reinstated.
+        Suspended => "suspended",
+    }
 }
-values!(MerchantStatus {
-    Submitted => "submitted",
-    Approved => "approved",
-    Rejected => "rejected",
-    ChangesRequested => "changes_requested",
-    Suspended => "suspended",
-});
 
-/// A decision on a merchant. Reviewers take every one but `resubmit`, which is recorded when
-/// the merchant edits its application.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(24))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionAction {
-    /// submitted → approved
-    Approve,
-    /// submitted → rejected
-    Reject,
-    /// submitted → changes_requested
-    RequestChanges,
-    /// approved → suspended
-    Suspend,
-    /// suspended → approved
-    Reinstate,
-    /// changes_requested → submitted (recorded when the merchant edits its application; a
-    /// reviewer cannot take it)
-    Resubmit,
+column_enum! {
+    /// A decision on a merchant. Reviewers take every one but `resubmit`, which is recorded when
+    /// the merchant edits its application.
+    pub enum DecisionAction("String(StringLen::N(24))") {
+        /// submitted → approved
+        Approve => "approve",
+        /// submitted → rejected
+        Reject => "reject",
+        /// submitted → changes_requested
+        RequestChanges => "request_changes",
+        /// approved → suspended
+        Suspend => "suspend",
+        /// suspended → approved
+        Reinstate => "reinstate",
+        /// changes_requested → submitted (recorded when the merchant edits its application; a
+        /// reviewer cannot take it)
+        Resubmit => "resubmit",
+    }
 }
-values!(DecisionAction {
-    Approve => "approve",
-    Reject => "reject",
-    RequestChanges => "request_changes",
-    Suspend => "suspend",
-    Reinstate => "reinstate",
-    Resubmit => "resubmit",
-});
 
-/// Where the sale happened.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// Sold during a live stream (直播).
-    LiveStream,
-    /// Sold from a short video (短视频).
-    ShortVideo,
-    /// Sold from the shop page (商品卡/店铺).
-    Storefront,
-    /// Anything else.
-    Other,
+column_enum! {
+    /// Where the sale happened.
+    pub enum Channel("String(StringLen::N(16))") {
+        /// Sold during a live stream (直播).
+        LiveStream => "live_stream",
+        /// Sold from a short video (短视频).
+        ShortVideo => "short_video",
+        /// Sold from the shop page (商品卡/店铺).
+        Storefront => "storefront",
+        /// Anything else.
+        Other => "other",
+    }
 }
-values!(Channel {
-    LiveStream => "live_stream",
-    ShortVideo => "short_video",
-    Storefront => "storefront",
-    Other => "other",
-});
 
 impl Channel {
     /// Every channel, in the document's order.
@@ -202,287 +136,102 @@ impl Channel {
     ];
 }
 
-/// Who a programme ranks.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Subject {
-    /// Merchants (subject id: the merchant id).
-    Merchant,
-    /// Creators / 达人 (subject id: the creator id).
-    Creator,
-    /// Products (subject id: `{merchant_id}:{product_id}`).
-    Product,
+column_enum! {
+    /// Who a programme ranks.
+    pub enum Subject("String(StringLen::N(16))") {
+        /// Merchants (subject id: the merchant id).
+        Merchant => "merchant",
+        /// Creators / 达人 (subject id: the creator id).
+        Creator => "creator",
+        /// Products (subject id: `{merchant_id}:{product_id}`).
+        Product => "product",
+    }
 }
-values!(Subject { Merchant => "merchant", Creator => "creator", Product => "product" });
 
-/// What is measured.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Net GMV over all channels.
-    Gmv,
-    /// Net GMV of one `channel`.
-    ChannelGmv,
+column_enum! {
+    /// What is measured.
+    pub enum Metric("String(StringLen::N(16))") {
+        /// Net GMV over all channels.
+        Gmv => "gmv",
+        /// Net GMV of one `channel`.
+        ChannelGmv => "channel_gmv",
+    }
 }
-values!(Metric { Gmv => "gmv", ChannelGmv => "channel_gmv" });
 
-/// The calendar unit of a programme's periods.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum PeriodKind {
-    /// Calendar year.
-    Year,
-    /// Calendar quarter (Jan–Mar, Apr–Jun, Jul–Sep, Oct–Dec).
-    Quarter,
-    /// Calendar month.
-    Month,
+column_enum! {
+    /// The calendar unit of a programme's periods.
+    pub enum PeriodKind("String(StringLen::N(16))") {
+        /// Calendar year.
+        Year => "year",
+        /// Calendar quarter (Jan–Mar, Apr–Jun, Jul–Sep, Oct–Dec).
+        Quarter => "quarter",
+        /// Calendar month.
+        Month => "month",
+    }
 }
-values!(PeriodKind { Year => "year", Quarter => "quarter", Month => "month" });
 
-/// Where a subject stands against the tiers.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename = "Status", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum ProgressStatus {
-    /// The top tier is reached.
-    Achieved,
-    /// The projection reaches the next tier.
-    OnTrack,
-    /// The projection reaches at least 80% of the next tier.
-    AtRisk,
-    /// The projection falls short of 80% of the next tier.
-    Behind,
+column_enum! {
+    /// Where a subject stands against the tiers.
+    #[oai(rename = "Status")]
+    pub enum ProgressStatus("String(StringLen::N(16))") {
+        /// The top tier is reached.
+        Achieved => "achieved",
+        /// The projection reaches the next tier.
+        OnTrack => "on_track",
+        /// The projection reaches at least 80% of the next tier.
+        AtRisk => "at_risk",
+        /// The projection falls short of 80% of the next tier.
+        Behind => "behind",
+    }
 }
-values!(ProgressStatus {
-    Achieved => "achieved",
-    OnTrack => "on_track",
-    AtRisk => "at_risk",
-    Behind => "behind",
-});
 
-/// The language of a message.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(8))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Locale {
-    /// Simplified Chinese (the default).
-    #[sea_orm(string_value = "zh-CN")]
-    #[oai(rename = "zh-CN")]
-    #[serde(rename = "zh-CN")]
-    ZhCn,
-    /// English.
-    En,
+column_enum! {
+    /// The language of a message.
+    pub enum Locale("String(StringLen::N(8))") {
+        /// Simplified Chinese (the default).
+        ZhCn => "zh-CN",
+        /// English.
+        En => "en",
+    }
 }
-values!(Locale { ZhCn => "zh-CN", En => "en" });
 
-/// What an email is: each kind has its templates.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(32))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum EmailKind {
-    /// The merchant's application changed status.
-    OnboardingStatus,
-    /// A subject reached a new tier of a programme.
-    TierAchieved,
-    /// The weekly report to a merchant.
-    MerchantWeekly,
-    /// The daily digest to staff.
-    StaffDaily,
+column_enum! {
+    /// What an email is: each kind has its templates.
+    pub enum EmailKind("String(StringLen::N(32))") {
+        /// The merchant's application changed status.
+        OnboardingStatus => "onboarding_status",
+        /// A subject reached a new tier of a programme.
+        TierAchieved => "tier_achieved",
+        /// The weekly report to a merchant.
+        MerchantWeekly => "merchant_weekly",
+        /// The daily digest to staff.
+        StaffDaily => "staff_daily",
+    }
 }
-values!(EmailKind {
-    OnboardingStatus => "onboarding_status",
-    TierAchieved => "tier_achieved",
-    MerchantWeekly => "merchant_weekly",
-    StaffDaily => "staff_daily",
-});
 
-/// Delivery state of an outbox row.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum EmailStatus {
-    /// Waiting for its (next) attempt at `next_attempt_at`.
-    Pending,
-    /// Claimed by a dispatcher that is sending it now.
-    Sending,
-    /// Accepted by the mail server (or written to `MAIL_DIR`).
-    Sent,
-    /// Given up: the server refused it permanently, or too many attempts failed.
-    Failed,
+column_enum! {
+    /// Delivery state of an outbox row.
+    pub enum EmailStatus("String(StringLen::N(16))") {
+        /// Waiting for its (next) attempt at `next_attempt_at`.
+        Pending => "pending",
+        /// Claimed by a dispatcher that is sending it now.
+        Sending => "sending",
+        /// Accepted by the mail server (or written to `MAIL_DIR`).
+        Sent => "sent",
+        /// Given up: the server refused it permanently, or too many attempts failed.
+        Failed => "failed",
+    }
 }
-values!(EmailStatus {
-    Pending => "pending",
-    Sending => "sending",
-    Sent => "sent",
-    Failed => "failed",
-});
 
-/// Which digest to send.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(32))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum DigestKind {
-    /// The weekly report to every approved merchant that has not opted out.
-    MerchantWeekly,
-    /// The daily digest to the `STAFF_DIGEST_TO` recipients.
-    StaffDaily,
+column_enum! {
+    /// Which digest to send.
+    pub enum DigestKind("String(StringLen::N(32))") {
+        /// The weekly report to every approved merchant that has not opted out.
+        MerchantWeekly => "merchant_weekly",
+        /// The daily digest to the `STAFF_DIGEST_TO` recipients.
+        StaffDaily => "staff_daily",
+    }
 }
-values!(DigestKind { MerchantWeekly => "merchant_weekly", StaffDaily => "staff_daily" });
 
 impl DigestKind {
     /// The kind of the emails this digest sends.
@@ -494,104 +243,42 @@ impl DigestKind {
     }
 }
 
-/// Who started a run.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    /// A scheduler tick.
-    Scheduler,
-    /// `POST /api/v1/evaluations`.
-    Api,
-    /// The command line.
-    Cli,
+column_enum! {
+    /// Who started a run.
+    pub enum Trigger("String(StringLen::N(16))") {
+        /// A scheduler tick.
+        Scheduler => "scheduler",
+        /// `POST /api/v1/evaluations`.
+        Api => "api",
+        /// The command line.
+        Cli => "cli",
+    }
 }
-values!(Trigger { Scheduler => "scheduler", Api => "api", Cli => "cli" });
 
-/// Outcome of a run.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename = "Outcome", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum JobOutcome {
-    /// Still going.
-    Running,
-    /// Finished.
-    Ok,
-    /// Stopped by an error (see `error`); the next run starts afresh.
-    Failed,
+column_enum! {
+    /// Outcome of a run.
+    #[oai(rename = "Outcome")]
+    pub enum JobOutcome("String(StringLen::N(16))") {
+        /// Still going.
+        Running => "running",
+        /// Finished.
+        Ok => "ok",
+        /// Stopped by an error (see `error`); the next run starts afresh.
+        Failed => "failed",
+    }
 }
-values!(JobOutcome { Running => "running", Ok => "ok", Failed => "failed" });
 
-/// Staff roles: admins do everything, reviewers decide on merchants, analysts read.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    poem_openapi::Enum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Full access, including programme edits, evaluations and digests.
-    Admin,
-    /// Reviews merchant applications.
-    Reviewer,
-    /// Reads everything, changes nothing.
-    Analyst,
+column_enum! {
+    /// Staff roles: admins do everything, reviewers decide on merchants, analysts read.
+    pub enum Role("String(StringLen::N(16))") {
+        /// Full access, including programme edits, evaluations and digests.
+        Admin => "admin",
+        /// Reviews merchant applications.
+        Reviewer => "reviewer",
+        /// Reads everything, changes nothing.
+        Analyst => "analyst",
+    }
 }
-values!(Role { Admin => "admin", Reviewer => "reviewer", Analyst => "analyst" });
 
 /// Every stored or wire value of every enum here, by type name: what a scan for stray
 /// literals of these values looks for.
