@@ -1,16 +1,14 @@
 use crate::error_code::ErrorCode;
 use crate::{api::codes, error::ApiResult};
-use std::borrow::Cow;
 
-use crate::api::types::{Day, JsonErrorKind, Opt, Parsed, from_json};
+use crate::api::types::{Day, JsonErrorKind, Opt, Parsed, documented_as, from_json};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use poem::web::Data;
 use poem_openapi::{
     Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
-    registry::{MetaSchemaRef, Registry},
-    types::{ParseFromJSON, ParseResult, ToJSON, Type},
+    types::{ParseFromJSON, ParseResult, ToJSON},
 };
 use serde_json::{Value, json};
 
@@ -178,29 +176,7 @@ impl<'de> serde::Deserialize<'de> for RawRecord {
     }
 }
 
-impl Type for RawRecord {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        GmvRecordInput::name()
-    }
-    fn schema_ref() -> MetaSchemaRef {
-        GmvRecordInput::schema_ref()
-    }
-    fn register(registry: &mut Registry) {
-        GmvRecordInput::register(registry)
-    }
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+documented_as!([] RawRecord => GmvRecordInput);
 
 impl ParseFromJSON for RawRecord {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {

@@ -454,29 +454,38 @@ impl<T> Parsed<T> {
     }
 }
 
-impl<T: Type> Type for Parsed<T> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+/// `Type` for a required wrapper the document shows as `$schema` (same name, schema and
+/// registration): the wrapper is what the handler reads, `$schema` what clients see.
+macro_rules! documented_as {
+    ([$($generics:tt)*] $wrapper:ty => $schema:ty) => {
+        impl<$($generics)*> poem_openapi::types::Type for $wrapper {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
 
-    fn name() -> Cow<'static, str> {
-        T::name()
-    }
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-    fn register(registry: &mut Registry) {
-        T::register(registry)
-    }
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
+            fn name() -> std::borrow::Cow<'static, str> {
+                <$schema as poem_openapi::types::Type>::name()
+            }
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                <$schema as poem_openapi::types::Type>::schema_ref()
+            }
+            fn register(registry: &mut poem_openapi::registry::Registry) {
+                <$schema as poem_openapi::types::Type>::register(registry)
+            }
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+    };
 }
+pub(crate) use documented_as;
+
+documented_as!([T: Type] Parsed<T> => T);
 
 impl<T: Type + DeserializeOwned> ParseFromJSON for Parsed<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
