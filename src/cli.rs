@@ -195,12 +195,24 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         state.config.outbox_poll,
         shutdown_signal(),
     ));
+    // So does the webhook dispatcher, for the same reason.
+    let deliverer = crate::services::webhooks::deliver::Deliverer::from_config(
+        &state.config,
+        state.sealer.clone(),
+    )?;
+    let webhooks = tokio::spawn(crate::services::webhooks::deliver::run(
+        state.db.clone(),
+        deliverer,
+        state.config.outbox_poll,
+        shutdown_signal(),
+    ));
     app::serve_on(acceptor, state, shutdown_signal()).await?;
     touches.0.flush(&touches.1).await;
     if let Some(s) = scheduler.as_mut() {
         let _ = s.shutdown().await;
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatcher).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), webhooks).await;
     tracing::info!("stopped");
     Ok(())
 }

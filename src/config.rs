@@ -110,6 +110,17 @@ pub struct Config {
     /// fails as busy (the whole transaction is then retried, a few times), in milliseconds.
     #[arg(long = "database-busy-timeout-ms", env = "DATABASE_BUSY_TIMEOUT_MS", default_value = "5000", value_parser = millis)]
     pub database_busy_timeout: Duration,
+    /// `true` lets webhooks reach loopback, private, link-local and multicast addresses (tests,
+    /// on-premises receivers); otherwise such targets are refused at registration and delivery.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = on_off, action = ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// The key webhook signing secrets are encrypted with: 64 hex digits (32 bytes). Unset, the
+    /// server generates one and keeps it in the database, shared by every replica.
+    #[arg(long = "webhook-secret-key", env = "WEBHOOK_SECRET_KEY", value_parser = hex_key)]
+    pub webhook_secret_key: Option<WebhookKey>,
+    /// How long one webhook delivery may take (connect, send and answer), in milliseconds.
+    #[arg(long = "webhook-timeout-ms", env = "WEBHOOK_TIMEOUT_MS", default_value = "10000", value_parser = millis)]
+    pub webhook_timeout: Duration,
     /// Name of this replica in the job-run ledger (default: host name and pid).
     #[arg(long = "replica-name", env = "REPLICA_NAME", default_value_t = default_replica_name())]
     pub replica: String,
@@ -217,6 +228,24 @@ fn on_off(s: &str) -> Result<bool, String> {
 
 fn is_json(s: &str) -> Result<bool, String> {
     Ok(s == "json")
+}
+
+/// A 32-byte key, kept out of `Debug` output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct WebhookKey(pub [u8; 32]);
+
+impl std::fmt::Debug for WebhookKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookKey(…)")
+    }
+}
+
+fn hex_key(s: &str) -> Result<WebhookKey, String> {
+    let bytes = hex::decode(s).map_err(|_| "expected 64 hex digits".to_string())?;
+    bytes
+        .try_into()
+        .map(WebhookKey)
+        .map_err(|_| "expected 64 hex digits (32 bytes)".to_string())
 }
 
 fn positive(s: &str) -> Result<u64, String> {

@@ -450,6 +450,20 @@ impl From<crate::services::programs::ProgramsError> for AppError {
     }
 }
 
+impl From<crate::services::webhooks::WebhookError> for AppError {
+    fn from(e: crate::services::webhooks::WebhookError) -> Self {
+        use crate::services::webhooks::WebhookError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::NotFound | E::DeliveryNotFound => Self::new(ErrorCode::NotFound, message),
+            E::TooMany => Self::new(ErrorCode::TooManyWebhooks, message),
+            E::Corrupt(_) => Self::internal(e),
+            E::Db(e) => Self::database(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,7 @@ error_codes! {
     NotEditable = ("not_editable", 409, "The application can only be edited while submitted or changes_requested."),
     TooManyKeys = ("too_many_keys", 409, "The merchant already holds the most usable API keys allowed."),
     LastKey = ("last_key", 409, "The only usable API key cannot be revoked."),
+    TooManyWebhooks = ("too_many_webhooks", 409, "The owner already has the most webhook endpoints allowed."),
     ExternalIdConflict = ("external_id_conflict", 409, "A record with this external_id exists with a different body (a per-item result)."),
     // 413, 415.
     PayloadTooLarge = ("payload_too_large", 413, "The request body is larger than 2 MiB."),
@@ -114,6 +115,9 @@ error_codes! {
     CreatorIdInvalid = ("creator_id_invalid", 422, "`creator_id` must be 1–128 printable characters."),
     CorrectsInvalid = ("corrects_invalid", 422, "`corrects` must be 1–128 printable characters."),
     CorrectsUnknown = ("corrects_unknown", 422, "`corrects` names no record of this merchant."),
+    WebhookUrlInvalid = ("webhook_url_invalid", 422, "Not an absolute http or https URL with a host and no credentials."),
+    WebhookUrlForbidden = ("webhook_url_forbidden", 422, "The URL's host does not resolve, or resolves to a loopback, private, link-local or multicast address."),
+    WebhookEventsEmpty = ("webhook_events_empty", 422, "`events` must name at least one event type."),
     CorrectsOnSale = ("corrects_on_sale", 422, "Only a negative amount may correct a record."),
     // 429.
     RateLimited = ("rate_limited", 429, "Too many requests; wait the seconds in `Retry-After`."),

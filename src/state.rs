@@ -23,6 +23,8 @@ pub struct AppState {
     pub admin_token_hash: Option<String>,
     /// API key uses not yet written to `api_key.last_used_at`.
     pub key_touches: Arc<crate::services::merchants::KeyTouches>,
+    /// Encrypts and decrypts webhook signing secrets.
+    pub sealer: Arc<crate::services::webhooks::Sealer>,
 }
 
 impl AppState {
@@ -39,6 +41,9 @@ impl AppState {
                 config.key_rate_per_second,
                 Duration::from_secs(1),
                 config.key_rate_per_second.saturating_mul(2),
+            )),
+            sealer: Arc::new(crate::services::webhooks::Sealer::new(
+                config.webhook_secret_key,
             )),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),

@@ -206,6 +206,12 @@ column_enum! {
         MerchantWeekly => "merchant_weekly",
         /// The daily digest to staff.
         StaffDaily => "staff_daily",
+        /// A subject came within 10% of its next tier's threshold.
+        NearTier => "near_tier",
+        /// A subject's status changed to `at_risk`.
+        AtRisk => "at_risk",
+        /// A webhook endpoint failed for 3 days and was disabled.
+        WebhookDisabled => "webhook_disabled",
     }
 }
 
@@ -305,6 +311,9 @@ pub fn all_values() -> Vec<(&'static str, &'static str)> {
         of("Trigger", Trigger::as_str),
         of("JobOutcome", JobOutcome::as_str),
         of("Role", Role::as_str),
+        of("WebhookEventType", WebhookEventType::as_str),
+        of("WebhookEndpointStatus", WebhookEndpointStatus::as_str),
+        of("DeliveryStatus", DeliveryStatus::as_str),
     ]
     .concat()
 }
@@ -362,6 +371,9 @@ mod tests {
         agree::<Trigger>();
         agree::<JobOutcome>();
         agree::<Role>();
+        agree::<WebhookEventType>();
+        agree::<WebhookEndpointStatus>();
+        agree::<DeliveryStatus>();
     }
 
     #[test]
@@ -383,9 +395,58 @@ mod tests {
                 "Trigger" => Trigger::parse(s).map(|v| v.as_str()),
                 "JobOutcome" => JobOutcome::parse(s).map(|v| v.as_str()),
                 "Role" => Role::parse(s).map(|v| v.as_str()),
+                "WebhookEventType" => WebhookEventType::parse(s).map(|v| v.as_str()),
+                "WebhookEndpointStatus" => WebhookEndpointStatus::parse(s).map(|v| v.as_str()),
+                "DeliveryStatus" => DeliveryStatus::parse(s).map(|v| v.as_str()),
                 other => panic!("unlisted type {other}"),
             };
             assert_eq!(ok, Some(s), "{ty}::{s}");
         }
+    }
+}
+
+column_enum! {
+    /// What happened: the `type` of a webhook event.
+    pub enum WebhookEventType("String(StringLen::N(32))") {
+        /// A reviewer decided on a merchant (or the merchant re-submitted).
+        MerchantDecision => "merchant.decision",
+        /// A subject reached a tier.
+        AchievementRecorded => "achievement.recorded",
+        /// Refunds took a subject back under a tier it had reached.
+        AchievementRevoked => "achievement.revoked",
+        /// A subject's status (`on_track`, `at_risk`, …) changed.
+        ProgressStatusChanged => "progress.status_changed",
+        /// A subject came within 10% of its next tier's threshold (once per tier and period).
+        ProgressNearTier => "progress.near_tier",
+        /// An approved merchant reported no GMV for 3 days (once per stale spell).
+        GmvStale => "gmv.stale",
+        /// A reward was confirmed.
+        RewardConfirmed => "reward.confirmed",
+        /// A reward was paid.
+        RewardPaid => "reward.paid",
+    }
+}
+
+column_enum! {
+    /// Whether an endpoint receives deliveries.
+    pub enum WebhookEndpointStatus("String(StringLen::N(16))") {
+        /// Receives deliveries.
+        Active => "active",
+        /// Failed for 3 days and was disabled; its owner was emailed.
+        Disabled => "disabled",
+    }
+}
+
+column_enum! {
+    /// Delivery state of one event to one endpoint.
+    pub enum DeliveryStatus("String(StringLen::N(16))") {
+        /// Waiting for its (next) attempt at `next_attempt_at`.
+        Pending => "pending",
+        /// Claimed by a dispatcher that is sending it now.
+        Sending => "sending",
+        /// The receiver answered 2xx.
+        Delivered => "delivered",
+        /// Given up: a permanent 4xx, a refused address, or the endpoint was disabled.
+        Failed => "failed",
     }
 }

@@ -15,4 +15,8 @@ pub mod merchant_decision;
 pub mod program;
 pub mod progress;
 pub mod progress_snapshot;
+pub mod server_key;
 pub mod staff_token;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
+pub mod webhook_event;

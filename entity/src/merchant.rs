@@ -22,6 +22,10 @@ pub struct Model {
     pub industry_belt: Option<String>,
     pub weekly_report: bool,
     pub locale: Locale,
+    pub notify_near_tier: bool,
+    pub notify_at_risk: bool,
+    /// The `last_gmv_at` of the stale spell a `gmv.stale` event was emitted for.
+    pub stale_notified_for: Option<DateTimeUtc>,
     pub last_gmv_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

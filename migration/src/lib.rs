@@ -9,6 +9,7 @@ mod m20261125_000004_programs;
 mod m20261125_000005_progress_status;
 mod m20261128_000006_run_lease;
 mod m20261129_000007_digest_counts;
+mod m20261129_000008_webhooks;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_progress_status::Migration),
             Box::new(m20261128_000006_run_lease::Migration),
             Box::new(m20261129_000007_digest_counts::Migration),
+            Box::new(m20261129_000008_webhooks::Migration),
         ]
     }
 }

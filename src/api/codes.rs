@@ -48,6 +48,14 @@ const PROGRAMME: &[ErrorCode] = &[
     DescriptionTooLong,
 ];
 
+/// A webhook endpoint's fields.
+const WEBHOOK: &[ErrorCode] = &[
+    WebhookUrlInvalid,
+    WebhookUrlForbidden,
+    WebhookEventsEmpty,
+    TooManyWebhooks,
+];
+
 macro_rules! error_sets {
     ($($(#[$doc:meta])* $name:ident = [$($set:expr),* $(,)?];)*) => {
         $(
@@ -96,4 +104,16 @@ error_sets! {
     GmvRecordsList = [ANY, PARAMS, PAGE, &[NotFound]];
     GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong, AmountOverflow]];
     OpsReadyz = [&[DatabaseUnreachable]];
+    WebhooksCreate = [MERCHANT, BODY, WEBHOOK];
+    WebhooksList = [MERCHANT, PAGE];
+    WebhooksDelete = [MERCHANT, PARAMS, &[NotFound]];
+    WebhooksRotate = [MERCHANT, PARAMS, &[NotFound]];
+    WebhooksDeliveries = [MERCHANT, PARAMS, PAGE, &[NotFound]];
+    WebhooksRetry = [MERCHANT, PARAMS, &[NotFound]];
+    StaffWebhooksCreate = [STAFF, ROLE, BODY, WEBHOOK];
+    StaffWebhooksList = [STAFF, ROLE, PAGE];
+    StaffWebhooksDelete = [STAFF, ROLE, PARAMS, &[NotFound]];
+    StaffWebhooksRotate = [STAFF, ROLE, PARAMS, &[NotFound]];
+    StaffWebhooksDeliveries = [STAFF, ROLE, PARAMS, PAGE, &[NotFound]];
+    StaffWebhooksRetry = [STAFF, ROLE, PARAMS, &[NotFound]];
 }

@@ -128,6 +128,8 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         industry_belt: None,
         last_gmv_at: Some(at("2026-11-16T02:00:00Z")),
         weekly_report: true,
+        near_tier_alerts: true,
+        at_risk_alerts: true,
         locale: Locale::ZhCn,
         created_at: at("2026-03-02T01:15:00Z"),
         updated_at: at("2026-03-03T06:40:00Z"),
@@ -518,13 +520,14 @@ pub fn add_schema_examples(doc: &mut Value) {
 
 /// The tags in the order staff work: merchants, their GMV, programmes and the evaluations
 /// that compute progress and achievements, reports, then staff administration and operations.
-const TAG_ORDER: [ApiTags; 8] = [
+const TAG_ORDER: [ApiTags; 9] = [
     ApiTags::Merchants,
     ApiTags::Me,
     ApiTags::Gmv,
     ApiTags::Programs,
     ApiTags::Evaluations,
     ApiTags::Reports,
+    ApiTags::Webhooks,
     ApiTags::Staff,
     ApiTags::Operations,
 ];

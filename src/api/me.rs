@@ -114,6 +114,12 @@ pub struct Notifications {
     /// Receive the weekly progress report.
     pub weekly_report: bool,
     pub locale: Locale,
+    /// Receive an email when a subject of mine comes within 10% of its next tier (once per
+    /// tier and period). Absent: unchanged (on for new merchants).
+    pub near_tier: Option<bool>,
+    /// Receive an email when a subject of mine becomes `at_risk`. Absent: unchanged (on for
+    /// new merchants).
+    pub at_risk: Option<bool>,
 }
 
 impl poem_openapi::types::Example for Notifications {
@@ -121,6 +127,8 @@ impl poem_openapi::types::Example for Notifications {
         Self {
             weekly_report: true,
             locale: Locale::ZhCn,
+            near_tier: Some(true),
+            at_risk: Some(false),
         }
     }
 }
@@ -230,7 +238,8 @@ impl MeApi {
 
     /// Set my email preferences
     ///
-    /// Opt out of (or back into) the weekly report, and choose `zh-CN` or `en`.
+    /// Opt out of (or back into) the weekly report and the near-tier and at-risk alerts, and
+    /// choose `zh-CN` or `en`.
     #[oai(
         path = "/me/notifications",
         method = "put",
@@ -242,11 +251,16 @@ impl MeApi {
         state: Data<&AppState>,
         body: Json<Notifications>,
     ) -> ApiResult<Json<Merchant>, codes::MeNotificationsSet> {
+        let b = body.0;
         let m = merchants::set_notifications(
             &state.db,
             auth.0.merchant_id,
-            body.0.weekly_report,
-            body.0.locale,
+            merchants::NotificationPrefs {
+                weekly_report: b.weekly_report,
+                locale: b.locale,
+                near_tier: b.near_tier,
+                at_risk: b.at_risk,
+            },
         )
         .await?;
         Ok(Json(m.into()))

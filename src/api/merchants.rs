@@ -59,6 +59,10 @@ pub struct Merchant {
     pub last_gmv_at: Option<DateTime<Utc>>,
     /// Whether the weekly report is sent.
     pub weekly_report: bool,
+    /// Whether near-tier alerts are emailed.
+    pub near_tier_alerts: bool,
+    /// Whether a change to `at_risk` is emailed.
+    pub at_risk_alerts: bool,
     pub locale: Locale,
     /// When the application arrived.
     pub created_at: DateTime<Utc>,
@@ -84,6 +88,8 @@ impl From<entity::merchant::Model> for Merchant {
             industry_belt: m.industry_belt,
             last_gmv_at: m.last_gmv_at,
             weekly_report: m.weekly_report,
+            near_tier_alerts: m.notify_near_tier,
+            at_risk_alerts: m.notify_at_risk,
             locale: m.locale,
             created_at: m.created_at,
             updated_at: m.updated_at,

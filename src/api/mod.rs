@@ -12,6 +12,7 @@ pub mod programs;
 pub mod staff;
 pub mod tags;
 pub mod types;
+pub mod webhooks;
 
 use poem_openapi::OpenApiService;
 
@@ -33,6 +34,7 @@ pub type Apis = (
     evaluations::EvaluationsApi,
     emails::EmailsApi,
     gmv::GmvApi,
+    webhooks::WebhooksApi,
 );
 
 pub fn apis() -> Apis {
@@ -45,6 +47,7 @@ pub fn apis() -> Apis {
         evaluations::EvaluationsApi,
         emails::EmailsApi,
         gmv::GmvApi,
+        webhooks::WebhooksApi,
     )
 }
 

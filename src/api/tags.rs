@@ -20,4 +20,6 @@ pub enum ApiTags {
     Reports,
     /// Reporting GMV records and reading them back, raw or summarised by period.
     Gmv,
+    /// Signed webhooks: endpoints, their secrets and their deliveries.
+    Webhooks,
 }

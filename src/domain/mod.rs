@@ -7,6 +7,7 @@ pub mod period;
 pub mod program;
 pub mod text;
 pub mod uscc;
+pub mod webhook;
 
 pub use crate::error_code::ErrorCode;
 /// The enumerations stored in columns and sent on the wire, one type per concept.

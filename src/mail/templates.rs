@@ -45,6 +45,9 @@ fn env() -> &'static Environment<'static> {
         kind!(env, "tier_achieved");
         kind!(env, "merchant_weekly");
         kind!(env, "staff_daily");
+        kind!(env, "near_tier");
+        kind!(env, "at_risk");
+        kind!(env, "webhook_disabled");
         env
     })
 }

@@ -27,19 +27,24 @@ use entity::{achievement, job_run, merchant, program, progress, progress_snapsho
 use futures_util::TryStreamExt;
 use sea_orm::{
     ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, Set, Statement, StreamTrait, TryInsertResult, Value,
+    QueryResult, QuerySelect, Set, Statement, StreamTrait, TryInsertResult, Value,
     sea_query::{Expr, OnConflict},
 };
 
 use crate::{
     domain::{
+        enums::{ProgressStatus, WebhookEventType},
         merchant::MerchantStatus,
         money::format_cny,
         period::{self, Period, local_day, project, run_rate_window, standing},
         program::{Metric, ProgramDef, Subject},
+        webhook,
     },
     mail::{self, EmailKind, NewEmail},
-    services::runs::{self, Counts, Trigger},
+    services::{
+        runs::{self, Counts, Trigger},
+        webhooks::{self, events::NewEvent},
+    },
 };
 
 /// The previous period is re-evaluated while "today" is at most this many days after its end.
@@ -146,6 +151,7 @@ pub async fn evaluate(
             counts.emails_queued += c.emails_queued;
         }
     }
+    emit_stale(db, as_of).await?;
     Ok(counts)
 }
 
@@ -381,6 +387,23 @@ async fn write_page(
     let subject_type = def.subject;
     let txn = crate::db::begin_write(db).await?;
 
+    // Each subject's status before this run, to tell a change.
+    let ids: Vec<&str> = outcomes.iter().map(|o| o.agg.subject_id.as_str()).collect();
+    let mut before: HashMap<String, ProgressStatus> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(String, ProgressStatus)> = progress::Entity::find()
+            .select_only()
+            .column(progress::Column::SubjectId)
+            .column(progress::Column::Status)
+            .filter(progress::Column::ProgramId.eq(p.id))
+            .filter(progress::Column::PeriodStart.eq(period.start))
+            .filter(progress::Column::SubjectId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        before.extend(rows);
+    }
+
     // Current progress: one row per (programme, period, subject), replaced.
     for chunk in outcomes.chunks(CHUNK) {
         let rows = chunk.iter().map(|o| {
@@ -453,7 +476,6 @@ async fn write_page(
 
     // Achievements: what exists for these subjects decides what to add, revoke or restore.
     let mut existing: HashMap<&str, Vec<achievement::Model>> = HashMap::new();
-    let ids: Vec<&str> = outcomes.iter().map(|o| o.agg.subject_id.as_str()).collect();
     let mut found = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         found.extend(
@@ -548,55 +570,35 @@ async fn write_page(
         }
     }
 
-    // A `tier_achieved` email per new merchant achievement, in the same transaction.
-    let mut emails = 0;
-    if def.subject == Subject::Merchant && !inserted.is_empty() {
-        let merchant_ids: Vec<i64> = inserted.iter().filter_map(|a| a.merchant_id).collect();
-        let mut merchants = HashMap::new();
-        for chunk in merchant_ids.chunks(CHUNK) {
-            for m in merchant::Entity::find()
-                .filter(merchant::Column::Id.is_in(chunk.iter().copied()))
-                .all(&txn)
-                .await?
-            {
-                merchants.insert(m.id, m);
-            }
-        }
-        for a in &inserted {
-            let Some(m) = a.merchant_id.and_then(|id| merchants.get(&id)) else {
-                continue;
-            };
-            let locale = m.locale;
-            let rendered = mail::templates::render(
-                EmailKind::TierAchieved,
-                &serde_json::json!({
-                    "locale": locale.as_str(),
-                    "display_name": m.display_name,
-                    "program": p.name,
-                    "tier": a.tier,
-                    "threshold": format_cny(a.threshold),
-                    "value": format_cny(a.value),
-                    "period_start": period.start.to_string(),
-                    "period_end": period.end.to_string(),
-                }),
-            )?;
-            if mail::enqueue(
-                &txn,
-                NewEmail {
-                    kind: EmailKind::TierAchieved,
-                    merchant_id: Some(m.id),
-                    recipient: &m.contact_email,
-                    locale,
-                    rendered,
-                    dedupe_key: format!("{}:{}", EmailKind::TierAchieved, a.id),
-                },
-            )
-            .await?
-            {
-                emails += 1;
-            }
-        }
+    // Events for webhooks, and the emails they cause, in the same transaction.
+    let revoked: Vec<&achievement::Model> =
+        found.iter().filter(|a| revoke.contains(&a.id)).collect();
+    let ctx = EventContext {
+        p,
+        def,
+        period,
+        now,
+    };
+    let mut events = Vec::new();
+    for a in &inserted {
+        events.push(ctx.achievement(
+            WebhookEventType::AchievementRecorded,
+            a,
+            format!("achievement.recorded:{}", a.id),
+        ));
     }
+    for a in &revoked {
+        events.push(ctx.achievement(
+            WebhookEventType::AchievementRevoked,
+            a,
+            format!("achievement.revoked:{}:{}", a.id, now.timestamp_micros()),
+        ));
+    }
+    for o in outcomes {
+        events.extend(ctx.progress_events(o, before.get(&o.agg.subject_id).copied(), run_id));
+    }
+    let emitted = webhooks::events::emit(&txn, events).await?;
+    let emails = queue_emails(&txn, &ctx, &inserted, &emitted, outcomes).await?;
     txn.commit().await?;
     Ok(Counts {
         subjects_evaluated: outcomes.len() as i64,
@@ -612,4 +614,297 @@ fn tier_name(def: &ProgramDef, index: i32) -> Option<String> {
         .ok()
         .and_then(|i| def.tiers.get(i))
         .map(|t| t.name.clone())
+}
+
+/// What every event and email of one page shares.
+struct EventContext<'a> {
+    p: &'a program::Model,
+    def: &'a ProgramDef,
+    period: Period,
+    now: DateTime<Utc>,
+}
+
+impl EventContext<'_> {
+    fn subject(&self, subject_id: &str, merchant_id: Option<i64>) -> serde_json::Value {
+        serde_json::json!({
+            "program_id": self.p.id,
+            "program": self.p.name,
+            "period_start": self.period.start,
+            "period_end": self.period.end,
+            "subject_type": self.def.subject,
+            "subject_id": subject_id,
+            "merchant_id": merchant_id,
+        })
+    }
+
+    fn achievement(
+        &self,
+        kind: WebhookEventType,
+        a: &achievement::Model,
+        dedupe_key: String,
+    ) -> NewEvent {
+        let mut data = self.subject(&a.subject_id, a.merchant_id);
+        data["tier"] = a.tier.clone().into();
+        data["threshold"] = a.threshold.into();
+        data["value"] = a.value.into();
+        data["achieved_at"] = serde_json::to_value(a.achieved_at).unwrap_or_default();
+        NewEvent {
+            kind,
+            merchant_id: a.merchant_id,
+            dedupe_key,
+            data,
+            at: self.now,
+        }
+    }
+
+    /// `progress.status_changed` when the status moved since the last run, and
+    /// `progress.near_tier` the first time the subject is within 10% of a tier this period.
+    fn progress_events(
+        &self,
+        o: &Outcome,
+        before: Option<ProgressStatus>,
+        run_id: i64,
+    ) -> Vec<NewEvent> {
+        let s = &o.standing;
+        let (id, merchant_id) = (&o.agg.subject_id, o.agg.merchant_id);
+        let key = format!("{}:{}:{}", self.p.id, self.period.start, id);
+        let mut out = Vec::new();
+        if let Some(from) = before.filter(|b| *b != s.status) {
+            let mut data = self.subject(id, merchant_id);
+            data["from"] = serde_json::to_value(from).unwrap_or_default();
+            data["to"] = serde_json::to_value(s.status).unwrap_or_default();
+            data["value"] = o.agg.value.into();
+            data["projected"] = s.projected.into();
+            out.push(NewEvent {
+                kind: WebhookEventType::ProgressStatusChanged,
+                merchant_id,
+                dedupe_key: format!("progress.status_changed:{key}:{run_id}"),
+                data,
+                at: self.now,
+            });
+        }
+        if webhook::near_tier(s.remaining, s.next_threshold)
+            && let Some(tier) = s.next_index.and_then(|i| self.def.tiers.get(i))
+        {
+            let mut data = self.subject(id, merchant_id);
+            data["tier"] = tier.name.clone().into();
+            data["threshold"] = tier.threshold.into();
+            data["remaining"] = s.remaining.into();
+            data["value"] = o.agg.value.into();
+            out.push(NewEvent {
+                kind: WebhookEventType::ProgressNearTier,
+                merchant_id,
+                dedupe_key: format!("progress.near_tier:{key}:{}", tier.name),
+                data,
+                at: self.now,
+            });
+        }
+        out
+    }
+}
+
+/// The emails of one page: `tier_achieved` per new merchant achievement, and — where the
+/// merchant has not switched them off — `near_tier` per new near-tier event and `at_risk` per
+/// change to `at_risk`, for the merchant's own and its products' progress. Returns how many
+/// were queued.
+async fn queue_emails(
+    txn: &sea_orm::DatabaseTransaction,
+    ctx: &EventContext<'_>,
+    inserted: &[achievement::Model],
+    emitted: &[entity::webhook_event::Model],
+    outcomes: &[Outcome],
+) -> anyhow::Result<i64> {
+    let achieved: Vec<&achievement::Model> = if ctx.def.subject == Subject::Merchant {
+        inserted.iter().collect()
+    } else {
+        Vec::new()
+    };
+    let alerts: Vec<&entity::webhook_event::Model> = emitted
+        .iter()
+        .filter(|e| {
+            e.merchant_id.is_some()
+                && match e.kind {
+                    WebhookEventType::ProgressNearTier => true,
+                    WebhookEventType::ProgressStatusChanged => e
+                        .payload
+                        .contains(&format!("\"to\":\"{}\"", ProgressStatus::AtRisk)),
+                    _ => false,
+                }
+        })
+        .collect();
+    if achieved.is_empty() && alerts.is_empty() {
+        return Ok(0);
+    }
+    let mut merchant_ids: Vec<i64> = achieved.iter().filter_map(|a| a.merchant_id).collect();
+    merchant_ids.extend(alerts.iter().filter_map(|e| e.merchant_id));
+    merchant_ids.sort_unstable();
+    merchant_ids.dedup();
+    let mut merchants = HashMap::new();
+    for chunk in merchant_ids.chunks(CHUNK) {
+        for m in merchant::Entity::find()
+            .filter(merchant::Column::Id.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+        {
+            merchants.insert(m.id, m);
+        }
+    }
+    let (p, period) = (ctx.p, ctx.period);
+    let mut queued = 0;
+    let mut send = async |kind: EmailKind,
+                          m: &merchant::Model,
+                          mut vars: serde_json::Value,
+                          dedupe_key: String|
+           -> anyhow::Result<()> {
+        vars["locale"] = m.locale.as_str().into();
+        vars["display_name"] = m.display_name.clone().into();
+        vars["program"] = p.name.clone().into();
+        vars["period_start"] = period.start.to_string().into();
+        vars["period_end"] = period.end.to_string().into();
+        let rendered = mail::templates::render(kind, &vars)?;
+        let email = NewEmail {
+            kind,
+            merchant_id: Some(m.id),
+            recipient: &m.contact_email,
+            locale: m.locale,
+            rendered,
+            dedupe_key,
+        };
+        if mail::enqueue(txn, email).await? {
+            queued += 1;
+        }
+        Ok(())
+    };
+    for a in achieved {
+        let Some(m) = a.merchant_id.and_then(|id| merchants.get(&id)) else {
+            continue;
+        };
+        let vars = serde_json::json!({
+            "tier": a.tier,
+            "threshold": format_cny(a.threshold),
+            "value": format_cny(a.value),
+        });
+        send(
+            EmailKind::TierAchieved,
+            m,
+            vars,
+            format!("{}:{}", EmailKind::TierAchieved, a.id),
+        )
+        .await?;
+    }
+    let by_subject: HashMap<&str, &Outcome> = outcomes
+        .iter()
+        .map(|o| (o.agg.subject_id.as_str(), o))
+        .collect();
+    for e in alerts {
+        let Some(m) = e.merchant_id.and_then(|id| merchants.get(&id)) else {
+            continue;
+        };
+        let data: serde_json::Value = serde_json::from_str(&e.payload)?;
+        let subject_id = data["data"]["subject_id"].as_str().unwrap_or_default();
+        let Some(o) = by_subject.get(subject_id) else {
+            continue;
+        };
+        let label = match ctx.def.subject {
+            Subject::Product => subject_id
+                .split_once(':')
+                .map_or(subject_id, |(_, pid)| pid)
+                .to_string(),
+            _ => m.display_name.clone(),
+        };
+        let s = &o.standing;
+        let tier = s.next_index.and_then(|i| ctx.def.tiers.get(i));
+        let vars = serde_json::json!({
+            "subject": label,
+            "tier": tier.map(|t| t.name.clone()),
+            "threshold": tier.map(|t| format_cny(t.threshold)),
+            "remaining": format_cny(s.remaining),
+            "projected": format_cny(s.projected),
+            "value": format_cny(o.agg.value),
+        });
+        let (kind, wanted) = if e.kind == WebhookEventType::ProgressNearTier {
+            (EmailKind::NearTier, m.notify_near_tier)
+        } else {
+            (EmailKind::AtRisk, m.notify_at_risk)
+        };
+        if wanted {
+            send(kind, m, vars, format!("{kind}:{}", e.dedupe_key)).await?;
+        }
+    }
+    Ok(queued)
+}
+
+/// Emits `gmv.stale` once per stale spell: for every approved merchant whose last GMV is at
+/// least [`STALE_DAYS`] days before `as_of` and whose spell has not been announced yet. Each
+/// page is marked and emitted in one transaction. Returns how many events were emitted.
+pub async fn emit_stale(db: &DatabaseConnection, as_of: DateTime<Utc>) -> anyhow::Result<u64> {
+    let cutoff = as_of - Duration::days(STALE_DAYS);
+    let mut emitted = 0;
+    loop {
+        let page: Vec<i64> = merchant::Entity::find()
+            .select_only()
+            .column(merchant::Column::Id)
+            .filter(stale_condition(cutoff))
+            .order_by_asc(merchant::Column::Id)
+            .limit(CHUNK as u64)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if page.is_empty() {
+            return Ok(emitted);
+        }
+        emitted += crate::db::retry(|| async {
+            let txn = crate::db::begin_write(db).await?;
+            // Marked and read back in one statement, re-checked on the row, so a merchant whose
+            // GMV arrived meanwhile is left alone.
+            let marked = merchant::Entity::update_many()
+                .col_expr(
+                    merchant::Column::StaleNotifiedFor,
+                    Expr::col(merchant::Column::LastGmvAt).into(),
+                )
+                .filter(merchant::Column::Id.is_in(page.iter().copied()))
+                .filter(stale_condition(cutoff))
+                .exec_with_returning(&txn)
+                .await?;
+            let events = marked
+                .iter()
+                .filter_map(|m| {
+                    let last = m.last_gmv_at?;
+                    Some(NewEvent {
+                        kind: WebhookEventType::GmvStale,
+                        merchant_id: Some(m.id),
+                        dedupe_key: format!("gmv.stale:{}:{}", m.id, last.timestamp_micros()),
+                        data: serde_json::json!({
+                            "merchant_id": m.id,
+                            "display_name": m.display_name,
+                            "last_gmv_at": last,
+                            "days_without_gmv": (as_of - last).num_days(),
+                        }),
+                        at: as_of,
+                    })
+                })
+                .collect();
+            let n = webhooks::events::emit(&txn, events).await?.len() as u64;
+            txn.commit().await?;
+            Ok::<_, sea_orm::DbErr>(n)
+        })
+        .await?;
+    }
+}
+
+/// No GMV for this many days makes a merchant stale.
+pub const STALE_DAYS: i64 = 3;
+
+fn stale_condition(cutoff: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(merchant::Column::Status.eq(MerchantStatus::Approved))
+        .add(merchant::Column::LastGmvAt.lte(cutoff))
+        .add(
+            sea_orm::Condition::any()
+                .add(merchant::Column::StaleNotifiedFor.is_null())
+                .add(sea_orm::ExprTrait::ne(
+                    Expr::col(merchant::Column::StaleNotifiedFor),
+                    Expr::col(merchant::Column::LastGmvAt),
+                )),
+        )
 }

@@ -13,6 +13,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
+use crate::services::webhooks::{self, WebhookEventType, events::NewEvent};
 use crate::{
     db,
     domain::ErrorCode,
@@ -480,6 +481,25 @@ async fn decide_once(
         format!("onboarding_status:{id}:{}", decision.id),
     )
     .await?;
+    webhooks::events::emit(
+        &txn,
+        vec![NewEvent {
+            kind: WebhookEventType::MerchantDecision,
+            merchant_id: Some(id),
+            dedupe_key: format!("merchant.decision:{}", decision.id),
+            data: serde_json::json!({
+                "merchant_id": id,
+                "decision_id": decision.id,
+                "action": action,
+                "from_status": from,
+                "to_status": to,
+                "reason": decision.reason,
+                "actor": decision.actor,
+            }),
+            at: now,
+        }],
+    )
+    .await?;
     txn.commit().await?;
     Ok(m)
 }
@@ -562,20 +582,35 @@ async fn save_edit(db: &DatabaseConnection, m: &merchant::Model, app: &Applicati
     Ok(())
 }
 
+/// A merchant's email preferences; an absent alert switch stays as it is.
+pub struct NotificationPrefs {
+    pub weekly_report: bool,
+    pub locale: Locale,
+    pub near_tier: Option<bool>,
+    pub at_risk: Option<bool>,
+}
+
 pub async fn set_notifications(
     db: &DatabaseConnection,
     id: i64,
-    weekly_report: bool,
-    locale: Locale,
+    prefs: NotificationPrefs,
 ) -> Result<merchant::Model> {
     let now = Utc::now();
     db::retry(|| {
-        merchant::Entity::update_many()
-            .col_expr(merchant::Column::WeeklyReport, Expr::value(weekly_report))
-            .col_expr(merchant::Column::Locale, Expr::value(locale))
-            .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
-            .filter(merchant::Column::Id.eq(id))
-            .exec(db)
+        let mut update = merchant::Entity::update_many()
+            .col_expr(
+                merchant::Column::WeeklyReport,
+                Expr::value(prefs.weekly_report),
+            )
+            .col_expr(merchant::Column::Locale, Expr::value(prefs.locale))
+            .col_expr(merchant::Column::UpdatedAt, Expr::value(now));
+        if let Some(v) = prefs.near_tier {
+            update = update.col_expr(merchant::Column::NotifyNearTier, Expr::value(v));
+        }
+        if let Some(v) = prefs.at_risk {
+            update = update.col_expr(merchant::Column::NotifyAtRisk, Expr::value(v));
+        }
+        update.filter(merchant::Column::Id.eq(id)).exec(db)
     })
     .await?;
     get(db, id).await

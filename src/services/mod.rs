@@ -9,3 +9,4 @@ pub mod programs;
 pub mod reports;
 pub mod runs;
 pub mod staff;
+pub mod webhooks;

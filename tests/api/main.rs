@@ -23,3 +23,4 @@ mod replicas;
 mod reports;
 mod secrets;
 mod soak;
+mod webhooks;

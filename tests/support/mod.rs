@@ -5,6 +5,7 @@
 
 pub mod load;
 pub mod openapi;
+pub mod receiver;
 pub mod smtp;
 
 use std::{collections::HashMap, net::SocketAddr};
