@@ -9,8 +9,6 @@ use crate::support;
 
 use std::{
     collections::BTreeMap,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -23,102 +21,13 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{Database, EntityTrait};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_merchant-incentives");
-const ADMIN: &str = "crash-admin-token";
+use support::process::{ADMIN, DropDatabase, Server};
 /// How many times the server is killed.
 const KILLS: usize = 12;
 /// Records per batch: large enough that a kill often lands inside the transaction.
 const BATCH: usize = 500;
 /// A batch not acknowledged after this long means the server did not come back.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// The server process, restarted in place after every kill.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-    database_url: String,
-}
-
-impl Server {
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .unwrap();
-        let child = Command::new(BIN)
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &self.database_url)
-            .env("LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("ADMIN_TOKEN", ADMIN)
-            .env("SCHEDULER", "off")
-            .env("KEY_RATE_PER_SECOND", "100000")
-            .env("APPLY_RATE_PER_MINUTE", "100000")
-            .env("RUST_LOG", "warn")
-            .env("RUN_LEASE_MS", "1500")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Waits until `/readyz` answers 200, starting the process again should it have exited
-    /// (say, the port was not free yet).
-    async fn wait_ready(&mut self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = http.get(format!("{}/readyz", self.base())).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            if let Some(child) = self.child.as_mut()
-                && child.try_wait().unwrap().is_some()
-            {
-                self.start();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become ready: {}",
-                std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown handler, no flush, no goodbye.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Drops the PostgreSQL database (if one was made) when the test ends, passed or not.
-struct DropDatabase(Option<(String, String)>);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        if let Some((base, name)) = self.0.take() {
-            support::drop_database(base, name);
-        }
-    }
-}
 
 const CHANNELS: [&str; 4] = ["live_stream", "short_video", "storefront", "other"];
 
@@ -284,6 +193,7 @@ async fn acknowledged_batches_survive_sigkill_exactly_once() {
     let _drop_database = DropDatabase(pg);
     let http = reqwest::Client::new();
     let mut server = Server {
+        env: Vec::new(),
         child: None,
         port: support::free_port(),
         dir: dir.path().to_path_buf(),
@@ -490,6 +400,7 @@ async fn a_run_killed_mid_way_is_failed_and_the_next_run_is_whole() {
     let (database_url, pg) = support::fresh_database(tmp.path()).await;
     let _drop = DropDatabase(pg);
     let mut server = Server {
+        env: Vec::new(),
         child: None,
         port: support::free_port(),
         dir: tmp.path().to_path_buf(),

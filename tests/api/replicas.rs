@@ -72,6 +72,7 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
             .env("SCHEDULE_STAFF_DAILY", "*/5 * * * * *")
             .env("STAFF_DIGEST_TO", "ops@example.cn")
             .env("OUTBOX_POLL_MS", "200")
+            .env("WEBHOOK_ALLOW_PRIVATE", "true")
             .env("REPLICA_NAME", format!("replica-{i}"))
             .env("KEY_RATE_PER_SECOND", "10000")
             .env("APPLY_RATE_PER_MINUTE", "10000")
@@ -101,6 +102,25 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    // A platform-wide webhook endpoint receives every event.
+    let hooks = support::receiver::Receiver::start().await;
+    let registered = http
+        .post(format!("{}/api/v1/webhooks", replicas[2].base))
+        .bearer_auth(ADMIN)
+        .json(
+            &json!({"url": hooks.url("/all"), "events": ["merchant.decision",
+            "achievement.recorded", "achievement.revoked", "progress.status_changed",
+            "progress.near_tier", "gmv.stale"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
+    let hook_secret = registered.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Merchants apply, are approved and report GMV through different replicas.
     let yesterday = (Utc::now() - chrono::Duration::days(1)).to_rfc3339();
@@ -226,6 +246,45 @@ async fn three_replicas_run_each_tick_once_and_send_each_email_once() {
             .count();
         assert_eq!(copies, 1, "{} arrived {copies} times", row.message_id);
     }
+
+    // Every event reached the endpoint once, signed, though all three replicas dispatch.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let deliveries = loop {
+        let rows = entity::webhook_delivery::Entity::find()
+            .all(&db)
+            .await
+            .unwrap();
+        if rows.iter().all(|r| r.status.as_str() == "delivered") || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        deliveries
+            .iter()
+            .all(|r| r.status.as_str() == "delivered" && r.attempts == 1),
+        "{deliveries:?}"
+    );
+    let events = entity::webhook_event::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e.kind.as_str() == kind).count();
+    assert_eq!(count("merchant.decision"), 3);
+    assert!(count("achievement.recorded") >= 3, "{events:?}");
+    assert_eq!(deliveries.len(), events.len());
+    let got = hooks.received();
+    assert_eq!(
+        got.len(),
+        events.len(),
+        "each event delivered once, none twice"
+    );
+    let ids: HashSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), got.len());
+    assert!(
+        got.iter()
+            .all(|r| support::receiver::verify(&hook_secret, r))
+    );
 
     // Whichever replica answers, the progress is the same.
     let program: Value = http

@@ -719,3 +719,101 @@ async fn gmv_stale_is_emitted_once_per_stale_spell() {
         .collect();
     assert_eq!(ids.len(), 2);
 }
+
+/// The server is killed (SIGKILL) after claiming a delivery, while its request is in flight
+/// and before the outcome is recorded. After a restart the claim's lease runs out and the
+/// delivery is sent again with the same `webhook-id`: at least once, never lost.
+#[tokio::test]
+async fn a_delivery_claimed_by_a_killed_server_is_sent_after_restart() {
+    use support::process::{ADMIN, DropDatabase, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, pg) = support::fresh_database(dir.path()).await;
+    let _drop = DropDatabase(pg);
+    let rx = Receiver::start().await;
+    rx.script([Reply::Hang]);
+    let http = reqwest::Client::new();
+    let mut server = Server {
+        env: [
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("WEBHOOK_TIMEOUT_MS", "1000"),
+            ("OUTBOX_POLL_MS", "100"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into(),
+        child: None,
+        port: support::free_port(),
+        dir: dir.path().to_path_buf(),
+        database_url: database_url.clone(),
+    };
+    server.start();
+    server.wait_ready(&http).await;
+    let created = http
+        .post(format!("{}/api/v1/webhooks", server.base()))
+        .bearer_auth(ADMIN)
+        .json(&json!({"url": rx.url("/in"), "events": ["merchant.decision"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let secret = created.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    support::apply_and_approve(
+        &http,
+        &server.base(),
+        &server.base(),
+        ADMIN,
+        support::application("brand", 1),
+    )
+    .await;
+
+    // Claimed and in flight: the receiver holds the request.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while rx.received().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delivery was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+    let db = sea_orm::Database::connect(&database_url).await.unwrap();
+    let row = webhook_delivery::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.status.as_str(),
+        "sending",
+        "killed between claim and outcome"
+    );
+    assert_eq!(row.attempts, 0);
+
+    server.start();
+    server.wait_ready(&http).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = webhook_delivery::Entity::find()
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.status.as_str() == "delivered" {
+            assert_eq!(row.attempts, 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered after restart: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill();
+    db.close().await.ok();
+    let got = rx.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].id, got[1].id);
+    assert!(got.iter().all(|r| verify(&secret, r)));
+}

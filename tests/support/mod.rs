@@ -5,6 +5,7 @@
 
 pub mod load;
 pub mod openapi;
+pub mod process;
 pub mod receiver;
 pub mod smtp;
 
