@@ -116,7 +116,7 @@ error_codes! {
     CorrectsInvalid = ("corrects_invalid", 422, "`corrects` must be 1–128 printable characters."),
     CorrectsUnknown = ("corrects_unknown", 422, "`corrects` names no record of this merchant."),
     WebhookUrlInvalid = ("webhook_url_invalid", 422, "Not an absolute http or https URL with a host and no credentials."),
-    WebhookUrlForbidden = ("webhook_url_forbidden", 422, "The URL's host does not resolve, or resolves to a loopback, private, link-local or multicast address."),
+    WebhookUrlForbidden = ("webhook_url_forbidden", 422, "The URL's host is, or resolves to, a loopback, private, link-local or multicast address."),
     WebhookEventsEmpty = ("webhook_events_empty", 422, "`events` must name at least one event type."),
     CorrectsOnSale = ("corrects_on_sale", 422, "Only a negative amount may correct a record."),
     // 429.

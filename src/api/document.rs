@@ -91,12 +91,13 @@ fn schema_examples() -> Vec<(&'static str, Value)> {
 fn response_examples() -> Vec<(&'static str, Value)> {
     use chrono::{DateTime, NaiveDate, Utc};
     use entity::enums::{
-        Channel, DecisionAction, DigestKind, EmailKind, EmailStatus, JobOutcome, Locale,
-        MerchantKind, MerchantStatus, Metric, PeriodKind, ProgressStatus, Role, Subject, Trigger,
+        Channel, DecisionAction, DeliveryStatus, DigestKind, EmailKind, EmailStatus, JobOutcome,
+        Locale, MerchantKind, MerchantStatus, Metric, PeriodKind, ProgressStatus, Role, Subject,
+        Trigger, WebhookEndpointStatus, WebhookEventType,
     };
     use poem_openapi::types::ToJSON;
 
-    use super::{emails, evaluations, gmv, me, merchants, programs, staff, types::Day};
+    use super::{emails, evaluations, gmv, me, merchants, programs, staff, types::Day, webhooks};
     use crate::domain::period::Tier;
 
     fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -111,6 +112,37 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         value.to_json().expect("an example serialises")
     }
     let cursor = Some("MTA0Mg".to_string());
+    let hook = || webhooks::Webhook {
+        id: 5,
+        merchant_id: Some(42),
+        url: "https://hooks.xinghe-beauty.cn/incentives".into(),
+        events: vec![
+            WebhookEventType::AchievementRecorded,
+            WebhookEventType::ProgressNearTier,
+        ],
+        status: WebhookEndpointStatus::Active,
+        previous_secret_expires_at: None,
+        failing_since: None,
+        disabled_at: None,
+        created_at: at("2026-11-10T02:00:00Z"),
+    };
+    let hook_with_secret = || webhooks::WebhookWithSecret {
+        endpoint: hook(),
+        secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".into(),
+    };
+    let delivery = || webhooks::WebhookDelivery {
+        id: 311,
+        message_id: "msg_0193a4c1f2e87d3b9c0e5a6f7b8c9d0e".into(),
+        event_type: WebhookEventType::AchievementRecorded,
+        status: DeliveryStatus::Delivered,
+        attempts: 2,
+        next_attempt_at: None,
+        response_status: Some(200),
+        response_body: Some("{\"ok\":true}".into()),
+        last_error: None,
+        created_at: at("2026-11-16T02:00:00Z"),
+        delivered_at: Some(at("2026-11-16T02:00:07Z")),
+    };
 
     let merchant = merchants::Merchant {
         id: 42,
@@ -419,6 +451,23 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             }),
         ),
         ("EvaluationRun", json(run())),
+        ("Webhook", json(hook())),
+        ("WebhookWithSecret", json(hook_with_secret())),
+        (
+            "WebhookPage",
+            json(webhooks::WebhookPage {
+                items: vec![hook()],
+                next_cursor: None,
+            }),
+        ),
+        ("WebhookDelivery", json(delivery())),
+        (
+            "WebhookDeliveryPage",
+            json(webhooks::WebhookDeliveryPage {
+                items: vec![delivery()],
+                next_cursor: cursor.clone(),
+            }),
+        ),
         (
             "EvaluationRunPage",
             json(evaluations::EvaluationRunPage {

@@ -107,7 +107,7 @@ pub enum KeyCreated {
 }
 
 /// Email preferences.
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Notifications {
@@ -116,10 +116,12 @@ pub struct Notifications {
     pub locale: Locale,
     /// Receive an email when a subject of mine comes within 10% of its next tier (once per
     /// tier and period). Absent: unchanged (on for new merchants).
-    pub near_tier: Option<bool>,
+    #[serde(default)]
+    pub near_tier: Opt<bool>,
     /// Receive an email when a subject of mine becomes `at_risk`. Absent: unchanged (on for
     /// new merchants).
-    pub at_risk: Option<bool>,
+    #[serde(default)]
+    pub at_risk: Opt<bool>,
 }
 
 impl poem_openapi::types::Example for Notifications {
@@ -127,8 +129,8 @@ impl poem_openapi::types::Example for Notifications {
         Self {
             weekly_report: true,
             locale: Locale::ZhCn,
-            near_tier: Some(true),
-            at_risk: Some(false),
+            near_tier: Opt::some(true),
+            at_risk: Opt::some(false),
         }
     }
 }
@@ -249,17 +251,17 @@ impl MeApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
-        body: Json<Notifications>,
+        body: Json<Parsed<Notifications>>,
     ) -> ApiResult<Json<Merchant>, codes::MeNotificationsSet> {
-        let b = body.0;
+        let b = body.0.into_inner()?;
         let m = merchants::set_notifications(
             &state.db,
             auth.0.merchant_id,
             merchants::NotificationPrefs {
                 weekly_report: b.weekly_report,
                 locale: b.locale,
-                near_tier: b.near_tier,
-                at_risk: b.at_risk,
+                near_tier: b.near_tier.into(),
+                at_risk: b.at_risk.into(),
             },
         )
         .await?;

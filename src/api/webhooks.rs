@@ -55,10 +55,13 @@ impl poem_openapi::types::Example for NewWebhook {
 #[derive(Object, Clone)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Webhook {
+    /// The endpoint's id.
     pub id: i64,
     /// The merchant it belongs to; absent for a platform-wide endpoint.
     pub merchant_id: Option<i64>,
+    /// Where deliveries are POSTed.
     pub url: String,
+    /// The event types it receives.
     pub events: Vec<WebhookEventType>,
     pub status: WebhookEndpointStatus,
     /// Until when the secret before the last rotation also signs.
@@ -67,6 +70,7 @@ pub struct Webhook {
     pub failing_since: Option<DateTime<Utc>>,
     /// When it was disabled after failing for 3 days.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
 
@@ -84,6 +88,7 @@ pub struct WebhookWithSecret {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct WebhookPage {
+    /// The endpoints of this page.
     pub items: Vec<Webhook>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
@@ -93,6 +98,7 @@ pub struct WebhookPage {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct WebhookDelivery {
+    /// The delivery's id, to retry it.
     pub id: i64,
     /// The `webhook-id` header of every attempt: receivers dedupe on it.
     pub message_id: String,
@@ -108,7 +114,9 @@ pub struct WebhookDelivery {
     pub response_body: Option<String>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// When the event happened and the delivery was queued.
     pub created_at: DateTime<Utc>,
+    /// When the receiver answered 2xx.
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
@@ -116,6 +124,7 @@ pub struct WebhookDelivery {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct WebhookDeliveryPage {
+    /// The deliveries of this page.
     pub items: Vec<WebhookDelivery>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
@@ -261,6 +270,8 @@ impl WebhooksApi {
     }
 
     /// List my webhook endpoints
+    ///
+    /// Oldest first, without their secrets.
     #[oai(
         path = "/me/webhooks",
         method = "get",
@@ -389,7 +400,7 @@ impl WebhooksApi {
 
     /// List platform-wide webhook endpoints
     ///
-    /// Admins only.
+    /// Admins only. Oldest first, without their secrets.
     #[oai(path = "/webhooks", method = "get", operation_id = "webhooks_list")]
     async fn staff_list(
         &self,

@@ -133,6 +133,7 @@ fn tags_follow_the_way_staff_work() {
             "Programs",
             "Evaluations",
             "Reports",
+            "Webhooks",
             "Staff",
             "Operations"
         ]

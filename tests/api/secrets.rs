@@ -27,6 +27,7 @@ async fn secrets_never_reach_logs_or_the_database() {
             .env("SCHEDULER", "off")
             .env("ADMIN_TOKEN", ADMIN)
             .env("LOG_FORMAT", "json")
+            .env("WEBHOOK_ALLOW_PRIVATE", "true")
             .env("RUST_LOG", "debug,sqlx=debug,sea_orm=debug");
     };
     let mut create = Command::new(BIN);
@@ -77,6 +78,32 @@ async fn secrets_never_reach_logs_or_the_database() {
         .await
         .unwrap();
     let second_key = rotated["key"].as_str().unwrap().to_string();
+    // A webhook endpoint's signing secret, and the one a rotation issues.
+    let hook: serde_json::Value = http
+        .post(format!("{base}/api/v1/me/webhooks"))
+        .header("X-API-Key", &key)
+        .json(&json!({"url": format!("{base}/hooks"), "events": ["merchant.decision"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_secret = hook["secret"].as_str().unwrap().to_string();
+    let hook_rotated: serde_json::Value = http
+        .post(format!(
+            "{base}/api/v1/me/webhooks/{}/rotate-secret",
+            hook["id"]
+        ))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_second = hook_rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(hook_secret, hook_second);
     for (header, value) in [
         ("authorization", format!("Bearer {ADMIN}")),
         ("authorization", format!("Bearer {staff_token}")),
@@ -148,6 +175,8 @@ async fn secrets_never_reach_logs_or_the_database() {
         staff_token.as_str(),
         key.as_str(),
         second_key.as_str(),
+        hook_secret.as_str(),
+        hook_second.as_str(),
     ] {
         // The whole secret, and its random part without the visible prefix.
         let random_part = &secret[secret.len() - 24..];

@@ -200,30 +200,38 @@ pub fn events_of(e: &webhook_endpoint::Model) -> Result<Vec<WebhookEventType>> {
         .collect()
 }
 
+/// How long registration waits for the host to resolve.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Refuses a target whose host is, or resolves to, an address that is not allowed. A host
-/// that does not resolve is refused too: nothing could be delivered to it.
+/// that does not resolve (yet) is accepted: every delivery resolves it again and refuses a
+/// forbidden address then, so nothing is reached that the rule forbids.
 pub async fn check_target(url: &url::Url, allow_private: bool) -> Result<(), FieldError> {
-    let refused = |why: String| FieldError::new("url", ErrorCode::WebhookUrlForbidden, why);
+    if allow_private {
+        return Ok(());
+    }
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(443);
     let addrs: Vec<IpAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![ip.into()],
         Some(url::Host::Ipv6(ip)) => vec![ip.into()],
-        _ => tokio::net::lookup_host((host, port))
+        _ => match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
-            .map_err(|e| refused(format!("{host} does not resolve: {e}")))?
-            .map(|a| a.ip())
-            .collect(),
+        {
+            Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+            _ => Vec::new(),
+        },
     };
-    if addrs.is_empty() {
-        return Err(refused(format!("{host} resolves to no address")));
+    match addrs.iter().find(|ip| webhook::is_forbidden(**ip)) {
+        Some(ip) => Err(FieldError::new(
+            "url",
+            ErrorCode::WebhookUrlForbidden,
+            format!(
+                "{host} resolves to {ip}, a loopback, private, link-local or multicast address"
+            ),
+        )),
+        None => Ok(()),
     }
-    if !allow_private && let Some(ip) = addrs.iter().find(|ip| webhook::is_forbidden(**ip)) {
-        return Err(refused(format!(
-            "{host} resolves to {ip}, a loopback, private, link-local or multicast address"
-        )));
-    }
-    Ok(())
 }
 
 /// What registering an endpoint needs.
