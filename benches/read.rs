@@ -294,6 +294,9 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
             weekly_report: Set(true),
             locale: Set(Locale::ZhCn),
             last_gmv_at: Set(Some(now)),
+            notify_near_tier: Set(true),
+            notify_at_risk: Set(true),
+            stale_notified_for: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -32,7 +32,7 @@ pub struct NewWebhook {
     /// Where deliveries are POSTed: an absolute `http` or `https` URL whose host does not
     /// resolve to a loopback, private, link-local or multicast address. Redirects are not
     /// followed.
-    #[oai(validator(min_length = 1, max_length = 2048))]
+    #[oai(validator(max_length = 2048, pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$"))]
     pub url: String,
     /// The event types it receives.
     #[oai(validator(min_items = 1, max_items = 16))]

@@ -860,7 +860,7 @@ pub async fn emit_stale(db: &DatabaseConnection, as_of: DateTime<Utc>) -> anyhow
             let marked = merchant::Entity::update_many()
                 .col_expr(
                     merchant::Column::StaleNotifiedFor,
-                    Expr::col(merchant::Column::LastGmvAt).into(),
+                    Expr::col(merchant::Column::LastGmvAt),
                 )
                 .filter(merchant::Column::Id.is_in(page.iter().copied()))
                 .filter(stale_condition(cutoff))

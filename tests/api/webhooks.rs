@@ -439,10 +439,7 @@ async fn a_receiver_that_was_down_gets_every_event_once_and_three_failing_days_d
     let got = rx.received();
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|r| verify(&secret, r)));
-    let status = app
-        .get(&format!("/api/v1/me/webhooks"), &merchant)
-        .await
-        .expect(200);
+    let status = app.get("/api/v1/me/webhooks", &merchant).await.expect(200);
     assert!(
         status.body["items"][0].get("failing_since").is_none(),
         "a success ends the failing spell"
