@@ -450,6 +450,21 @@ impl From<crate::services::programs::ProgramsError> for AppError {
     }
 }
 
+impl From<crate::services::rewards::RewardsError> for AppError {
+    fn from(e: crate::services::rewards::RewardsError) -> Self {
+        use crate::services::rewards::RewardsError as E;
+        let message = e.to_string();
+        match e {
+            E::PayoutNotFound => Self::new(ErrorCode::NotFound, message),
+            E::ProgramNotFound => Self::new(ErrorCode::NotFound, message).with_field("program_id"),
+            E::NothingToPay => Self::new(ErrorCode::NothingToPay, message),
+            E::AlreadyPaid => Self::new(ErrorCode::PayoutPaid, message),
+            E::Corrupt(_) => Self::internal(e),
+            E::Db(e) => Self::database(e),
+        }
+    }
+}
+
 impl From<crate::services::webhooks::WebhookError> for AppError {
     fn from(e: crate::services::webhooks::WebhookError) -> Self {
         use crate::services::webhooks::WebhookError as E;

@@ -72,6 +72,8 @@ error_codes! {
     NotEditable = ("not_editable", 409, "The application can only be edited while submitted or changes_requested."),
     TooManyKeys = ("too_many_keys", 409, "The merchant already holds the most usable API keys allowed."),
     LastKey = ("last_key", 409, "The only usable API key cannot be revoked."),
+    NothingToPay = ("nothing_to_pay", 409, "No confirmed reward is waiting for a payout."),
+    PayoutPaid = ("payout_paid", 409, "The payout is already marked paid."),
     TooManyWebhooks = ("too_many_webhooks", 409, "The owner already has the most webhook endpoints allowed."),
     ExternalIdConflict = ("external_id_conflict", 409, "A record with this external_id exists with a different body (a per-item result)."),
     // 413, 415.
@@ -101,6 +103,8 @@ error_codes! {
     ChannelNotAllowed = ("channel_not_allowed", 422, "Only a `channel_gmv` programme takes a channel."),
     ChannelInvalid = ("channel_invalid", 422, "Not a known sales channel."),
     EndsBeforeStart = ("ends_before_start", 422, "`ends_on` is before `starts_on`."),
+    RewardAmountInvalid = ("reward_amount_invalid", 422, "A reward's amount must be 1 to 10,000,000,000 fen."),
+    RewardRateInvalid = ("reward_rate_invalid", 422, "A rebate's rate_bp must be 1 to 10,000 basis points."),
     DescriptionTooLong = ("description_too_long", 422, "The description is longer than allowed."),
     RecordInvalid = ("record_invalid", 422, "A GMV record is not a JSON object (a per-item result)."),
     ExternalIdInvalid = ("external_id_invalid", 422, "`external_id` must be 1–128 printable characters."),

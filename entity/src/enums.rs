@@ -314,6 +314,9 @@ pub fn all_values() -> Vec<(&'static str, &'static str)> {
         of("WebhookEventType", WebhookEventType::as_str),
         of("WebhookEndpointStatus", WebhookEndpointStatus::as_str),
         of("DeliveryStatus", DeliveryStatus::as_str),
+        of("RewardKind", RewardKind::as_str),
+        of("RewardStatus", RewardStatus::as_str),
+        of("PayoutStatus", PayoutStatus::as_str),
     ]
     .concat()
 }
@@ -374,6 +377,9 @@ mod tests {
         agree::<WebhookEventType>();
         agree::<WebhookEndpointStatus>();
         agree::<DeliveryStatus>();
+        agree::<RewardKind>();
+        agree::<RewardStatus>();
+        agree::<PayoutStatus>();
     }
 
     #[test]
@@ -398,6 +404,9 @@ mod tests {
                 "WebhookEventType" => WebhookEventType::parse(s).map(|v| v.as_str()),
                 "WebhookEndpointStatus" => WebhookEndpointStatus::parse(s).map(|v| v.as_str()),
                 "DeliveryStatus" => DeliveryStatus::parse(s).map(|v| v.as_str()),
+                "RewardKind" => RewardKind::parse(s).map(|v| v.as_str()),
+                "RewardStatus" => RewardStatus::parse(s).map(|v| v.as_str()),
+                "PayoutStatus" => PayoutStatus::parse(s).map(|v| v.as_str()),
                 other => panic!("unlisted type {other}"),
             };
             assert_eq!(ok, Some(s), "{ty}::{s}");
@@ -448,5 +457,41 @@ column_enum! {
         Delivered => "delivered",
         /// Given up: a permanent 4xx, a refused address, or the endpoint was disabled.
         Failed => "failed",
+    }
+}
+
+column_enum! {
+    /// What a tier's reward is.
+    pub enum RewardKind("String(StringLen::N(24))") {
+        /// A cash bonus of a fixed `amount` in fen.
+        CashBonus => "cash_bonus",
+        /// Traffic (advertising) credit worth a fixed `amount` in fen.
+        TrafficCredit => "traffic_credit",
+        /// A rebate of `rate_bp` basis points of the subject's value for the whole period.
+        CommissionRebate => "commission_rebate",
+    }
+}
+
+column_enum! {
+    /// Where a reward is between achievement and payout.
+    pub enum RewardStatus("String(StringLen::N(16))") {
+        /// Earned; the period or its 7-day re-evaluation window is still open.
+        Pending => "pending",
+        /// The window closed with the achievement standing; the amount is fixed.
+        Confirmed => "confirmed",
+        /// The achievement was revoked before confirmation.
+        Cancelled => "cancelled",
+        /// In a payout marked paid.
+        Paid => "paid",
+    }
+}
+
+column_enum! {
+    /// Whether a payout has been paid.
+    pub enum PayoutStatus("String(StringLen::N(16))") {
+        /// Opened: its rewards are reserved for it.
+        Open => "open",
+        /// Marked paid: its rewards are `paid`.
+        Paid => "paid",
     }
 }

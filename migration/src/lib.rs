@@ -10,6 +10,7 @@ mod m20261125_000005_progress_status;
 mod m20261128_000006_run_lease;
 mod m20261129_000007_digest_counts;
 mod m20261129_000008_webhooks;
+mod m20261129_000009_rewards;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_run_lease::Migration),
             Box::new(m20261129_000007_digest_counts::Migration),
             Box::new(m20261129_000008_webhooks::Migration),
+            Box::new(m20261129_000009_rewards::Migration),
         ]
     }
 }

@@ -46,6 +46,8 @@ const PROGRAMME: &[ErrorCode] = &[
     ChannelNotAllowed,
     EndsBeforeStart,
     DescriptionTooLong,
+    RewardAmountInvalid,
+    RewardRateInvalid,
 ];
 
 /// A webhook endpoint's fields.
@@ -104,6 +106,13 @@ error_sets! {
     GmvRecordsList = [ANY, PARAMS, PAGE, &[NotFound]];
     GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong, AmountOverflow]];
     OpsReadyz = [&[DatabaseUnreachable]];
+    MeRewards = [MERCHANT, PARAMS, PAGE];
+    CreatorsRewards = [STAFF, PARAMS, PAGE];
+    RewardsList = [STAFF, PARAMS, PAGE];
+    PayoutsOpen = [STAFF, ROLE, BODY, &[NotFound, NothingToPay]];
+    PayoutsGet = [STAFF, PARAMS, &[NotFound]];
+    PayoutsLines = [STAFF, PARAMS, &[NotFound]];
+    PayoutsPaid = [STAFF, ROLE, PARAMS, &[NotFound, PayoutPaid]];
     WebhooksCreate = [MERCHANT, BODY, WEBHOOK];
     WebhooksList = [MERCHANT, PAGE];
     WebhooksDelete = [MERCHANT, PARAMS, &[NotFound]];

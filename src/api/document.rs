@@ -69,6 +69,13 @@ fn schema_examples() -> Vec<(&'static str, Value)> {
             json!({"action": DecisionAction::Approve.as_str(), "reason": "资料齐全，审核通过"}),
         ),
         (
+            "TierReward",
+            serde_json::to_value(crate::domain::reward::TierReward::CommissionRebate(
+                crate::domain::reward::RebateReward { rate_bp: 50 },
+            ))
+            .expect("a reward serialises"),
+        ),
+        (
             "MerchantApplication",
             json!({
                 "kind": MerchantKind::Brand.as_str(),
@@ -92,13 +99,18 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     use chrono::{DateTime, NaiveDate, Utc};
     use entity::enums::{
         Channel, DecisionAction, DeliveryStatus, DigestKind, EmailKind, EmailStatus, JobOutcome,
-        Locale, MerchantKind, MerchantStatus, Metric, PeriodKind, ProgressStatus, Role, Subject,
-        Trigger, WebhookEndpointStatus, WebhookEventType,
+        Locale, MerchantKind, MerchantStatus, Metric, PayoutStatus, PeriodKind, ProgressStatus,
+        RewardKind, RewardStatus, Role, Subject, Trigger, WebhookEndpointStatus, WebhookEventType,
     };
     use poem_openapi::types::ToJSON;
 
-    use super::{emails, evaluations, gmv, me, merchants, programs, staff, types::Day, webhooks};
-    use crate::domain::period::Tier;
+    use super::{
+        emails, evaluations, gmv, me, merchants, programs, rewards, staff, types::Day, webhooks,
+    };
+    use crate::domain::{
+        period::Tier,
+        reward::{CashBonus, RebateReward, TierReward, TrafficCredit},
+    };
 
     fn at(rfc3339: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(rfc3339)
@@ -129,6 +141,33 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     let hook_with_secret = || webhooks::WebhookWithSecret {
         endpoint: hook(),
         secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".into(),
+    };
+    let reward = || rewards::Reward {
+        id: 901,
+        program_id: 1,
+        period_start: day("2025-01-01"),
+        period_end: day("2025-12-31"),
+        subject_type: Subject::Merchant,
+        subject_id: "42".into(),
+        tier: "亿元".into(),
+        kind: RewardKind::CommissionRebate,
+        amount: Some(6_172_839),
+        rate_bp: Some(50),
+        status: RewardStatus::Confirmed,
+        created_at: at("2025-11-20T04:00:00Z"),
+        confirmed_at: Some(at("2026-01-08T04:00:00Z")),
+        paid_at: None,
+        payout_id: Some(12),
+    };
+    let payout = || rewards::Payout {
+        id: 12,
+        program_id: Some(1),
+        status: PayoutStatus::Open,
+        rewards: 37,
+        total: 48_250_000,
+        created_by: "staff:zhao.min".into(),
+        created_at: at("2026-01-09T02:00:00Z"),
+        paid_at: None,
     };
     let delivery = || webhooks::WebhookDelivery {
         id: 311,
@@ -214,10 +253,17 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             Tier {
                 name: "千万".into(),
                 threshold: 1_000_000_000,
+                rewards: vec![TierReward::TrafficCredit(TrafficCredit {
+                    amount: 2_000_000,
+                })],
             },
             Tier {
                 name: "亿元".into(),
                 threshold: 10_000_000_000,
+                rewards: vec![
+                    TierReward::CashBonus(CashBonus { amount: 10_000_000 }),
+                    TierReward::CommissionRebate(RebateReward { rate_bp: 50 }),
+                ],
             },
         ],
         goal: 100,
@@ -451,6 +497,15 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             }),
         ),
         ("EvaluationRun", json(run())),
+        ("Reward", json(reward())),
+        (
+            "RewardPage",
+            json(rewards::RewardPage {
+                items: vec![reward()],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        ("Payout", json(payout())),
         ("Webhook", json(hook())),
         ("WebhookWithSecret", json(hook_with_secret())),
         (
@@ -569,12 +624,13 @@ pub fn add_schema_examples(doc: &mut Value) {
 
 /// The tags in the order staff work: merchants, their GMV, programmes and the evaluations
 /// that compute progress and achievements, reports, then staff administration and operations.
-const TAG_ORDER: [ApiTags; 9] = [
+const TAG_ORDER: [ApiTags; 10] = [
     ApiTags::Merchants,
     ApiTags::Me,
     ApiTags::Gmv,
     ApiTags::Programs,
     ApiTags::Evaluations,
+    ApiTags::Rewards,
     ApiTags::Reports,
     ApiTags::Webhooks,
     ApiTags::Staff,

@@ -9,6 +9,7 @@ pub mod me;
 pub mod merchants;
 pub mod ops;
 pub mod programs;
+pub mod rewards;
 pub mod staff;
 pub mod tags;
 pub mod types;
@@ -35,6 +36,7 @@ pub type Apis = (
     emails::EmailsApi,
     gmv::GmvApi,
     webhooks::WebhooksApi,
+    rewards::RewardsApi,
 );
 
 pub fn apis() -> Apis {
@@ -48,6 +50,7 @@ pub fn apis() -> Apis {
         emails::EmailsApi,
         gmv::GmvApi,
         webhooks::WebhooksApi,
+        rewards::RewardsApi,
     )
 }
 

@@ -1,4 +1,5 @@
 use crate::api::types::{Day, Nullable, Opt, Parsed, Text};
+use crate::domain::reward::{RebateReward, TierReward, TrafficCredit};
 use crate::{api::codes, error::ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
@@ -153,10 +154,12 @@ impl poem_openapi::types::Example for NewProgram {
                 Tier {
                     name: "¥1M".into(),
                     threshold: 100_000_000,
+                    rewards: vec![TierReward::CommissionRebate(RebateReward { rate_bp: 50 })],
                 },
                 Tier {
                     name: "¥5M".into(),
                     threshold: 500_000_000,
+                    rewards: vec![TierReward::TrafficCredit(TrafficCredit { amount: 500_000 })],
                 },
             ],
             goal: 200,

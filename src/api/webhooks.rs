@@ -27,7 +27,6 @@ pub struct WebhooksApi;
 /// A new endpoint.
 #[derive(Object, serde::Deserialize)]
 #[oai(example)]
-#[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// Where deliveries are POSTed: an absolute `http` or `https` URL whose host does not
     /// resolve to a loopback, private, link-local or multicast address. Redirects are not

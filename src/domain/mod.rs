@@ -5,6 +5,7 @@ pub mod merchant;
 pub mod money;
 pub mod period;
 pub mod program;
+pub mod reward;
 pub mod text;
 pub mod uscc;
 pub mod webhook;

@@ -109,6 +109,10 @@ pub fn seconds_left(period: &Period, tz: Tz, as_of: DateTime<Utc>) -> i64 {
     (end - as_of).num_seconds().max(0)
 }
 
+/// The previous period is re-evaluated while "today" is at most this many days after its end;
+/// after that its figures are final (rewards are confirmed).
+pub const REOPEN_DAYS: i64 = 7;
+
 /// The run-rate window before `today`: the last 28 full days, not before `history_start`.
 /// Returns `None` when no full day is available yet.
 pub fn run_rate_window(today: NaiveDate, history_start: NaiveDate) -> Option<Period> {
@@ -156,6 +160,10 @@ pub struct Tier {
     /// Fen; positive, strictly increasing along the list.
     #[oai(validator(minimum(value = "1")))]
     pub threshold: i64,
+    /// What reaching the tier earns, each a ledger entry of its own; absent: nothing.
+    #[oai(default, skip_serializing_if_is_empty, validator(max_items = 5))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewards: Vec<super::reward::TierReward>,
 }
 
 /// A JSON string, strictly: poem-openapi's `String` would turn a number or boolean into text;
@@ -235,14 +243,17 @@ mod tests {
             Tier {
                 name: "bronze".into(),
                 threshold: 1_000,
+                rewards: vec![],
             },
             Tier {
                 name: "silver".into(),
                 threshold: 5_000,
+                rewards: vec![],
             },
             Tier {
                 name: "gold".into(),
                 threshold: 10_000,
+                rewards: vec![],
             },
         ]
     }
@@ -416,7 +427,8 @@ mod tests {
             ok.ok(),
             Some(Tier {
                 name: "¥1M".into(),
-                threshold: 1
+                threshold: 1,
+                rewards: vec![],
             })
         );
         for name in [serde_json::json!(5), serde_json::json!(true)] {

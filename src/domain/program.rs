@@ -155,9 +155,13 @@ impl ProgramDef {
                     "tier thresholds must be strictly increasing",
                 ));
             }
+            for (k, r) in t.rewards.iter().enumerate() {
+                r.validate(&format!("tiers.{n}.rewards.{k}"))?;
+            }
             tiers.push(Tier {
                 name: tname,
                 threshold: t.threshold,
+                rewards: t.rewards,
             });
         }
         if i.goal <= 0 {
@@ -248,10 +252,12 @@ mod tests {
                 Tier {
                     name: "a".into(),
                     threshold: 10,
+                    rewards: vec![],
                 },
                 Tier {
                     name: "b".into(),
                     threshold: 20,
+                    rewards: vec![],
                 },
             ],
             goal: 10,

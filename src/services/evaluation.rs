@@ -42,13 +42,13 @@ use crate::{
     },
     mail::{self, EmailKind, NewEmail},
     services::{
+        rewards::{self, RewardStatus},
         runs::{self, Counts, Trigger},
         webhooks::{self, events::NewEvent},
     },
 };
 
-/// The previous period is re-evaluated while "today" is at most this many days after its end.
-pub const REOPEN_DAYS: i64 = 7;
+pub use crate::domain::period::REOPEN_DAYS;
 /// Subjects aggregated and written per page.
 pub const PAGE_SIZE: u64 = 2_000;
 /// Rows per multi-row insert: 17 columns × 500 stays far below every bind limit.
@@ -151,6 +151,7 @@ pub async fn evaluate(
             counts.emails_queued += c.emails_queued;
         }
     }
+    rewards::confirm_due(db, as_of).await?;
     emit_stale(db, as_of).await?;
     Ok(counts)
 }
@@ -525,6 +526,22 @@ async fn write_page(
             .exec(&txn)
             .await?;
     }
+    // Their rewards follow: a revocation cancels what is still pending, a cleared one
+    // makes it pending again.
+    rewards::move_status(
+        &txn,
+        &revoke,
+        RewardStatus::Pending,
+        RewardStatus::Cancelled,
+    )
+    .await?;
+    rewards::move_status(
+        &txn,
+        &restore,
+        RewardStatus::Cancelled,
+        RewardStatus::Pending,
+    )
+    .await?;
     let mut new_rows = Vec::new();
     for o in outcomes {
         let have: HashSet<&str> = existing
@@ -569,6 +586,9 @@ async fn write_page(
             inserted.extend(rows);
         }
     }
+
+    // What the new achievements earn.
+    rewards::create_for(&txn, def, &inserted, period.end, now).await?;
 
     // Events for webhooks, and the emails they cause, in the same transaction.
     let revoked: Vec<&achievement::Model> =

@@ -7,6 +7,7 @@ pub mod health;
 pub mod merchants;
 pub mod programs;
 pub mod reports;
+pub mod rewards;
 pub mod runs;
 pub mod staff;
 pub mod webhooks;

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::{
     domain::FieldError,
+    domain::reward::{CashBonus, RebateReward, TierReward, TrafficCredit},
     domain::{
         merchant::MerchantKind,
         period::{PeriodKind, Tier},
@@ -119,9 +120,23 @@ const WAN: i64 = 10_000 * YUAN;
 fn seeds() -> Vec<(&'static str, ProgramInput)> {
     let starts_on = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
     let both = vec![MerchantKind::Brand, MerchantKind::IndustryBelt];
-    let tier = |name: &str, threshold: i64| Tier {
+    // Example rewards an admin can edit: traffic credit at the first tier, a cash bonus at
+    // the second, a cash bonus and a commission rebate at the top.
+    let cash = |yuan: i64| {
+        TierReward::CashBonus(CashBonus {
+            amount: yuan * YUAN,
+        })
+    };
+    let traffic = |yuan: i64| {
+        TierReward::TrafficCredit(TrafficCredit {
+            amount: yuan * YUAN,
+        })
+    };
+    let rebate = |rate_bp| TierReward::CommissionRebate(RebateReward { rate_bp });
+    let tier = |name: &str, threshold: i64, rewards: Vec<TierReward>| Tier {
         name: name.to_string(),
         threshold,
+        rewards,
     };
     let base = |name: &str, description: &str, subject, tiers, goal| ProgramInput {
         name: name.to_string(),
@@ -146,9 +161,13 @@ fn seeds() -> Vec<(&'static str, ProgramInput)> {
                 "Merchants whose annual net GMV exceeds ¥100M (1亿).",
                 Subject::Merchant,
                 vec![
-                    tier("千万商家 ¥10M", 1_000 * WAN),
-                    tier("五千万商家 ¥50M", 5_000 * WAN),
-                    tier("亿元商家 ¥100M", 10_000 * WAN),
+                    tier("千万商家 ¥10M", 1_000 * WAN, vec![traffic(20_000)]),
+                    tier("五千万商家 ¥50M", 5_000 * WAN, vec![cash(50_000)]),
+                    tier(
+                        "亿元商家 ¥100M",
+                        10_000 * WAN,
+                        vec![cash(100_000), rebate(20)],
+                    ),
                 ],
                 1_000,
             ),
@@ -160,9 +179,9 @@ fn seeds() -> Vec<(&'static str, ProgramInput)> {
                 "Creators (达人) whose annual net GMV exceeds ¥10M (1000万).",
                 Subject::Creator,
                 vec![
-                    tier("百万达人 ¥1M", 100 * WAN),
-                    tier("五百万达人 ¥5M", 500 * WAN),
-                    tier("千万达人 ¥10M", 1_000 * WAN),
+                    tier("百万达人 ¥1M", 100 * WAN, vec![traffic(2_000)]),
+                    tier("五百万达人 ¥5M", 500 * WAN, vec![cash(5_000)]),
+                    tier("千万达人 ¥10M", 1_000 * WAN, vec![cash(10_000), rebate(10)]),
                 ],
                 10_000,
             ),
@@ -174,9 +193,9 @@ fn seeds() -> Vec<(&'static str, ProgramInput)> {
                 "Products whose annual net GMV exceeds ¥100M (1亿).",
                 Subject::Product,
                 vec![
-                    tier("千万单品 ¥10M", 1_000 * WAN),
-                    tier("五千万单品 ¥50M", 5_000 * WAN),
-                    tier("亿元单品 ¥100M", 10_000 * WAN),
+                    tier("千万单品 ¥10M", 1_000 * WAN, vec![traffic(10_000)]),
+                    tier("五千万单品 ¥50M", 5_000 * WAN, vec![traffic(50_000)]),
+                    tier("亿元单品 ¥100M", 10_000 * WAN, vec![cash(100_000)]),
                 ],
                 100,
             ),

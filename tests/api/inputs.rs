@@ -280,6 +280,11 @@ async fn target(app: &TestApp, doc: &Value, op: &Operation, n: u32, program: i64
         "merchants_decide" => t.path = fill(&op.path, app.register_merchant("brand").await.0),
         "me_update" => t.who = As::Merchant(app.register_merchant("brand").await.1),
         "programs_update" => t.path = fill(&op.path, program),
+        "payouts_open" => {
+            let merchant = app.approved_merchant("brand").await.0;
+            support::insert_confirmed_reward(&app.db, program, merchant, 50_000).await;
+            t.body["program_id"] = json!(program);
+        }
         _ => assert!(
             !t.path.contains('{'),
             "{}: say which resource its example applies to",

@@ -21,6 +21,7 @@ mod onboarding;
 mod programs;
 mod replicas;
 mod reports;
+mod rewards;
 mod secrets;
 mod soak;
 mod webhooks;

@@ -117,9 +117,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with extra settings (`("APPLY_RATE_PER_MINUTE", "2")`, …).
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
-    init_logs();
     let tmp = tempfile::tempdir().expect("tempdir");
     let (database_url, pg) = fresh_database(tmp.path()).await;
+    spawn_app_at(tmp, database_url, pg, settings).await
+}
+
+/// Another replica on `app`'s database: its own server, pool and state.
+pub async fn spawn_replica(app: &TestApp) -> TestApp {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = app.state.config.database_url.clone();
+    spawn_app_at(tmp, url, None, &[]).await
+}
+
+async fn spawn_app_at(
+    tmp: tempfile::TempDir,
+    database_url: String,
+    pg: Option<(String, String)>,
+    settings: &[(&str, &str)],
+) -> TestApp {
+    init_logs();
     let mut env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.clone()),
         ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
@@ -366,6 +382,56 @@ impl TestApp {
             .await
             .expect("outbox")
     }
+}
+
+/// A confirmed reward of `amount` fen for merchant `merchant_id` in `program_id` (with the
+/// achievement it came from), as evaluation leaves it once its window closed.
+pub async fn insert_confirmed_reward(
+    db: &DatabaseConnection,
+    program_id: i64,
+    merchant_id: i64,
+    amount: i64,
+) -> entity::reward::Model {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = chrono::Utc::now();
+    let a = entity::achievement::ActiveModel {
+        program_id: Set(program_id),
+        period_start: Set("2026-01-01".parse().unwrap()),
+        subject_type: Set(Subject::Merchant),
+        subject_id: Set(merchant_id.to_string()),
+        merchant_id: Set(Some(merchant_id)),
+        tier: Set("a".into()),
+        threshold: Set(1),
+        value: Set(amount),
+        achieved_at: Set(now),
+        revoked_at: Set(None),
+        run_id: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert achievement");
+    entity::reward::ActiveModel {
+        achievement_id: Set(a.id),
+        position: Set(0),
+        program_id: Set(program_id),
+        period_start: Set(a.period_start),
+        period_end: Set("2026-01-31".parse().unwrap()),
+        subject_type: Set(Subject::Merchant),
+        subject_id: Set(a.subject_id),
+        merchant_id: Set(Some(merchant_id)),
+        tier: Set("a".into()),
+        kind: Set(entity::enums::RewardKind::CashBonus),
+        amount: Set(Some(amount)),
+        rate_bp: Set(None),
+        status: Set(entity::enums::RewardStatus::Confirmed),
+        created_at: Set(now),
+        confirmed_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert reward")
 }
 
 /// Roll-up rows written directly, as GMV ingestion keeps them (days are Asia/Shanghai dates).

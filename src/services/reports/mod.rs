@@ -424,6 +424,7 @@ mod tests {
             .map(|(n, t)| Tier {
                 name: n.into(),
                 threshold: t,
+                rewards: vec![],
             })
             .collect();
         let counts = at_or_above(&tiers, &[(-1, 4), (0, 3), (1, 2), (2, 1)]);

@@ -9,8 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
-use entity::{gmv_daily_merchant, merchant, progress};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{
+    enums::{RewardKind, RewardStatus},
+    gmv_daily_merchant, merchant, progress, reward,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::{ReportsError, format_bp, local_time, share_bp};
@@ -103,6 +106,69 @@ pub struct ChannelLine {
     pub up: bool,
 }
 
+/// A pending or confirmed reward of the merchant or one of its products.
+#[derive(Serialize)]
+pub struct RewardLine {
+    pub program: String,
+    pub subject: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub tier: String,
+    pub kind_label: &'static str,
+    /// The amount; for a pending rebate, its rate (the amount is fixed at confirmation).
+    pub amount: String,
+    pub confirmed: bool,
+}
+
+fn reward_kind_label(locale: Locale, kind: RewardKind) -> &'static str {
+    match (locale, kind) {
+        (Locale::En, RewardKind::CashBonus) => "cash bonus",
+        (Locale::En, RewardKind::TrafficCredit) => "traffic credit",
+        (Locale::En, RewardKind::CommissionRebate) => "commission rebate",
+        (Locale::ZhCn, RewardKind::CashBonus) => "现金奖励",
+        (Locale::ZhCn, RewardKind::TrafficCredit) => "流量券",
+        (Locale::ZhCn, RewardKind::CommissionRebate) => "佣金返还",
+    }
+}
+
+/// The merchant's pending and confirmed rewards (its own and its products'), newest first.
+async fn reward_lines<C: ConnectionTrait>(
+    db: &C,
+    m: &merchant::Model,
+    programs: &HashMap<i64, String>,
+) -> Result<Vec<RewardLine>, ReportsError> {
+    let rows = reward::Entity::find()
+        .filter(reward::Column::MerchantId.eq(m.id))
+        .filter(reward::Column::Status.is_in([RewardStatus::Pending, RewardStatus::Confirmed]))
+        .order_by_desc(reward::Column::Id)
+        .limit(50)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RewardLine {
+            program: programs.get(&r.program_id).cloned().unwrap_or_default(),
+            subject: match r.subject_type {
+                Subject::Product => r
+                    .subject_id
+                    .split_once(':')
+                    .map_or(r.subject_id.clone(), |(_, p)| p.to_string()),
+                _ => m.display_name.clone(),
+            },
+            period_start: r.period_start.to_string(),
+            period_end: r.period_end.to_string(),
+            tier: r.tier,
+            kind_label: reward_kind_label(m.locale, r.kind),
+            amount: match (r.amount, r.rate_bp) {
+                (Some(a), _) => format_cny(a),
+                (None, Some(bp)) => format_bp(i64::from(bp)),
+                (None, None) => String::new(),
+            },
+            confirmed: r.status == RewardStatus::Confirmed,
+        })
+        .collect())
+}
+
 /// The context the `merchant_weekly` templates render.
 #[derive(Serialize)]
 pub struct MerchantWeekly {
@@ -115,6 +181,8 @@ pub struct MerchantWeekly {
     pub last_week_start: String,
     pub last_week_end: String,
     pub programs: Vec<ProgramLine>,
+    /// Pending and confirmed rewards, newest first (at most 50).
+    pub rewards: Vec<RewardLine>,
     pub channels: Vec<ChannelLine>,
     pub total: ChannelLine,
     /// No GMV has arrived for 3 days (or ever).
@@ -223,6 +291,13 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
             .map(|p| (p.id, p))
             .collect()
     };
+    let names: HashMap<i64, String> = entity::program::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let rewards = reward_lines(db, m, &names).await?;
     let program_lines = latest
         .into_values()
         .filter_map(|r| {
@@ -263,6 +338,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
         last_week_start: last_start.to_string(),
         last_week_end: (week_start - Days::new(1)).to_string(),
         programs: program_lines,
+        rewards,
         channels,
         total: change_line("total", total_label, tw, lw),
         stale,
