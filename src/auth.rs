@@ -68,6 +68,35 @@ pub enum AnyAuth {
     Merchant(MerchantAuth),
 }
 
+/// Creator key (`mic_…`), issued by an admin: reads only its own creator.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "X-API-Key",
+    key_in = "header",
+    checker = "check_creator"
+)]
+pub struct CreatorAuth(pub String);
+
+/// A staff token, or the creator's own key.
+#[derive(SecurityScheme)]
+pub enum CreatorOrStaff {
+    Staff(StaffAuth),
+    Creator(CreatorAuth),
+}
+
+impl CreatorOrStaff {
+    /// Staff read every creator; a creator key only its own (another creator is not found).
+    pub fn may_read(&self, creator_id: &str) -> AppResult<()> {
+        match self {
+            CreatorOrStaff::Creator(c) if c.0 != creator_id => {
+                Err(AppError::new(ErrorCode::NotFound, "creator not found"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 fn state(req: &Request) -> &AppState {
     req.data::<AppState>()
         .expect("AppState is attached to every route")
@@ -94,6 +123,21 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
         .map_err(AppError::from)?;
     state.limit_key(&format!("staff:{}", staff.name))?;
     Ok(staff)
+}
+
+async fn check_creator(req: &Request, key: ApiKey) -> poem::Result<String> {
+    if req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION)
+    {
+        return Err(ambiguous().into());
+    }
+    let state = state(req);
+    let id = crate::services::creators::authenticate(&state.db, &key.key)
+        .await
+        .map_err(AppError::from)?;
+    state.limit_key(&format!("creator:{id}"))?;
+    Ok(id)
 }
 
 async fn check_merchant(req: &Request, key: ApiKey) -> poem::Result<MerchantCaller> {

@@ -450,6 +450,20 @@ impl From<crate::services::programs::ProgramsError> for AppError {
     }
 }
 
+impl From<crate::services::creators::CreatorsError> for AppError {
+    fn from(e: crate::services::creators::CreatorsError) -> Self {
+        use crate::services::creators::CreatorsError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::NotFound => Self::new(ErrorCode::NotFound, message),
+            E::UnknownKey => Self::unauthorized(message),
+            E::BatchTooLarge => Self::new(ErrorCode::BatchTooLarge, message).with_field("creators"),
+            E::Db(e) => Self::database(e),
+        }
+    }
+}
+
 impl From<crate::services::rewards::RewardsError> for AppError {
     fn from(e: crate::services::rewards::RewardsError) -> Self {
         use crate::services::rewards::RewardsError as E;

@@ -7,6 +7,7 @@ use subtle::ConstantTimeEq;
 
 pub const MERCHANT_KEY_PREFIX: &str = "mik_";
 pub const STAFF_TOKEN_PREFIX: &str = "mis_";
+pub const CREATOR_KEY_PREFIX: &str = "mic_";
 /// How many characters of a secret are kept in clear, so people can tell keys apart.
 const VISIBLE: usize = 12;
 

@@ -3,6 +3,8 @@
 pub mod achievement;
 pub mod api_key;
 pub mod audit_log;
+pub mod creator;
+pub mod creator_key;
 pub mod email_outbox;
 pub mod enums;
 pub mod gmv_daily_creator;

@@ -11,6 +11,7 @@ mod m20261128_000006_run_lease;
 mod m20261129_000007_digest_counts;
 mod m20261129_000008_webhooks;
 mod m20261129_000009_rewards;
+mod m20261129_000010_creators;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_digest_counts::Migration),
             Box::new(m20261129_000008_webhooks::Migration),
             Box::new(m20261129_000009_rewards::Migration),
+            Box::new(m20261129_000010_creators::Migration),
         ]
     }
 }

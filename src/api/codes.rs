@@ -16,6 +16,8 @@ const MERCHANT: &[ErrorCode] = &[
 ];
 /// A staff token or a merchant key.
 const ANY: &[ErrorCode] = MERCHANT;
+/// A staff token or the creator's own key.
+const CREATOR: &[ErrorCode] = &[Unauthorized, AmbiguousCredentials, StaffOnly, RateLimited];
 /// A role check (admin, or admin and reviewer).
 const ROLE: &[ErrorCode] = &[InsufficientRole];
 /// A JSON body.
@@ -107,7 +109,12 @@ error_sets! {
     GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong, AmountOverflow]];
     OpsReadyz = [&[DatabaseUnreachable]];
     MeRewards = [MERCHANT, PARAMS, PAGE];
-    CreatorsRewards = [STAFF, PARAMS, PAGE];
+    CreatorsRewards = [CREATOR, PARAMS, PAGE, &[NotFound]];
+    CreatorsUpsert = [STAFF, ROLE, BODY, &[BatchTooLarge]];
+    CreatorsList = [STAFF, PAGE];
+    CreatorsGet = [CREATOR, PARAMS, &[NotFound]];
+    CreatorsProgress = [CREATOR, PARAMS, &[NotFound]];
+    CreatorsKeysCreate = [STAFF, ROLE, PARAMS, &[NotFound]];
     RewardsList = [STAFF, PARAMS, PAGE];
     PayoutsOpen = [STAFF, ROLE, BODY, &[NotFound, NothingToPay]];
     PayoutsGet = [STAFF, PARAMS, &[NotFound]];

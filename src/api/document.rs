@@ -105,7 +105,8 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     use poem_openapi::types::ToJSON;
 
     use super::{
-        emails, evaluations, gmv, me, merchants, programs, rewards, staff, types::Day, webhooks,
+        creators, emails, evaluations, gmv, me, merchants, programs, rewards, staff, types::Day,
+        webhooks,
     };
     use crate::domain::{
         period::Tier,
@@ -497,6 +498,68 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             }),
         ),
         ("EvaluationRun", json(run())),
+        (
+            "Creator",
+            json(creators::Creator {
+                id: "dy_88120345".into(),
+                nickname: "小杨哥的美妆间".into(),
+                category: Some("美妆".into()),
+                contact_email: Some("biz@xiaoyang.example".into()),
+                created_at: at("2026-02-01T02:00:00Z"),
+                updated_at: at("2026-02-01T02:00:00Z"),
+            }),
+        ),
+        (
+            "CreatorPage",
+            json(creators::CreatorPage {
+                items: vec![creators::Creator {
+                    id: "dy_88120345".into(),
+                    nickname: "小杨哥的美妆间".into(),
+                    category: Some("美妆".into()),
+                    contact_email: None,
+                    created_at: at("2026-02-01T02:00:00Z"),
+                    updated_at: at("2026-02-01T02:00:00Z"),
+                }],
+                next_cursor: cursor.clone(),
+            }),
+        ),
+        (
+            "CreatorBatchResult",
+            json(creators::CreatorBatchResult {
+                created: 1,
+                updated: 1,
+                rejected: 1,
+                results: vec![
+                    creators::CreatorItemResult {
+                        id: "dy_88120345".into(),
+                        status: creators::CreatorResultStatus::Created,
+                        error: None,
+                    },
+                    creators::CreatorItemResult {
+                        id: "dy_10002".into(),
+                        status: creators::CreatorResultStatus::Updated,
+                        error: None,
+                    },
+                    creators::CreatorItemResult {
+                        id: "dy_10003".into(),
+                        status: creators::CreatorResultStatus::Rejected,
+                        error: Some(crate::error::ApiError {
+                            code: ErrorCode::Required.as_str().into(),
+                            message: "creators.2.nickname must not be empty".into(),
+                            field: Some("creators.2.nickname".into()),
+                        }),
+                    },
+                ],
+            }),
+        ),
+        (
+            "IssuedCreatorKey",
+            json(creators::IssuedCreatorKey {
+                id: 3,
+                key: "mic_5f0c9a7e3b1d2c4a6e8f0b2d4c6a8e0f1b3d5c7a9e1f3b5d7c9a1e3f5b7d9c1a".into(),
+                created_at: at("2026-02-01T02:05:00Z"),
+            }),
+        ),
         ("Reward", json(reward())),
         (
             "RewardPage",
@@ -624,12 +687,13 @@ pub fn add_schema_examples(doc: &mut Value) {
 
 /// The tags in the order staff work: merchants, their GMV, programmes and the evaluations
 /// that compute progress and achievements, reports, then staff administration and operations.
-const TAG_ORDER: [ApiTags; 10] = [
+const TAG_ORDER: [ApiTags; 11] = [
     ApiTags::Merchants,
     ApiTags::Me,
     ApiTags::Gmv,
     ApiTags::Programs,
     ApiTags::Evaluations,
+    ApiTags::Creators,
     ApiTags::Rewards,
     ApiTags::Reports,
     ApiTags::Webhooks,

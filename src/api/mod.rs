@@ -1,6 +1,7 @@
 //! The HTTP layer: one `#[OpenApi]` impl per tag, thin, no SQL.
 
 pub mod codes;
+pub mod creators;
 pub mod document;
 pub mod emails;
 pub mod evaluations;
@@ -37,6 +38,7 @@ pub type Apis = (
     gmv::GmvApi,
     webhooks::WebhooksApi,
     rewards::RewardsApi,
+    creators::CreatorsApi,
 );
 
 pub fn apis() -> Apis {
@@ -51,6 +53,7 @@ pub fn apis() -> Apis {
         gmv::GmvApi,
         webhooks::WebhooksApi,
         rewards::RewardsApi,
+        creators::CreatorsApi,
     )
 }
 

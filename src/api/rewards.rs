@@ -161,7 +161,8 @@ pub enum PayoutCsv {
     ),
 }
 
-async fn page(
+/// A page of rewards matching `filter`.
+pub async fn reward_page(
     state: &AppState,
     filter: Filter,
     limit: Option<i64>,
@@ -204,40 +205,7 @@ impl RewardsApi {
             program_id: program_id.0,
             ..Default::default()
         };
-        Ok(Json(page(&state, filter, limit.0, cursor.0).await?))
-    }
-
-    /// A creator's rewards
-    ///
-    /// What a creator's tiers earned, newest first.
-    #[oai(
-        path = "/creators/:id/rewards",
-        method = "get",
-        operation_id = "creators_rewards"
-    )]
-    async fn creator(
-        &self,
-        auth: StaffAuth,
-        state: Data<&AppState>,
-        /// The marketplace's creator account id.
-        #[oai(validator(min_length = 1, max_length = 128))]
-        id: Path<String>,
-        /// Only rewards in this state.
-        status: Query<Option<RewardStatus>>,
-        /// Items per page, 1–500 (default 50).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<i64>>,
-        /// The `next_cursor` of the previous page.
-        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<RewardPage>, codes::CreatorsRewards> {
-        let _ = auth;
-        let filter = Filter {
-            subject: Some((Subject::Creator, id.0)),
-            status: status.0,
-            ..Default::default()
-        };
-        Ok(Json(page(&state, filter, limit.0, cursor.0).await?))
+        Ok(Json(reward_page(&state, filter, limit.0, cursor.0).await?))
     }
 
     /// List rewards
@@ -269,7 +237,7 @@ impl RewardsApi {
             payout_id: payout_id.0,
             ..Default::default()
         };
-        Ok(Json(page(&state, filter, limit.0, cursor.0).await?))
+        Ok(Json(reward_page(&state, filter, limit.0, cursor.0).await?))
     }
 
     /// Open a payout

@@ -20,6 +20,8 @@ pub enum ApiTags {
     Reports,
     /// Reporting GMV records and reading them back, raw or summarised by period.
     Gmv,
+    /// Creators (达人): registration, lookup, creator keys and what a creator may read.
+    Creators,
     /// What each tier earned, and the payouts that pay it.
     Rewards,
     /// Signed webhooks: endpoints, their secrets and their deliveries.

@@ -148,7 +148,7 @@ impl GmvRecord {
 
 /// An id field: 1–128 printable characters (no control characters, not blank), kept exactly
 /// as sent.
-fn id_field(s: String, name: &str, path: &str) -> Result<String, FieldError> {
+pub fn id_field(s: String, name: &str, path: &str) -> Result<String, FieldError> {
     if !s.trim().is_empty() && s.chars().count() <= MAX_ID_CHARS && !s.chars().any(char::is_control)
     {
         Ok(s)

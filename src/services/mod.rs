@@ -1,6 +1,7 @@
 //! Domain services: the logic, taking a database connection and domain types. No poem here.
 
 pub mod audit;
+pub mod creators;
 pub mod evaluation;
 pub mod gmv;
 pub mod health;

@@ -95,7 +95,11 @@ async fn every_operation_enforces_its_access_rules() {
             )
             .await;
         }
-        if op.schemes.iter().any(|s| s == "StaffAuth") && op.method != Method::GET {
+        // Analysts register creators (DESIGN.md: `POST /creators`, admin and analyst).
+        if op.schemes.iter().any(|s| s == "StaffAuth")
+            && op.method != Method::GET
+            && op.id != "creators_upsert"
+        {
             expect_refused(
                 &app,
                 op,
@@ -118,6 +122,51 @@ async fn every_operation_enforces_its_access_rules() {
                 "on another merchant",
             )
             .await;
+        }
+    }
+
+    // A creator key: another creator's id is not found; every operation that does not take
+    // creator keys refuses it with 401 or 403.
+    app.post(
+        "/api/v1/creators",
+        &As::Admin,
+        json!({"creators": [{"id": "dy_own", "nickname": "甲"}, {"id": "dy_other", "nickname": "乙"}]}),
+    )
+    .await
+    .expect(200);
+    let creator = As::Merchant(
+        app.post("/api/v1/creators/dy_own/api-keys", &As::Admin, json!({}))
+            .await
+            .expect(201)
+            .body["key"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    for op in &ops {
+        if op.schemes.iter().any(|s| s == "CreatorAuth") {
+            let path = op.path.replace("{id}", "dy_other");
+            expect_refused(
+                &app,
+                op,
+                &path,
+                &creator,
+                404,
+                "not_found",
+                "on another creator",
+            )
+            .await;
+        } else if op.secured() {
+            let path = fill(&op.path, a).replace("{id}", "dy_own");
+            let r = app
+                .request(op.method.clone(), &path, &creator, op.body())
+                .await;
+            assert!(
+                matches!(r.status.as_u16(), 401 | 403),
+                "{} with a creator key: {}",
+                op.id,
+                r.text
+            );
         }
     }
 

@@ -132,6 +132,7 @@ fn tags_follow_the_way_staff_work() {
             "Gmv",
             "Programs",
             "Evaluations",
+            "Creators",
             "Rewards",
             "Reports",
             "Webhooks",

@@ -7,6 +7,7 @@ mod access;
 mod cli;
 mod client_journey;
 mod crash;
+mod creators;
 mod database;
 mod document;
 mod enums;

@@ -104,6 +104,32 @@ async fn secrets_never_reach_logs_or_the_database() {
         .unwrap();
     let hook_second = hook_rotated["secret"].as_str().unwrap().to_string();
     assert_ne!(hook_secret, hook_second);
+    // A creator key, issued and used.
+    let registered = http
+        .post(format!("{base}/api/v1/creators"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"creators": [{"id": "dy_secret", "nickname": "保密达人"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 200);
+    let creator_key: serde_json::Value = http
+        .post(format!("{base}/api/v1/creators/dy_secret/api-keys"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let creator_key = creator_key["key"].as_str().unwrap().to_string();
+    let own = http
+        .get(format!("{base}/api/v1/creators/dy_secret"))
+        .header("x-api-key", &creator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status().as_u16(), 200);
     for (header, value) in [
         ("authorization", format!("Bearer {ADMIN}")),
         ("authorization", format!("Bearer {staff_token}")),
@@ -177,6 +203,7 @@ async fn secrets_never_reach_logs_or_the_database() {
         second_key.as_str(),
         hook_secret.as_str(),
         hook_second.as_str(),
+        creator_key.as_str(),
     ] {
         // The whole secret, and its random part without the visible prefix.
         let random_part = &secret[secret.len() - 24..];

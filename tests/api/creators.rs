@@ -1,0 +1,169 @@
+//! Creators: registration in batches with per-item results, search, a creator key that reads
+//! only its own creator, its progress and its rewards.
+
+use crate::support;
+
+use serde_json::{Value, json};
+use support::{As, TestApp, spawn_app};
+
+async fn register(app: &TestApp, creators: Value) -> Value {
+    app.post(
+        "/api/v1/creators",
+        &As::Admin,
+        json!({ "creators": creators }),
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+#[tokio::test]
+async fn creators_are_registered_in_batches_listed_and_searched() {
+    let app = spawn_app().await;
+    let r = register(
+        &app,
+        json!([
+            {"id": "dy_1001", "nickname": "小杨的美妆间", "category": "美妆"},
+            {"id": "dy_1002", "nickname": "  ", "category": "服饰"},
+            {"id": "dy_1003", "nickname": "义乌好物", "contact_email": "not-an-email"},
+            {"id": "dy_1004", "nickname": "山货_张三", "contact_email": "zs@example.cn"}
+        ]),
+    )
+    .await;
+    assert_eq!(
+        (
+            r["created"].as_i64(),
+            r["updated"].as_i64(),
+            r["rejected"].as_i64()
+        ),
+        (Some(2), Some(0), Some(2)),
+        "{r}"
+    );
+    let statuses: Vec<&str> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["created", "rejected", "rejected", "created"]);
+    assert_eq!(r["results"][1]["error"]["field"], "creators.1.nickname");
+    assert_eq!(r["results"][1]["error"]["code"], "required");
+    assert_eq!(
+        r["results"][2]["error"]["field"],
+        "creators.2.contact_email"
+    );
+    assert_eq!(r["results"][2]["error"]["code"], "email_invalid");
+
+    // Upsert: the same id updates; an analyst may register too.
+    let analyst = As::Staff(app.staff_token("analyst").await);
+    let r = app
+        .post(
+            "/api/v1/creators",
+            &analyst,
+            json!({"creators": [{"id": "dy_1001", "nickname": "小杨美妆"}]}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (r["created"].as_i64(), r["updated"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let one = app
+        .get("/api/v1/creators/dy_1001", &As::Admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(one["nickname"], "小杨美妆");
+    assert!(
+        one.get("category").is_none(),
+        "an upsert replaces every field"
+    );
+    let reviewer = As::Staff(app.staff_token("reviewer").await);
+    app.post(
+        "/api/v1/creators",
+        &reviewer,
+        json!({"creators": [{"id": "x", "nickname": "y"}]}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
+
+    // Search by id or nickname, literally (`_` is not a wildcard); pages by id.
+    let found = app
+        .get("/api/v1/creators?q=%E5%B1%B1%E8%B4%A7_", &As::Admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(found["items"][0]["id"], "dy_1004");
+    let none = app
+        .get("/api/v1/creators?q=dy_100_", &As::Admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(none["items"], json!([]));
+    let page = app
+        .get("/api/v1/creators?limit=1", &As::Admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(page["items"][0]["id"], "dy_1001");
+    let next = page["next_cursor"].as_str().unwrap();
+    let page2 = app
+        .get(
+            &format!("/api/v1/creators?limit=1&cursor={next}"),
+            &As::Admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(page2["items"][0]["id"], "dy_1004");
+    assert!(page2.get("next_cursor").is_none());
+    app.get("/api/v1/creators/dy_nobody", &As::Admin)
+        .await
+        .expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_creator_key_reads_only_its_own_creator() {
+    let app = spawn_app().await;
+    register(
+        &app,
+        json!([{"id": "dy_a", "nickname": "甲"}, {"id": "dy_b", "nickname": "乙"}]),
+    )
+    .await;
+    let issued = app
+        .post("/api/v1/creators/dy_a/api-keys", &As::Admin, json!({}))
+        .await
+        .expect(201)
+        .body;
+    let key = issued["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("mic_"));
+    app.post("/api/v1/creators/dy_nobody/api-keys", &As::Admin, json!({}))
+        .await
+        .expect_error(404, "not_found");
+    let creator = As::Merchant(key.clone());
+
+    // Its own creator, progress and rewards.
+    assert_eq!(
+        app.get("/api/v1/creators/dy_a", &creator)
+            .await
+            .expect(200)
+            .body["nickname"],
+        "甲"
+    );
+    app.get("/api/v1/creators/dy_a/progress", &creator)
+        .await
+        .expect(200);
+    app.get("/api/v1/creators/dy_a/rewards", &creator)
+        .await
+        .expect(200);
+    // Another creator: not found.
+    for path in [
+        "/api/v1/creators/dy_b",
+        "/api/v1/creators/dy_b/progress",
+        "/api/v1/creators/dy_b/rewards",
+    ] {
+        app.get(path, &creator).await.expect_error(404, "not_found");
+    }
+}
