@@ -231,6 +231,18 @@ async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path, merchan
     }));
     let base = format!("http://{addr}/api/v1");
     let client = reqwest::Client::new();
+    // The creators the records name are registered, as ingestion requires.
+    let creators: Vec<serde_json::Value> = (0..60)
+        .map(|c| json!({"id": format!("creator-{c}"), "nickname": format!("压测达人{c}")}))
+        .collect();
+    let registered = client
+        .post(format!("{base}/creators"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "creators": creators }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
 
     let mut keys = Vec::with_capacity(merchants);
     for n in 0..merchants {

@@ -203,7 +203,8 @@ pub async fn run(
     let now = Utc::now();
     let today = now.with_timezone(&Shanghai).date_naive();
     let first = today - Duration::days(365);
-    let creators: Vec<String> = (1..=400).map(|i| format!("creator-{i:04}")).collect();
+    let creators: Vec<String> = (1..=CREATORS).map(creator_id).collect();
+    register_creators(db, &creators).await?;
     let bar = Bar::new("demo data", u64::from(merchants));
     let mut records_total = 0u64;
     for n in 0..u64::from(merchants) {
@@ -401,11 +402,66 @@ pub async fn write_gmv(
     Ok(created)
 }
 
+/// Registered creators, with nicknames; merchants sell through a handful each.
+pub const CREATORS: u32 = 2_000;
+
+/// The demo's creator account id number `n`.
+pub fn creator_id(n: u32) -> String {
+    format!("creator-{n:04}")
+}
+
+/// A nickname for creator `n`, e.g. `义乌小杨的好物分享`.
+fn nickname(n: u32) -> String {
+    const WHO: [&str; 10] = [
+        "小杨", "阿敏", "大鹏", "晓雯", "老陈", "甜甜", "阿强", "可可", "思思", "浩哥",
+    ];
+    const PLACE: [&str; 8] = [
+        "义乌", "杭州", "广州", "临沂", "曹县", "深圳", "成都", "苏州",
+    ];
+    const WHAT: [&str; 6] = [
+        "的好物分享",
+        "美妆间",
+        "服饰搭配",
+        "源头工厂",
+        "生活馆",
+        "严选",
+    ];
+    let n = n as usize;
+    format!(
+        "{}{}{}",
+        PLACE[n % 8],
+        WHO[(n / 8) % 10],
+        WHAT[(n / 80) % 6]
+    )
+}
+
+/// Registers creators `ids` (as `POST /creators` does), in batches.
+pub async fn register_creators(db: &DatabaseConnection, ids: &[String]) -> anyhow::Result<()> {
+    for chunk in ids.chunks(crate::services::creators::MAX_BATCH) {
+        let items = chunk
+            .iter()
+            .map(|id| {
+                let n: u32 = id.trim_start_matches("creator-").parse().unwrap_or(0);
+                crate::services::creators::CreatorInput {
+                    id: id.clone(),
+                    nickname: nickname(n),
+                    category: None,
+                    contact_email: None,
+                }
+            })
+            .collect();
+        crate::services::creators::upsert(db, items)
+            .await
+            .context("registering the demo's creators")?;
+    }
+    Ok(())
+}
+
 /// A small sample of the demo's GMV for one merchant: `days` days ending yesterday (Asia/
 /// Shanghai), generated from `seed` as `demo` would.
 pub fn sample_gmv(merchant_id: i64, seed: u64, days: i64) -> Vec<Json> {
     let today = crate::domain::gmv::today();
-    let creators: Vec<String> = (1..=4).map(|i| format!("creator-{i:04}")).collect();
+    let creators: Vec<String> = (1..=4).map(creator_id).collect();
     merchant_gmv(
         &mut Rng(seed),
         merchant_id,

@@ -117,6 +117,7 @@ error_codes! {
     CurrencyUnsupported = ("currency_unsupported", 422, "Only CNY is accepted."),
     ProductIdInvalid = ("product_id_invalid", 422, "`product_id` must be 1–128 printable characters."),
     CreatorIdInvalid = ("creator_id_invalid", 422, "`creator_id` must be 1–128 printable characters."),
+    CreatorUnknown = ("creator_unknown", 422, "`creator_id` names no registered creator (`POST /creators`) (a per-item result)."),
     CorrectsInvalid = ("corrects_invalid", 422, "`corrects` must be 1–128 printable characters."),
     CorrectsUnknown = ("corrects_unknown", 422, "`corrects` names no record of this merchant."),
     WebhookUrlInvalid = ("webhook_url_invalid", 422, "Not an absolute http or https URL with a host and no credentials."),

@@ -110,7 +110,7 @@ error_sets! {
     OpsReadyz = [&[DatabaseUnreachable]];
     MeRewards = [MERCHANT, PARAMS, PAGE];
     CreatorsRewards = [CREATOR, PARAMS, PAGE, &[NotFound]];
-    CreatorsUpsert = [STAFF, ROLE, BODY, &[BatchTooLarge]];
+    CreatorsUpsert = [STAFF, ROLE, BODY, &[Required, TooLong, CreatorIdInvalid, EmailInvalid, BatchTooLarge]];
     CreatorsList = [STAFF, PAGE];
     CreatorsGet = [CREATOR, PARAMS, &[NotFound]];
     CreatorsProgress = [CREATOR, PARAMS, &[NotFound]];

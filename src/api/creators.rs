@@ -21,6 +21,7 @@ use crate::{
     },
     auth::{CreatorOrStaff, RequireRole, StaffAuth},
     error::{ApiError, ApiResult, AppError},
+    error_code::ErrorCode,
     pagination,
     services::{
         creators::{self, CreatorInput, Outcome},
@@ -49,6 +50,63 @@ pub struct NewCreator {
     #[oai(validator(min_length = 3, max_length = 254))]
     #[serde(default)]
     pub contact_email: Opt<Text>,
+}
+
+impl NewCreator {
+    /// The rules the document states (lengths) refuse the whole request, like any schema
+    /// violation; the rest (blank nickname, control characters, an address that is not one)
+    /// reject only the item.
+    fn check_shape(&self, n: usize) -> Result<(), AppError> {
+        let len = |s: &str| s.chars().count();
+        let bad = |field: &str, code: ErrorCode, why: &str| {
+            Err(AppError::invalid(
+                code,
+                &format!("creators.{n}.{field}"),
+                why.to_string(),
+            ))
+        };
+        if !(1..=128).contains(&len(&self.id)) {
+            return bad(
+                "id",
+                ErrorCode::CreatorIdInvalid,
+                "id must be 1–128 characters",
+            );
+        }
+        if len(&self.nickname) == 0 {
+            return bad(
+                "nickname",
+                ErrorCode::Required,
+                "nickname must not be empty",
+            );
+        }
+        if len(&self.nickname) > 100 {
+            return bad(
+                "nickname",
+                ErrorCode::TooLong,
+                "nickname is longer than 100 characters",
+            );
+        }
+        if self.category.0.as_deref().is_some_and(|c| len(c) > 100) {
+            return bad(
+                "category",
+                ErrorCode::TooLong,
+                "category is longer than 100 characters",
+            );
+        }
+        if self
+            .contact_email
+            .0
+            .as_deref()
+            .is_some_and(|e| !(3..=254).contains(&len(e)))
+        {
+            return bad(
+                "contact_email",
+                ErrorCode::EmailInvalid,
+                "contact_email must be 3–254 characters",
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Up to 1,000 creators, registered or updated by id.
@@ -184,6 +242,9 @@ impl CreatorsApi {
     ) -> ApiResult<Json<CreatorBatchResult>, codes::CreatorsUpsert> {
         auth.0.require(&[Role::Admin, Role::Analyst])?;
         let batch = body.0.into_inner()?;
+        for (n, c) in batch.creators.iter().enumerate() {
+            c.check_shape(n)?;
+        }
         let ids: Vec<String> = batch.creators.iter().map(|c| c.id.0.clone()).collect();
         let items = batch
             .creators
@@ -259,7 +320,6 @@ impl CreatorsApi {
         auth: CreatorOrStaff,
         state: Data<&AppState>,
         /// The marketplace's creator account id.
-        #[oai(validator(min_length = 1, max_length = 128))]
         id: Path<String>,
     ) -> ApiResult<Json<Creator>, codes::CreatorsGet> {
         auth.may_read(&id.0)?;
@@ -279,7 +339,6 @@ impl CreatorsApi {
         auth: CreatorOrStaff,
         state: Data<&AppState>,
         /// The marketplace's creator account id.
-        #[oai(validator(min_length = 1, max_length = 128))]
         id: Path<String>,
     ) -> ApiResult<Json<ProgressPage>, codes::CreatorsProgress> {
         auth.may_read(&id.0)?;
@@ -303,7 +362,6 @@ impl CreatorsApi {
         auth: CreatorOrStaff,
         state: Data<&AppState>,
         /// The marketplace's creator account id.
-        #[oai(validator(min_length = 1, max_length = 128))]
         id: Path<String>,
         /// Only rewards in this state.
         status: Query<Option<RewardStatus>>,
@@ -338,7 +396,6 @@ impl CreatorsApi {
         auth: StaffAuth,
         state: Data<&AppState>,
         /// The marketplace's creator account id.
-        #[oai(validator(min_length = 1, max_length = 128))]
         id: Path<String>,
     ) -> ApiResult<CreatorKeyCreated, codes::CreatorsKeysCreate> {
         auth.0.require_admin()?;

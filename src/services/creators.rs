@@ -82,6 +82,14 @@ pub async fn upsert(db: &DatabaseConnection, items: Vec<CreatorInput>) -> Result
     if items.len() > MAX_BATCH {
         return Err(CreatorsError::BatchTooLarge);
     }
+    if items.is_empty() {
+        return Err(FieldError::new(
+            "creators",
+            crate::domain::ErrorCode::Required,
+            "send at least one creator",
+        )
+        .into());
+    }
     let parsed: Vec<Result<CreatorInput, FieldError>> = items
         .into_iter()
         .enumerate()

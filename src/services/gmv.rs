@@ -158,6 +158,31 @@ pub async fn ingest(
     db::retry(|| write_batch(db, merchant_id, &external_ids, &parsed, now)).await
 }
 
+/// The batch's creator ids that are registered (one query, only when the batch names any).
+async fn registered_creators(
+    txn: &DatabaseTransaction,
+    parsed: &[std::result::Result<GmvRecord, FieldError>],
+) -> Result<HashSet<String>> {
+    let named: HashSet<&str> = parsed
+        .iter()
+        .flatten()
+        .filter_map(|r| r.creator_id.as_deref())
+        .collect();
+    let mut found = HashSet::new();
+    let named: Vec<&str> = named.into_iter().collect();
+    for chunk in named.chunks(500) {
+        let ids: Vec<String> = entity::creator::Entity::find()
+            .select_only()
+            .column(entity::creator::Column::Id)
+            .filter(entity::creator::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(ids);
+    }
+    Ok(found)
+}
+
 /// Writes one parsed batch in one transaction: records, roll-ups and `last_gmv_at`.
 async fn write_batch(
     db: &DatabaseConnection,
@@ -184,6 +209,7 @@ async fn write_batch(
         }
     }
     let existing = stored_hashes(&txn, merchant_id, wanted.into_iter()).await?;
+    let creators = registered_creators(&txn, parsed).await?;
 
     // Plan every item in request order; `claimed` holds the ids known to exist (stored, or
     // created earlier in this batch) with their body hash.
@@ -197,6 +223,13 @@ async fn write_batch(
                 Some(h) if *h == r.body_hash => Plan::Duplicate,
                 Some(_) => Plan::Rejected(conflict(i)),
                 None => match &r.corrects {
+                    _ if r.creator_id.as_ref().is_some_and(|c| !creators.contains(c)) => {
+                        Plan::Rejected(FieldError::new(
+                            format!("records.{i}.creator_id"),
+                            ErrorCode::CreatorUnknown,
+                            "creator_id names no registered creator",
+                        ))
+                    }
                     Some(c) if !claimed.contains_key(c) => Plan::Rejected(FieldError::new(
                         format!("records.{i}.corrects"),
                         ErrorCode::CorrectsUnknown,

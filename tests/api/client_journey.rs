@@ -36,6 +36,7 @@ fn sale(id: &str, day: u32, amount: i64, corrects: Option<&str>) -> GmvRecordInp
 async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
     let app = spawn_app().await;
     app.seed_programs().await;
+    app.register_creators(&["daren-7"]).await;
     let base = app.base.clone();
 
     // Apply as a brand merchant.

@@ -214,6 +214,18 @@ async fn acknowledged_batches_survive_sigkill_exactly_once() {
             "category": "女装", "brand_name": "崩溃", "trademark_number": "42424242"}),
     )
     .await;
+    // The creators the client's records name.
+    let creators: Vec<Value> = (0..8)
+        .map(|c| json!({"id": format!("creator-{c}"), "nickname": format!("达人{c}")}))
+        .collect();
+    let registered = http
+        .post(format!("{}/api/v1/creators", server.base()))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "creators": creators }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 200);
 
     let seed = 20_261_125;
     let stop = Arc::new(AtomicBool::new(false));

@@ -167,3 +167,37 @@ async fn a_creator_key_reads_only_its_own_creator() {
         app.get(path, &creator).await.expect_error(404, "not_found");
     }
 }
+
+#[tokio::test]
+async fn gmv_naming_an_unregistered_creator_is_rejected_item_by_item() {
+    let app = spawn_app().await;
+    let (_, key) = app.approved_merchant("brand").await;
+    app.register_creators(&["dy_known"]).await;
+    let sale = |id: &str, creator: &str| {
+        json!({"external_id": id, "occurred_at": "2026-03-01T04:00:00Z", "amount": 1_000,
+               "currency": "CNY", "channel": "live_stream", "creator_id": creator})
+    };
+    let r = app
+        .post(
+            "/api/v1/gmv/records",
+            &As::Merchant(key),
+            json!({"records": [sale("o-1", "dy_known"), sale("o-2", "dy_typo"), sale("o-3", "dy_known")]}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (r["created"].as_i64(), r["rejected"].as_i64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["results"][1]["status"], "rejected");
+    assert_eq!(r["results"][1]["error"]["code"], "creator_unknown");
+    assert_eq!(r["results"][1]["error"]["field"], "records.1.creator_id");
+    let rollups = support::table_counts(&app.db).await;
+    assert_eq!(rollups["gmv_record"], 2);
+    assert_eq!(
+        rollups["gmv_daily_creator"], 1,
+        "only the known creator is rolled up"
+    );
+}

@@ -86,6 +86,8 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
 async fn a_record_the_demo_wrote_replays_as_a_duplicate() {
     let app = spawn_app().await;
     let (id, key) = app.approved_merchant("brand").await;
+    let creators: Vec<String> = (1..=4).map(demo::creator_id).collect();
+    demo::register_creators(&app.db, &creators).await.unwrap();
     let records = demo::sample_gmv(id, 7, 12);
     let refund = records
         .iter()

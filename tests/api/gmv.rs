@@ -402,6 +402,7 @@ async fn summaries_use_shanghai_local_days_from_the_rollups() {
     let (id, key) = app.approved_merchant("brand").await;
     let (other, other_key) = app.approved_merchant("brand").await;
     let me = As::Merchant(key);
+    app.register_creators(&["creator-a"]).await;
     let mut late = record("late", "2026-03-01T15:59:59Z", 1_000);
     late["product_id"] = json!("sku-1");
     late["creator_id"] = json!("creator-a");
@@ -542,6 +543,7 @@ async fn records_are_listed_with_filters_and_cursors() {
     let app = spawn_app().await;
     let (a, key_a) = app.approved_merchant("brand").await;
     let (b, key_b) = app.approved_merchant("brand").await;
+    app.register_creators(&["creator-odd"]).await;
     let mut records = Vec::new();
     for i in 0..5 {
         let mut r = record(
@@ -708,6 +710,7 @@ fn rollups_equal_the_sum_of_raw_records() {
         for _ in 0..2 {
             keys.push(app.approved_merchant("brand").await.1);
         }
+        app.register_creators(&["c-0", "c-1", "c-2"]).await;
         keys
     });
     let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {

@@ -280,6 +280,7 @@ async fn target(app: &TestApp, doc: &Value, op: &Operation, n: u32, program: i64
         "merchants_decide" => t.path = fill(&op.path, app.register_merchant("brand").await.0),
         "me_update" => t.who = As::Merchant(app.register_merchant("brand").await.1),
         "programs_update" => t.path = fill(&op.path, program),
+        "gmv_records_create" => app.register_creators(&["creator-li"]).await,
         "payouts_open" => {
             let merchant = app.approved_merchant("brand").await.0;
             support::insert_confirmed_reward(&app.db, program, merchant, 50_000).await;
@@ -571,6 +572,7 @@ async fn sql_and_html_fragments_are_stored_verbatim_and_escaped_in_email() {
     assert!(!report.contains("<script"), "{report}");
 
     // GMV ids, and a programme's name, description and tier names.
+    app.register_creators(&[FRAGMENTS[0]]).await;
     let record = json!({
         "external_id": FRAGMENTS[2], "occurred_at": chrono::Utc::now().to_rfc3339(),
         "amount": 100, "currency": "CNY", "channel": "live_stream",

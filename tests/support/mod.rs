@@ -373,6 +373,23 @@ impl TestApp {
         .1
     }
 
+    /// Registers creators by id (nickname: the id), as staff do.
+    pub async fn register_creators(&self, ids: &[&str]) {
+        let creators: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "nickname": id}))
+            .collect();
+        let r = self
+            .post(
+                "/api/v1/creators",
+                &As::Admin,
+                json!({ "creators": creators }),
+            )
+            .await
+            .expect(200);
+        assert_eq!(r.body["rejected"], 0, "{}", r.text);
+    }
+
     /// Outbox rows, oldest first, as (kind, recipient, subject, status).
     pub async fn outbox(&self) -> Vec<entity::email_outbox::Model> {
         use sea_orm::{EntityTrait, QueryOrder};
