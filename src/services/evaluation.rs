@@ -734,10 +734,11 @@ async fn queue_emails(
     emitted: &[entity::webhook_event::Model],
     outcomes: &[Outcome],
 ) -> anyhow::Result<i64> {
-    let achieved: Vec<&achievement::Model> = if ctx.def.subject == Subject::Merchant {
-        inserted.iter().collect()
-    } else {
+    // Merchants hear of their own and their products' tiers; creators (below) of theirs.
+    let achieved: Vec<&achievement::Model> = if ctx.def.subject == Subject::Creator {
         Vec::new()
+    } else {
+        inserted.iter().collect()
     };
     let alerts: Vec<&entity::webhook_event::Model> = emitted
         .iter()
@@ -752,8 +753,13 @@ async fn queue_emails(
                 }
         })
         .collect();
+    let mut queued = if ctx.def.subject == Subject::Creator {
+        creator_emails(txn, ctx, inserted).await?
+    } else {
+        0
+    };
     if achieved.is_empty() && alerts.is_empty() {
-        return Ok(0);
+        return Ok(queued);
     }
     let mut merchant_ids: Vec<i64> = achieved.iter().filter_map(|a| a.merchant_id).collect();
     merchant_ids.extend(alerts.iter().filter_map(|e| e.merchant_id));
@@ -770,7 +776,6 @@ async fn queue_emails(
         }
     }
     let (p, period) = (ctx.p, ctx.period);
-    let mut queued = 0;
     let mut send = async |kind: EmailKind,
                           m: &merchant::Model,
                           mut vars: serde_json::Value,
@@ -803,6 +808,9 @@ async fn queue_emails(
             "tier": a.tier,
             "threshold": format_cny(a.threshold),
             "value": format_cny(a.value),
+            // A product's tier names the product.
+            "subject": (a.subject_type == Subject::Product)
+                .then(|| a.subject_id.split_once(':').map_or(a.subject_id.as_str(), |(_, p)| p)),
         });
         send(
             EmailKind::TierAchieved,
@@ -849,6 +857,61 @@ async fn queue_emails(
         };
         if wanted {
             send(kind, m, vars, format!("{kind}:{}", e.dedupe_key)).await?;
+        }
+    }
+    Ok(queued)
+}
+
+/// `tier_achieved` to each creator with a contact address, per new achievement (zh-CN).
+async fn creator_emails(
+    txn: &sea_orm::DatabaseTransaction,
+    ctx: &EventContext<'_>,
+    inserted: &[achievement::Model],
+) -> anyhow::Result<i64> {
+    let ids: Vec<&str> = inserted.iter().map(|a| a.subject_id.as_str()).collect();
+    let mut creators = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        for c in entity::creator::Entity::find()
+            .filter(entity::creator::Column::Id.is_in(chunk.iter().copied()))
+            .filter(entity::creator::Column::ContactEmail.is_not_null())
+            .all(txn)
+            .await?
+        {
+            creators.insert(c.id.clone(), c);
+        }
+    }
+    let mut queued = 0;
+    for a in inserted {
+        let Some((c, to)) = creators
+            .get(&a.subject_id)
+            .and_then(|c| c.contact_email.as_deref().map(|to| (c, to)))
+        else {
+            continue;
+        };
+        let locale = crate::mail::Locale::ZhCn;
+        let rendered = mail::templates::render(
+            EmailKind::TierAchieved,
+            &serde_json::json!({
+                "locale": locale.as_str(),
+                "display_name": c.nickname,
+                "program": ctx.p.name,
+                "tier": a.tier,
+                "threshold": format_cny(a.threshold),
+                "value": format_cny(a.value),
+                "period_start": ctx.period.start.to_string(),
+                "period_end": ctx.period.end.to_string(),
+            }),
+        )?;
+        let email = NewEmail {
+            kind: EmailKind::TierAchieved,
+            merchant_id: None,
+            recipient: to,
+            locale,
+            rendered,
+            dedupe_key: format!("{}:{}", EmailKind::TierAchieved, a.id),
+        };
+        if mail::enqueue(txn, email).await? {
+            queued += 1;
         }
     }
     Ok(queued)

@@ -201,3 +201,61 @@ async fn gmv_naming_an_unregistered_creator_is_rejected_item_by_item() {
         "only the known creator is rolled up"
     );
 }
+
+#[tokio::test]
+async fn tier_emails_reach_creators_with_an_address_and_the_merchants_of_products() {
+    let app = spawn_app().await;
+    app.seed_programs().await;
+    register(
+        &app,
+        json!([
+            {"id": "dy_mail", "nickname": "有邮箱的达人", "contact_email": "daren@example.cn"},
+            {"id": "dy_quiet", "nickname": "没有邮箱的达人"}
+        ]),
+    )
+    .await;
+    let (m, _) = app.approved_merchant("brand").await;
+    // ¥1.5M each: the creator programme's first tier (¥1M).
+    app.add_creator_rollup("dy_mail", m, "2026-02-10", "live_stream", 150_000_000)
+        .await;
+    app.add_creator_rollup("dy_quiet", m, "2026-02-10", "live_stream", 150_000_000)
+        .await;
+    // ¥12M of one product: the product programme's first tier (¥10M).
+    app.add_product_rollup(m, "SKU-LIP-01", "2026-02-10", "live_stream", 1_200_000_000)
+        .await;
+    app.evaluate("2026-03-01T04:00:00Z").await;
+
+    let mails: Vec<_> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|e| e.kind.as_str() == "tier_achieved")
+        .collect();
+    let to_creator: Vec<_> = mails
+        .iter()
+        .filter(|e| e.recipient == "daren@example.cn")
+        .collect();
+    assert_eq!(to_creator.len(), 1, "{mails:?}");
+    assert!(to_creator[0].text_body.contains("有邮箱的达人"));
+    assert!(to_creator[0].text_body.contains("百万达人"));
+    let merchant = app
+        .get(&format!("/api/v1/merchants/{m}"), &As::Admin)
+        .await
+        .expect(200)
+        .body;
+    let to_merchant: Vec<_> = mails
+        .iter()
+        .filter(|e| e.recipient == merchant["contact_email"].as_str().unwrap())
+        .collect();
+    assert!(
+        to_merchant
+            .iter()
+            .any(|e| e.text_body.contains("商品 SKU-LIP-01") && e.text_body.contains("千万单品")),
+        "{to_merchant:?}"
+    );
+    assert_eq!(
+        mails.len(),
+        1 + to_merchant.len(),
+        "no email for a creator without an address"
+    );
+}
