@@ -203,13 +203,9 @@ pub async fn progress(db: &DatabaseConnection, id: &str) -> Result<Vec<progress:
         .order_by_desc(progress::Column::PeriodStart)
         .all(db)
         .await?;
-    let mut out: Vec<progress::Model> = Vec::new();
-    for r in rows {
-        if out.last().is_none_or(|l| l.program_id != r.program_id) {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    Ok(crate::services::reports::leaderboard::latest_per_program(
+        rows,
+    ))
 }
 
 /// A new creator key (shown once) for a registered creator.

@@ -91,13 +91,19 @@ pub async fn merchant_progress(
         .order_by_desc(progress::Column::PeriodStart)
         .all(db)
         .await?;
+    Ok(latest_per_program(rows))
+}
+
+/// The first row of each programme, of rows ordered by programme and newest period first:
+/// each programme's latest evaluated period.
+pub fn latest_per_program(rows: Vec<progress::Model>) -> Vec<progress::Model> {
     let mut out: Vec<progress::Model> = Vec::new();
     for r in rows {
         if out.last().is_none_or(|l| l.program_id != r.program_id) {
             out.push(r);
         }
     }
-    Ok(out)
+    out
 }
 
 /// A programme's achievements, oldest first; keyset on the id.
