@@ -71,6 +71,12 @@ impl Policy {
         raw.saturating_add(raw.mul_f64(jitter))
             .min(self.backoff_cap)
     }
+
+    /// When the attempt after the `attempts`-th failure, at `now`, is due.
+    pub fn retry_at(&self, now: DateTime<Utc>, attempts: i32) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.backoff(attempts))
+            .unwrap_or(chrono::Duration::hours(1))
+    }
 }
 
 /// The transport, the sender and the policy: everything a dispatcher needs besides the DB.
@@ -100,7 +106,8 @@ pub struct Drained {
     pub failed: usize,
 }
 
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+/// When a claim taken at `now` for `lease` runs out (the webhook dispatcher claims alike).
+pub fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1))
 }
 
@@ -165,9 +172,7 @@ async fn settle<C: ConnectionTrait>(
             EmailStatus::Sent
         }
         Err(SendError::Transient(msg)) if attempts < policy.max_attempts => {
-            let next = now
-                + chrono::Duration::from_std(policy.backoff(attempts))
-                    .unwrap_or(chrono::Duration::hours(1));
+            let next = policy.retry_at(now, attempts);
             update = update
                 .col_expr(Column::Status, Expr::value(EmailStatus::Pending))
                 .col_expr(Column::NextAttemptAt, Expr::value(next))

@@ -614,11 +614,39 @@ async fn write_page(
             format!("achievement.revoked:{}:{}", a.id, now.timestamp_micros()),
         ));
     }
+    // The progress events a merchant also hears of by email, by dedupe key.
+    let mut alerts_of: HashMap<String, (EmailKind, &Outcome)> = HashMap::new();
     for o in outcomes {
-        events.extend(ctx.progress_events(o, before.get(&o.agg.subject_id).copied(), run_id));
+        for e in ctx.progress_events(o, before.get(&o.agg.subject_id).copied(), run_id) {
+            let kind = match e.kind {
+                WebhookEventType::ProgressNearTier => Some(EmailKind::NearTier),
+                WebhookEventType::ProgressStatusChanged
+                    if o.standing.status == ProgressStatus::AtRisk =>
+                {
+                    Some(EmailKind::AtRisk)
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind.filter(|_| o.agg.merchant_id.is_some()) {
+                alerts_of.insert(e.dedupe_key.clone(), (kind, o));
+            }
+            events.push(e);
+        }
     }
     let emitted = webhooks::events::emit(&txn, events).await?;
-    let emails = queue_emails(&txn, &ctx, &inserted, &emitted, outcomes).await?;
+    // Only events emitted now (not announced before) send their email.
+    let alerts: Vec<Alert> = emitted
+        .iter()
+        .filter_map(|e| {
+            let (kind, outcome) = alerts_of.get(&e.dedupe_key)?;
+            Some(Alert {
+                kind: *kind,
+                outcome,
+                dedupe_key: &e.dedupe_key,
+            })
+        })
+        .collect();
+    let emails = queue_emails(&txn, &ctx, &inserted, &alerts).await?;
     txn.commit().await?;
     Ok(Counts {
         subjects_evaluated: outcomes.len() as i64,
@@ -723,6 +751,13 @@ impl EventContext<'_> {
     }
 }
 
+/// A progress event that also emails the subject's merchant.
+struct Alert<'a> {
+    kind: EmailKind,
+    outcome: &'a Outcome,
+    dedupe_key: &'a str,
+}
+
 /// The emails of one page: `tier_achieved` per new merchant achievement, and — where the
 /// merchant has not switched them off — `near_tier` per new near-tier event and `at_risk` per
 /// change to `at_risk`, for the merchant's own and its products' progress. Returns how many
@@ -731,8 +766,7 @@ async fn queue_emails(
     txn: &sea_orm::DatabaseTransaction,
     ctx: &EventContext<'_>,
     inserted: &[achievement::Model],
-    emitted: &[entity::webhook_event::Model],
-    outcomes: &[Outcome],
+    alerts: &[Alert<'_>],
 ) -> anyhow::Result<i64> {
     // Merchants hear of their own and their products' tiers; creators (below) of theirs.
     let achieved: Vec<&achievement::Model> = if ctx.def.subject == Subject::Creator {
@@ -740,19 +774,6 @@ async fn queue_emails(
     } else {
         inserted.iter().collect()
     };
-    let alerts: Vec<&entity::webhook_event::Model> = emitted
-        .iter()
-        .filter(|e| {
-            e.merchant_id.is_some()
-                && match e.kind {
-                    WebhookEventType::ProgressNearTier => true,
-                    WebhookEventType::ProgressStatusChanged => e
-                        .payload
-                        .contains(&format!("\"to\":\"{}\"", ProgressStatus::AtRisk)),
-                    _ => false,
-                }
-        })
-        .collect();
     let mut queued = if ctx.def.subject == Subject::Creator {
         creator_emails(txn, ctx, inserted).await?
     } else {
@@ -762,7 +783,7 @@ async fn queue_emails(
         return Ok(queued);
     }
     let mut merchant_ids: Vec<i64> = achieved.iter().filter_map(|a| a.merchant_id).collect();
-    merchant_ids.extend(alerts.iter().filter_map(|e| e.merchant_id));
+    merchant_ids.extend(alerts.iter().filter_map(|a| a.outcome.agg.merchant_id));
     merchant_ids.sort_unstable();
     merchant_ids.dedup();
     let mut merchants = HashMap::new();
@@ -820,19 +841,12 @@ async fn queue_emails(
         )
         .await?;
     }
-    let by_subject: HashMap<&str, &Outcome> = outcomes
-        .iter()
-        .map(|o| (o.agg.subject_id.as_str(), o))
-        .collect();
-    for e in alerts {
-        let Some(m) = e.merchant_id.and_then(|id| merchants.get(&id)) else {
+    for alert in alerts {
+        let o = alert.outcome;
+        let Some(m) = o.agg.merchant_id.and_then(|id| merchants.get(&id)) else {
             continue;
         };
-        let data: serde_json::Value = serde_json::from_str(&e.payload)?;
-        let subject_id = data["data"]["subject_id"].as_str().unwrap_or_default();
-        let Some(o) = by_subject.get(subject_id) else {
-            continue;
-        };
+        let subject_id = o.agg.subject_id.as_str();
         let label = match ctx.def.subject {
             Subject::Product => subject_id
                 .split_once(':')
@@ -850,13 +864,13 @@ async fn queue_emails(
             "projected": format_cny(s.projected),
             "value": format_cny(o.agg.value),
         });
-        let (kind, wanted) = if e.kind == WebhookEventType::ProgressNearTier {
-            (EmailKind::NearTier, m.notify_near_tier)
-        } else {
-            (EmailKind::AtRisk, m.notify_at_risk)
+        let kind = alert.kind;
+        let wanted = match kind {
+            EmailKind::NearTier => m.notify_near_tier,
+            _ => m.notify_at_risk,
         };
         if wanted {
-            send(kind, m, vars, format!("{kind}:{}", e.dedupe_key)).await?;
+            send(kind, m, vars, format!("{kind}:{}", alert.dedupe_key)).await?;
         }
     }
     Ok(queued)

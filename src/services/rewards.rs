@@ -198,14 +198,22 @@ async fn final_values<C: ConnectionTrait>(
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
+    // One query for the page's final values, not one per reward.
+    let finals: HashMap<(i64, chrono::NaiveDate, String), i64> = progress::Entity::find()
+        .filter(progress::Column::ProgramId.is_in(rebates.iter().map(|r| r.program_id)))
+        .filter(progress::Column::PeriodStart.is_in(rebates.iter().map(|r| r.period_start)))
+        .filter(progress::Column::SubjectId.is_in(rebates.iter().map(|r| r.subject_id.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| ((p.program_id, p.period_start, p.subject_id), p.value))
+        .collect();
     for r in rebates {
-        let value =
-            progress::Entity::find_by_id((r.program_id, r.period_start, r.subject_id.clone()))
-                .one(db)
-                .await?
-                .map(|p| p.value)
-                .or_else(|| achievements.get(&r.achievement_id).map(|a| a.value))
-                .unwrap_or(0);
+        let value = finals
+            .get(&(r.program_id, r.period_start, r.subject_id.clone()))
+            .copied()
+            .or_else(|| achievements.get(&r.achievement_id).map(|a| a.value))
+            .unwrap_or(0);
         out.insert(r.id, value);
     }
     Ok(out)

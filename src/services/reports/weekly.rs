@@ -280,17 +280,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
     for r in rows {
         latest.entry(r.program_id).or_insert(r);
     }
-    let programs: HashMap<i64, entity::program::Model> = if latest.is_empty() {
-        HashMap::new()
-    } else {
-        entity::program::Entity::find()
-            .filter(entity::program::Column::Id.is_in(latest.keys().copied().collect::<Vec<_>>()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect()
-    };
+    // Programme names, for the progress lines and the rewards alike (a small table).
     let names: HashMap<i64, String> = entity::program::Entity::find()
         .all(db)
         .await?
@@ -301,10 +291,10 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
     let program_lines = latest
         .into_values()
         .filter_map(|r| {
-            let p = programs.get(&r.program_id)?;
+            let name = names.get(&r.program_id)?;
             let status = r.status;
             Some(ProgramLine {
-                name: p.name.clone(),
+                name: name.clone(),
                 period_start: r.period_start.to_string(),
                 period_end: r.period_end.to_string(),
                 tier: r.tier.clone(),

@@ -39,7 +39,10 @@ use super::{DeliveryStatus, Sealer, WebhookEndpointStatus};
 use crate::{
     db,
     domain::webhook,
-    mail::{self, EmailKind, Locale, NewEmail, dispatcher::Policy},
+    mail::{
+        self, EmailKind, Locale, NewEmail,
+        dispatcher::{Policy, lease_end},
+    },
 };
 
 /// An endpoint failing this long without a success is disabled.
@@ -191,10 +194,6 @@ pub fn classify(status: u16, body: String) -> Outcome {
             error: format!("the receiver answered {status}"),
         },
     }
-}
-
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1))
 }
 
 /// Atomically marks up to `limit` due deliveries `sending` until `now + lease` and returns them.
@@ -386,9 +385,7 @@ async fn settle(
             Some(error.clone()),
         ),
     };
-    let next = now
-        + chrono::Duration::from_std(deliverer.policy.backoff(attempts))
-            .unwrap_or(chrono::Duration::hours(1));
+    let next = deliverer.policy.retry_at(now, attempts);
     db::retry(|| async {
         let txn = db::begin_write(db).await?;
         let mut update = webhook_delivery::Entity::update_many()
