@@ -213,7 +213,7 @@ async fn authenticate<E: Endpoint<Output = Response>>(
         if both {
             resp = auth::ambiguous().into_response();
         } else if let Some((key, state)) = merchant_key
-            && crate::services::merchants::authenticate(&state.db, &state.key_touches, &key)
+            && crate::services::merchants::authenticate(&state.db, &state.key_touches, &key, false)
                 .await
                 .is_ok()
         {

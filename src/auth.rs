@@ -61,6 +61,20 @@ pub struct StaffAuth(pub Staff);
 )]
 pub struct MerchantAuth(pub MerchantCaller);
 
+/// Merchant API key, returned once when applying or when creating a key.
+///
+/// The same scheme as [`MerchantAuth`], also accepted while the merchant is suspended: only
+/// `GET /me` takes it, so a suspended merchant can read its status and the reason.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "MerchantAuth",
+    ty = "api_key",
+    key_name = "X-API-Key",
+    key_in = "header",
+    checker = "check_merchant_any_status"
+)]
+pub struct MerchantAnyStatusAuth(pub MerchantCaller);
+
 /// Either a staff token or a merchant key.
 #[derive(SecurityScheme)]
 pub enum AnyAuth {
@@ -141,6 +155,18 @@ async fn check_creator(req: &Request, key: ApiKey) -> poem::Result<String> {
 }
 
 async fn check_merchant(req: &Request, key: ApiKey) -> poem::Result<MerchantCaller> {
+    merchant_caller(req, key, false).await
+}
+
+async fn check_merchant_any_status(req: &Request, key: ApiKey) -> poem::Result<MerchantCaller> {
+    merchant_caller(req, key, true).await
+}
+
+async fn merchant_caller(
+    req: &Request,
+    key: ApiKey,
+    allow_suspended: bool,
+) -> poem::Result<MerchantCaller> {
     if req
         .headers()
         .contains_key(poem::http::header::AUTHORIZATION)
@@ -148,7 +174,7 @@ async fn check_merchant(req: &Request, key: ApiKey) -> poem::Result<MerchantCall
         return Err(ambiguous().into());
     }
     let state = state(req);
-    let caller = merchants::authenticate(&state.db, &state.key_touches, &key.key)
+    let caller = merchants::authenticate(&state.db, &state.key_touches, &key.key, allow_suspended)
         .await
         .map_err(AppError::from)?;
     state.limit_key(&format!("key:{}", caller.key_id))?;

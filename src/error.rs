@@ -464,6 +464,30 @@ impl From<crate::services::creators::CreatorsError> for AppError {
     }
 }
 
+impl From<crate::services::products::ProductsError> for AppError {
+    fn from(e: crate::services::products::ProductsError) -> Self {
+        use crate::services::products::ProductsError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(f) => f.into(),
+            E::MerchantNotFound => Self::new(ErrorCode::NotFound, message),
+            E::BatchTooLarge => Self::new(ErrorCode::BatchTooLarge, message).with_field("products"),
+            E::Db(e) => Self::database(e),
+        }
+    }
+}
+
+impl From<crate::services::platform::PlatformError> for AppError {
+    fn from(e: crate::services::platform::PlatformError) -> Self {
+        use crate::services::platform::PlatformError as E;
+        match e {
+            E::Invalid(f) => f.into(),
+            E::Overflow(o) => Self::new(ErrorCode::AmountOverflow, o.to_string()),
+            E::Db(e) => Self::database(e),
+        }
+    }
+}
+
 impl From<crate::services::rewards::RewardsError> for AppError {
     fn from(e: crate::services::rewards::RewardsError) -> Self {
         use crate::services::rewards::RewardsError as E;

@@ -15,6 +15,8 @@ pub mod job_run;
 pub mod merchant;
 pub mod merchant_decision;
 pub mod payout;
+pub mod platform_gmv;
+pub mod product;
 pub mod program;
 pub mod progress;
 pub mod progress_snapshot;

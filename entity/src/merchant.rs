@@ -9,6 +9,8 @@ pub struct Model {
     pub id: i64,
     pub kind: MerchantKind,
     pub status: MerchantStatus,
+    /// The reason of the decision that set `status` (empty or none when none was given).
+    pub status_reason: Option<String>,
     pub legal_name: String,
     pub display_name: String,
     #[sea_orm(unique)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub projected: i64,
     pub status: ProgressStatus,
     pub evaluated_at: DateTimeUtc,
+    /// The local day (programme time zone) of the run's `as_of`.
+    pub day: Date,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261129_000007_digest_counts;
 mod m20261129_000008_webhooks;
 mod m20261129_000009_rewards;
 mod m20261129_000010_creators;
+mod m20261202_000011_catalogue_platform_history;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_webhooks::Migration),
             Box::new(m20261129_000009_rewards::Migration),
             Box::new(m20261129_000010_creators::Migration),
+            Box::new(m20261202_000011_catalogue_platform_history::Migration),
         ]
     }
 }

@@ -14,6 +14,8 @@ const MERCHANT: &[ErrorCode] = &[
     MerchantSuspended,
     RateLimited,
 ];
+/// A merchant key, accepted while suspended too.
+const MERCHANT_ANY_STATUS: &[ErrorCode] = &[Unauthorized, AmbiguousCredentials, RateLimited];
 /// A staff token or a merchant key.
 const ANY: &[ErrorCode] = MERCHANT;
 /// A staff token or the creator's own key.
@@ -78,7 +80,7 @@ error_sets! {
     MerchantsGet = [ANY, PARAMS, &[NotFound]];
     MerchantsDecide = [STAFF, ROLE, BODY, TEXT, &[NotFound, InvalidTransition]];
     MerchantsDecisions = [STAFF, PARAMS, &[NotFound]];
-    MeGet = [MERCHANT];
+    MeGet = [MERCHANT_ANY_STATUS];
     MeUpdate = [MERCHANT, BODY, TEXT, APPLICATION, &[NotEditable]];
     MeKeysList = [MERCHANT];
     MeKeysCreate = [MERCHANT, &[TooManyKeys]];
@@ -112,6 +114,12 @@ error_sets! {
     CreatorsRewards = [CREATOR, PARAMS, PAGE, &[NotFound]];
     CreatorsUpsert = [STAFF, ROLE, BODY, &[Required, TooLong, CreatorIdInvalid, EmailInvalid, BatchTooLarge]];
     CreatorsList = [STAFF, PAGE];
+    MeProductsUpsert = [MERCHANT, BODY, &[Required, TooLong, ProductIdInvalid, ControlCharacters, BatchTooLarge]];
+    MeProductsList = [MERCHANT, PAGE];
+    MerchantsProducts = [ANY, PARAMS, PAGE, &[NotFound]];
+    PlatformGmvPut = [STAFF, ROLE, PARAMS, BODY, &[AmountOutOfRange]];
+    PlatformGmvList = [STAFF, PARAMS, &[RangeInvalid, RangeTooLong]];
+    InsightsGmvStructure = [STAFF, PARAMS, &[RangeInvalid, RangeTooLong]];
     CreatorsGet = [CREATOR, PARAMS, &[NotFound]];
     CreatorsProgress = [CREATOR, PARAMS, &[NotFound]];
     CreatorsKeysCreate = [STAFF, ROLE, PARAMS, &[NotFound]];

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiResponse, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -17,14 +17,14 @@ use super::{
 use crate::{
     api::{
         codes,
-        types::{Opt, Parsed, Text},
+        types::{Opt, Parsed, Text, UpsertStatus, tally},
     },
     auth::{CreatorOrStaff, RequireRole, StaffAuth},
     error::{ApiError, ApiResult, AppError},
     error_code::ErrorCode,
     pagination,
     services::{
-        creators::{self, CreatorInput, Outcome},
+        creators::{self, CreatorInput},
         rewards::{Filter, RewardStatus, Subject},
         staff::Role,
     },
@@ -131,25 +131,13 @@ impl poem_openapi::types::Example for CreatorBatch {
     }
 }
 
-/// What happened to one creator of a batch.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-#[oai(rename_all = "snake_case")]
-pub enum CreatorResultStatus {
-    /// Registered now.
-    Created,
-    /// Already registered; its fields were replaced.
-    Updated,
-    /// Not written; `error` says why.
-    Rejected,
-}
-
 /// The result for one creator, in request order.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CreatorItemResult {
     /// As sent.
     pub id: String,
-    pub status: CreatorResultStatus,
+    pub status: UpsertStatus,
     /// Only for `rejected`: the error body, `field` naming `creators.<index>.<field>`.
     pub error: Option<ApiError>,
 }
@@ -257,29 +245,17 @@ impl CreatorsApi {
             })
             .collect();
         let outcomes = creators::upsert(&state.db, items).await?;
-        let mut out = CreatorBatchResult {
-            created: 0,
-            updated: 0,
-            rejected: 0,
-            results: Vec::with_capacity(outcomes.len()),
-        };
-        for (id, o) in ids.into_iter().zip(outcomes) {
-            let (status, error) = match o {
-                Outcome::Created => (CreatorResultStatus::Created, None),
-                Outcome::Updated => (CreatorResultStatus::Updated, None),
-                Outcome::Rejected(e) => (
-                    CreatorResultStatus::Rejected,
-                    Some(AppError::from(e).body()),
-                ),
-            };
-            match status {
-                CreatorResultStatus::Created => out.created += 1,
-                CreatorResultStatus::Updated => out.updated += 1,
-                CreatorResultStatus::Rejected => out.rejected += 1,
-            }
-            out.results.push(CreatorItemResult { id, status, error });
-        }
-        Ok(Json(out))
+        let t = tally(outcomes);
+        Ok(Json(CreatorBatchResult {
+            created: t.created,
+            updated: t.updated,
+            rejected: t.rejected,
+            results: ids
+                .into_iter()
+                .zip(t.results)
+                .map(|(id, (status, error))| CreatorItemResult { id, status, error })
+                .collect(),
+        }))
     }
 
     /// List and search creators

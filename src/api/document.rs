@@ -188,6 +188,7 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         id: 42,
         kind: MerchantKind::Brand,
         status: MerchantStatus::Approved,
+        status_reason: None,
         legal_name: "深圳市星河美妆科技有限公司".into(),
         display_name: "星河美妆官方旗舰店".into(),
         uscc: "91440300708461136T".into(),
@@ -288,14 +289,20 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         status: ProgressStatus::Behind,
         evaluated_at: at("2026-11-16T02:00:00Z"),
     };
-    let shares = |from: &str, to: &str, total: i64, live: i64, belt: i64| programs::GmvShares {
-        from: Some(day(from)),
-        to: Some(day(to)),
-        total,
-        brand_live_stream: live,
-        industry_belt: belt,
-        brand_live_stream_share_bp: Some(live * 10_000 / total),
-        industry_belt_share_bp: Some(belt * 10_000 / total),
+    let shares = |from: &str, to: &str, total: i64, live: i64, belt: i64| {
+        let platform = total * 3;
+        let days = (day(to).0 - day(from).0).num_days() + 1;
+        programs::GmvShares {
+            from: Some(day(from)),
+            to: Some(day(to)),
+            total,
+            brand_live_stream: live,
+            industry_belt: belt,
+            platform_total: Some(platform),
+            coverage_days: days,
+            brand_live_stream_share_bp: Some(live * 10_000 / platform),
+            industry_belt_share_bp: Some(belt * 10_000 / platform),
+        }
     };
     let run = || evaluations::EvaluationRun {
         id: 311,
@@ -532,17 +539,17 @@ fn response_examples() -> Vec<(&'static str, Value)> {
                 results: vec![
                     creators::CreatorItemResult {
                         id: "dy_88120345".into(),
-                        status: creators::CreatorResultStatus::Created,
+                        status: crate::api::types::UpsertStatus::Created,
                         error: None,
                     },
                     creators::CreatorItemResult {
                         id: "dy_10002".into(),
-                        status: creators::CreatorResultStatus::Updated,
+                        status: crate::api::types::UpsertStatus::Updated,
                         error: None,
                     },
                     creators::CreatorItemResult {
                         id: "dy_10003".into(),
-                        status: creators::CreatorResultStatus::Rejected,
+                        status: crate::api::types::UpsertStatus::Rejected,
                         error: Some(crate::error::ApiError {
                             code: ErrorCode::Required.as_str().into(),
                             message: "creators.2.nickname must not be empty".into(),

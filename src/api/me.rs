@@ -9,7 +9,7 @@ use super::{
 };
 use crate::api::types::{Opt, Parsed, Text, opt};
 use crate::{
-    auth::MerchantAuth,
+    auth::{MerchantAnyStatusAuth, MerchantAuth},
     mail::Locale,
     services::merchants::{self, Edit},
     state::AppState,
@@ -139,11 +139,12 @@ impl poem_openapi::types::Example for Notifications {
 impl MeApi {
     /// My merchant account
     ///
-    /// The merchant the `X-API-Key` belongs to, with its review status.
+    /// The merchant the `X-API-Key` belongs to, with its review status and the reason of
+    /// the decision that set it. A suspended merchant's key may read this, and only this.
     #[oai(path = "/me", method = "get", operation_id = "me_get")]
     async fn get(
         &self,
-        auth: MerchantAuth,
+        auth: MerchantAnyStatusAuth,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Merchant>, codes::MeGet> {
         Ok(Json(

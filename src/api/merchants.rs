@@ -35,6 +35,9 @@ pub struct Merchant {
     pub id: i64,
     pub kind: MerchantKind,
     pub status: MerchantStatus,
+    /// The reason given with the decision that set `status` (e.g. why it was suspended);
+    /// absent when none was given.
+    pub status_reason: Option<String>,
     /// Registered company name (Chinese is normal).
     pub legal_name: String,
     /// Shop name shown to buyers.
@@ -76,6 +79,7 @@ impl From<entity::merchant::Model> for Merchant {
             id: m.id,
             kind: m.kind,
             status: m.status,
+            status_reason: m.status_reason,
             legal_name: m.legal_name,
             display_name: m.display_name,
             uscc: m.uscc,

@@ -9,6 +9,8 @@ pub mod gmv;
 pub mod me;
 pub mod merchants;
 pub mod ops;
+pub mod platform;
+pub mod products;
 pub mod programs;
 pub mod rewards;
 pub mod staff;
@@ -39,6 +41,9 @@ pub type Apis = (
     webhooks::WebhooksApi,
     rewards::RewardsApi,
     creators::CreatorsApi,
+    products::ProductsApi,
+    platform::PlatformApi,
+    platform::InsightsApi,
 );
 
 pub fn apis() -> Apis {
@@ -54,6 +59,9 @@ pub fn apis() -> Apis {
         webhooks::WebhooksApi,
         rewards::RewardsApi,
         creators::CreatorsApi,
+        products::ProductsApi,
+        platform::PlatformApi,
+        platform::InsightsApi,
     )
 }
 

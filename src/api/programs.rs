@@ -360,8 +360,9 @@ pub struct StatusCounts {
 }
 
 /// GMV of the approved merchants within the programme's filters (its merchant kinds, and its
-/// channel for `channel_gmv`) over a span of days; shares in basis points (1/100 %), rounded
-/// toward zero.
+/// channel for `channel_gmv`) over a span of days; shares in basis points (1/100 %) of the
+/// marketplace's own GMV, rounded toward zero, absent unless every day of the span has a
+/// platform total (`PUT /platform/gmv/{day}`).
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct GmvShares {
@@ -369,15 +370,19 @@ pub struct GmvShares {
     pub from: Option<Day>,
     /// Inclusive (today for the open period).
     pub to: Option<Day>,
-    /// Net GMV of the span, fen.
+    /// Net GMV of the span of the approved merchants in scope, fen.
     pub total: i64,
     /// Brand merchants' live-stream GMV.
     pub brand_live_stream: i64,
     /// Industry-belt merchants' GMV.
     pub industry_belt: i64,
-    /// `brand_live_stream / total` in basis points; null when the total is not positive.
+    /// The marketplace's GMV of the span, fen; absent unless every day has a total.
+    pub platform_total: Option<i64>,
+    /// Days of the span with a platform total.
+    pub coverage_days: i64,
+    /// `brand_live_stream / platform_total` in basis points.
     pub brand_live_stream_share_bp: Option<i64>,
-    /// `industry_belt / total` in basis points; null when the total is not positive.
+    /// `industry_belt / platform_total` in basis points.
     pub industry_belt_share_bp: Option<i64>,
 }
 
@@ -389,6 +394,8 @@ impl From<reports::GmvStructure> for GmvShares {
             total: g.total,
             brand_live_stream: g.brand_live_stream,
             industry_belt: g.industry_belt,
+            platform_total: g.platform_total(),
+            coverage_days: g.coverage_days,
             brand_live_stream_share_bp: g.brand_live_stream_share_bp(),
             industry_belt_share_bp: g.industry_belt_share_bp(),
         }

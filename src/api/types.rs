@@ -539,3 +539,54 @@ mod tests {
         assert_eq!(Day::schema_ref().unwrap_inline().format, Some("date"));
     }
 }
+
+/// What happened to one item of a registration batch (creators, products).
+#[derive(poem_openapi::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum UpsertStatus {
+    /// Registered now.
+    Created,
+    /// Already registered; its fields were replaced.
+    Updated,
+    /// Not written; `error` says why.
+    Rejected,
+}
+
+/// A batch's counts and, per item in request order, its status and error body.
+pub struct Tally {
+    pub created: i64,
+    pub updated: i64,
+    pub rejected: i64,
+    pub results: Vec<(UpsertStatus, Option<crate::error::ApiError>)>,
+}
+
+/// Counts a batch's outcomes and turns each into its status and error body.
+pub fn tally(outcomes: Vec<crate::services::Upserted>) -> Tally {
+    use crate::services::Upserted;
+    let mut t = Tally {
+        created: 0,
+        updated: 0,
+        rejected: 0,
+        results: Vec::with_capacity(outcomes.len()),
+    };
+    for o in outcomes {
+        t.results.push(match o {
+            Upserted::Created => {
+                t.created += 1;
+                (UpsertStatus::Created, None)
+            }
+            Upserted::Updated => {
+                t.updated += 1;
+                (UpsertStatus::Updated, None)
+            }
+            Upserted::Rejected(e) => {
+                t.rejected += 1;
+                (
+                    UpsertStatus::Rejected,
+                    Some(crate::error::AppError::from(e).body()),
+                )
+            }
+        });
+    }
+    t
+}

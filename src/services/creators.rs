@@ -11,6 +11,7 @@ use sea_orm::{
     sea_query::{Expr, LikeExpr, OnConflict},
 };
 
+use super::Upserted as Outcome;
 use crate::{
     db,
     domain::{FieldError, gmv::id_field, program::Subject, text},
@@ -52,14 +53,6 @@ pub struct CreatorInput {
     pub nickname: String,
     pub category: Option<String>,
     pub contact_email: Option<String>,
-}
-
-/// What happened to one item of a batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Updated,
-    Rejected(FieldError),
 }
 
 /// Checks one item; `prefix` is its path (`creators.3`).

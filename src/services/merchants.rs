@@ -183,11 +183,13 @@ impl KeyTouches {
     }
 }
 
-/// Resolves an `X-API-Key` to its merchant. Suspended merchants are refused.
+/// Resolves an `X-API-Key` to its merchant. Suspended merchants are refused unless
+/// `allow_suspended` (reading its own account, to see the status and the reason).
 pub async fn authenticate(
     db: &DatabaseConnection,
     touches: &Arc<KeyTouches>,
     key: &str,
+    allow_suspended: bool,
 ) -> Result<MerchantCaller> {
     let hash = secrets::hash(key);
     let (key_row, merchant) = api_key::Entity::find()
@@ -198,7 +200,7 @@ pub async fn authenticate(
         .filter(|(k, _)| k.revoked_at.is_none() && secrets::hashes_equal(&k.key_hash, &hash))
         .ok_or(OnboardingError::UnknownKey)?;
     let merchant = merchant.ok_or(OnboardingError::UnknownKey)?;
-    if merchant.status == MerchantStatus::Suspended {
+    if merchant.status == MerchantStatus::Suspended && !allow_suspended {
         return Err(OnboardingError::Suspended);
     }
     let now = Utc::now();
@@ -450,6 +452,10 @@ async fn decide_once(
     let now = Utc::now();
     let updated = merchant::Entity::update_many()
         .col_expr(merchant::Column::Status, Expr::value(to))
+        .col_expr(
+            merchant::Column::StatusReason,
+            Expr::value((!reason.is_empty()).then(|| reason.to_string())),
+        )
         .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
         .filter(merchant::Column::Id.eq(id))
         .filter(merchant::Column::Status.eq(from))

@@ -6,9 +6,19 @@ pub mod evaluation;
 pub mod gmv;
 pub mod health;
 pub mod merchants;
+pub mod platform;
+pub mod products;
 pub mod programs;
 pub mod reports;
 pub mod rewards;
 pub mod runs;
 pub mod staff;
 pub mod webhooks;
+
+/// What happened to one item of a registration batch (creators, products).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Rejected(crate::domain::FieldError),
+}

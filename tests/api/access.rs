@@ -170,9 +170,18 @@ async fn every_operation_enforces_its_access_rules() {
         }
     }
 
-    // Suspended: every merchant operation answers 403 merchant_suspended.
+    // Suspended: every merchant operation answers 403 merchant_suspended, except reading
+    // its own account, which shows the status and the reason.
     app.decide(a, "suspend", "风控复核").await.expect(200);
-    for op in ops.iter().filter(|o| o.merchant_allowed()) {
+    let me = app.get("/api/v1/me", &merchant_a).await.expect(200);
+    assert_eq!(
+        (me.body["status"].as_str(), me.body["status_reason"].as_str()),
+        (Some("suspended"), Some("风控复核"))
+    );
+    for op in ops
+        .iter()
+        .filter(|o| o.merchant_allowed() && o.id != "me_get")
+    {
         expect_refused(
             &app,
             op,

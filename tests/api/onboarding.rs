@@ -234,7 +234,14 @@ async fn the_status_machine_is_enforced_and_audited() {
     .expect_error(409, "not_editable");
 
     decide("suspend", "涉嫌刷单").await.expect(200);
-    app.get("/api/v1/me", &As::Merchant(key.clone()))
+    // A suspended merchant reads its own account, status and reason, and nothing else.
+    let me = app
+        .get("/api/v1/me", &As::Merchant(key.clone()))
+        .await
+        .expect(200);
+    assert_eq!(me.body["status"], "suspended");
+    assert_eq!(me.body["status_reason"], "涉嫌刷单");
+    app.get("/api/v1/me/progress", &As::Merchant(key.clone()))
         .await
         .expect_error(403, "merchant_suspended");
     decide("reinstate", "").await.expect(200);

@@ -9,14 +9,19 @@
 //!   the programme's filters (its `merchant_kinds`, and for `metric = channel_gmv` only its
 //!   `channel`): `brand_live_stream` is the live-stream GMV of brand merchants,
 //!   `industry_belt` all GMV of industry-belt merchants, `total` all of it. Shares are in basis
-//!   points of the total, rounded toward zero, absent when the total is not positive. Sums are
-//!   checked: an overflow is an error, never a wrap.
+//!   points of the **marketplace's own GMV** of the span (`PUT /platform/gmv/{day}`), rounded
+//!   toward zero, and absent unless every day of the span has a platform total (and it is
+//!   positive); `coverage_days` counts the days that have one. Sums are checked: an overflow
+//!   is an error, never a wrap.
 
 pub mod leaderboard;
+pub mod names;
 pub mod staff_daily;
 pub mod weekly;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use entity::progress;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -27,6 +32,7 @@ use crate::{
     domain::{
         merchant::{MerchantKind, MerchantStatus},
         period::{Overflow, Period, Status, Tier, local_day},
+        gmv::Granularity,
         program::{Channel, Metric, ProgramDef},
     },
     services::evaluation::statement,
@@ -131,43 +137,98 @@ impl GmvScope {
     }
 }
 
-/// The GMV structure of the local days `from..=to` (empty when `to < from`).
+/// Which merchant attribute splits each bucket of the GMV structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StructureGroup {
+    IndustryBelt,
+    Province,
+    Category,
+}
+
+impl StructureGroup {
+    fn column(self) -> &'static str {
+        match self {
+            Self::IndustryBelt => "m.industry_belt",
+            Self::Province => "m.province",
+            Self::Category => "m.category",
+        }
+    }
+}
+
+/// How a span of days is cut into buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buckets {
+    /// One bucket, the whole span.
+    Whole,
+    /// Days, ISO weeks or calendar months, each clipped to the span.
+    By(Granularity),
+}
+
+/// The GMV structure of the local days `from..=to` (one bucket, one group).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GmvStructure {
     pub from: NaiveDate,
     /// Inclusive.
     pub to: NaiveDate,
+    /// The merchants' industry belt, province or category, when the structure is split by one.
+    pub group: Option<String>,
     /// GMV of the approved merchants in scope, fen.
     pub total: i64,
     /// Live-stream GMV of the brand merchants among them.
     pub brand_live_stream: i64,
     /// All GMV of the industry-belt merchants among them.
     pub industry_belt: i64,
+    /// Days of the bucket with a platform total.
+    pub coverage_days: i64,
+    /// The sum of those days' platform totals.
+    pub platform_covered: i64,
 }
 
 impl GmvStructure {
-    pub fn brand_live_stream_share_bp(&self) -> Option<i64> {
-        share_bp(self.brand_live_stream, self.total)
+    /// Days of the bucket.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
     }
+    /// The marketplace's GMV of the bucket: present only when every day has a total.
+    pub fn platform_total(&self) -> Option<i64> {
+        (self.days() > 0 && self.coverage_days == self.days()).then_some(self.platform_covered)
+    }
+    /// `brand_live_stream` in basis points of the platform total.
+    pub fn brand_live_stream_share_bp(&self) -> Option<i64> {
+        share_bp(self.brand_live_stream, self.platform_total()?)
+    }
+    /// `industry_belt` in basis points of the platform total.
     pub fn industry_belt_share_bp(&self) -> Option<i64> {
-        share_bp(self.industry_belt, self.total)
+        share_bp(self.industry_belt, self.platform_total()?)
     }
 }
 
-/// Folds the per (merchant kind, channel) sums of a span into its structure, with checked sums.
+/// Folds the per (merchant kind, channel) sums of a bucket into its structure, with checked
+/// sums; `platform` holds the platform totals of the bucket's recorded days.
 pub fn fold_structure(
     from: NaiveDate,
     to: NaiveDate,
+    group: Option<String>,
     groups: impl IntoIterator<Item = (MerchantKind, Channel, i64)>,
+    platform: &BTreeMap<NaiveDate, i64>,
 ) -> Result<GmvStructure, Overflow> {
+    let add = |a: i64, b: i64| a.checked_add(b).ok_or(Overflow("the GMV structure"));
     let mut out = GmvStructure {
         from,
         to,
+        group,
         total: 0,
         brand_live_stream: 0,
         industry_belt: 0,
+        coverage_days: 0,
+        platform_covered: 0,
     };
-    let add = |a: i64, b: i64| a.checked_add(b).ok_or(Overflow("the GMV structure"));
+    if from <= to {
+        for (_, t) in platform.range(from..=to) {
+            out.coverage_days += 1;
+            out.platform_covered = add(out.platform_covered, *t)?;
+        }
+    }
     for (kind, channel, amount) in groups {
         out.total = add(out.total, amount)?;
         match kind {
@@ -181,44 +242,118 @@ pub fn fold_structure(
     Ok(out)
 }
 
-/// The GMV structure of the local days `from..=to` within `scope`, from the daily merchant
-/// roll-ups: one `GROUP BY` in the database, the sums checked here.
+/// The buckets of `from..=to`: (first day, last day), each clipped to the span.
+pub fn bucket_spans(from: NaiveDate, to: NaiveDate, buckets: Buckets) -> Vec<(NaiveDate, NaiveDate)> {
+    let Buckets::By(g) = buckets else {
+        return vec![(from, to)];
+    };
+    let mut out = Vec::new();
+    let mut start = g.period_start(from);
+    while start <= to {
+        let next = match g {
+            Granularity::Day => start + Duration::days(1),
+            Granularity::Week => start + Duration::days(7),
+            Granularity::Month => start
+                .checked_add_months(Months::new(1))
+                .expect("a month after a valid day"),
+        };
+        out.push((start.max(from), (next - Duration::days(1)).min(to)));
+        start = next;
+    }
+    out
+}
+
+/// The GMV structure of `from..=to` within `scope`, cut into `buckets` and optionally split
+/// by a merchant attribute, against the marketplace's own daily totals: one `GROUP BY` over
+/// the daily merchant roll-ups and one read of the platform totals, the sums checked here.
+/// Unsplit, every bucket has an item; split, a bucket has one per group with GMV in it.
+pub async fn gmv_structure_series<C: ConnectionTrait>(
+    db: &C,
+    scope: &GmvScope,
+    from: NaiveDate,
+    to: NaiveDate,
+    buckets: Buckets,
+    group_by: Option<StructureGroup>,
+) -> Result<Vec<GmvStructure>, ReportsError> {
+    let spans = bucket_spans(from, to, buckets);
+    if spans.is_empty() || to < from {
+        return Ok(vec![fold_structure(from, to, None, [], &BTreeMap::new())?]);
+    }
+    let platform = crate::services::platform::totals(db, from, to).await?;
+    // Sums per (day, group, kind, channel).
+    let mut rows: Vec<(NaiveDate, Option<String>, MerchantKind, Channel, i64)> = Vec::new();
+    if !scope.kinds.is_empty() {
+        let group_col = group_by.map_or("NULL", StructureGroup::column);
+        let mut values: Vec<Value> =
+            vec![from.into(), to.into(), MerchantStatus::Approved.into()];
+        let mut sql = format!(
+            "SELECT g.day, {group_col}, m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
+             FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
+             WHERE g.day >= ? AND g.day <= ? AND m.status = ? AND m.kind IN ("
+        );
+        for (i, k) in scope.kinds.iter().enumerate() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+            values.push((*k).into());
+        }
+        sql.push(')');
+        if let Some(c) = scope.channel {
+            sql.push_str(" AND g.channel = ?");
+            values.push(c.into());
+        }
+        sql.push_str(" GROUP BY g.day, m.kind, g.channel");
+        if group_by.is_some() {
+            sql.push_str(&format!(", {group_col}"));
+        }
+        for r in db
+            .query_all_raw(statement(db.get_database_backend(), &sql, values))
+            .await?
+        {
+            let amount: Option<i64> = r.try_get_by_index(4)?;
+            rows.push((
+                r.try_get_by_index(0)?,
+                r.try_get_by_index(1)?,
+                r.try_get_by_index(2)?,
+                r.try_get_by_index(3)?,
+                amount.unwrap_or(0),
+            ));
+        }
+    }
+    // Each day's rows go to the bucket containing it.
+    let bucket_of = |day: NaiveDate| spans.partition_point(|(_, end)| *end < day);
+    let mut per: BTreeMap<(usize, Option<String>), Vec<(MerchantKind, Channel, i64)>> =
+        BTreeMap::new();
+    if group_by.is_none() {
+        for i in 0..spans.len() {
+            per.insert((i, None), Vec::new());
+        }
+    }
+    for (day, group, kind, channel, amount) in rows {
+        per.entry((bucket_of(day), group))
+            .or_default()
+            .push((kind, channel, amount));
+    }
+    let mut out = Vec::with_capacity(per.len());
+    for ((i, group), sums) in per {
+        let (start, end) = spans[i];
+        out.push(fold_structure(start, end, group, sums, &platform)?);
+    }
+    Ok(out)
+}
+
+/// The GMV structure of the local days `from..=to` within `scope` (empty when `to < from`):
+/// the one-bucket case of [`gmv_structure_series`].
 pub async fn gmv_structure<C: ConnectionTrait>(
     db: &C,
     scope: &GmvScope,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<GmvStructure, ReportsError> {
-    if to < from || scope.kinds.is_empty() {
-        return Ok(fold_structure(from, to, [])?);
-    }
-    let mut values: Vec<Value> = vec![from.into(), to.into(), MerchantStatus::Approved.into()];
-    let mut sql = String::from(
-        "SELECT m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
-         FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
-         WHERE g.day >= ? AND g.day <= ? AND m.status = ? AND m.kind IN (",
-    );
-    for (i, k) in scope.kinds.iter().enumerate() {
-        sql.push_str(if i == 0 { "?" } else { ", ?" });
-        values.push((*k).into());
-    }
-    sql.push(')');
-    if let Some(c) = scope.channel {
-        sql.push_str(" AND g.channel = ?");
-        values.push(c.into());
-    }
-    sql.push_str(" GROUP BY m.kind, g.channel");
-    let rows = db
-        .query_all_raw(statement(db.get_database_backend(), &sql, values))
-        .await?;
-    let mut groups = Vec::with_capacity(rows.len());
-    for r in rows {
-        let kind: MerchantKind = r.try_get_by_index(0)?;
-        let channel: Channel = r.try_get_by_index(1)?;
-        let amount: Option<i64> = r.try_get_by_index(2)?;
-        groups.push((kind, channel, amount.unwrap_or(0)));
-    }
-    Ok(fold_structure(from, to, groups)?)
+    Ok(
+        gmv_structure_series(db, scope, from, to, Buckets::Whole, None)
+            .await?
+            .pop()
+            .expect("an unsplit series has a bucket"),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,33 +522,65 @@ mod tests {
     fn the_structure_counts_brand_live_stream_and_all_industry_belt_gmv() {
         use Channel::*;
         use MerchantKind::*;
-        let s = fold_structure(
-            d("2026-01-01"),
-            d("2026-01-31"),
-            [
-                (Brand, LiveStream, 500),
-                (Brand, ShortVideo, 100),
-                (IndustryBelt, LiveStream, 300),
-                (IndustryBelt, Storefront, 100),
-            ],
-        )
-        .unwrap();
+        // The marketplace sold 1,000 a day on each of the three days.
+        let platform: BTreeMap<NaiveDate, i64> = ["2026-01-01", "2026-01-02", "2026-01-03"]
+            .into_iter()
+            .map(|s| (d(s), 1_000))
+            .collect();
+        let groups = [
+            (Brand, LiveStream, 500),
+            (Brand, ShortVideo, 100),
+            (IndustryBelt, LiveStream, 300),
+            (IndustryBelt, Storefront, 100),
+        ];
+        let s = fold_structure(d("2026-01-01"), d("2026-01-03"), None, groups, &platform).unwrap();
         assert_eq!(
             (s.total, s.brand_live_stream, s.industry_belt),
             (1_000, 500, 400)
         );
-        assert_eq!(s.brand_live_stream_share_bp(), Some(5_000));
-        assert_eq!(s.industry_belt_share_bp(), Some(4_000));
-        let empty = fold_structure(d("2026-01-01"), d("2026-01-31"), []).unwrap();
-        assert_eq!(empty.brand_live_stream_share_bp(), None);
+        assert_eq!((s.coverage_days, s.platform_total()), (3, Some(3_000)));
+        assert_eq!(s.brand_live_stream_share_bp(), Some(1_666));
+        assert_eq!(s.industry_belt_share_bp(), Some(1_333));
+        // A day without a platform total: no total, no share, and the coverage says so.
+        let s = fold_structure(d("2026-01-01"), d("2026-01-04"), None, groups, &platform).unwrap();
+        assert_eq!((s.coverage_days, s.platform_total()), (3, None));
+        assert_eq!(s.brand_live_stream_share_bp(), None);
+        assert_eq!(s.industry_belt_share_bp(), None);
         assert_eq!(
             fold_structure(
                 d("2026-01-01"),
                 d("2026-01-31"),
-                [(Brand, LiveStream, i64::MAX), (IndustryBelt, Other, 1)]
+                None,
+                [(Brand, LiveStream, i64::MAX), (IndustryBelt, Other, 1)],
+                &platform,
             ),
             Err(Overflow("the GMV structure")),
             "an overflow is an error, not a wrap"
+        );
+    }
+
+    #[test]
+    fn buckets_are_clipped_to_the_span() {
+        let spans = bucket_spans(
+            d("2026-01-30"),
+            d("2026-03-02"),
+            Buckets::By(Granularity::Month),
+        );
+        assert_eq!(
+            spans,
+            [
+                (d("2026-01-30"), d("2026-01-31")),
+                (d("2026-02-01"), d("2026-02-28")),
+                (d("2026-03-01"), d("2026-03-02")),
+            ]
+        );
+        let weeks = bucket_spans(d("2026-11-25"), d("2026-12-01"), Buckets::By(Granularity::Week));
+        assert_eq!(
+            weeks,
+            [
+                (d("2026-11-25"), d("2026-11-29")),
+                (d("2026-11-30"), d("2026-12-01")),
+            ]
         );
     }
 

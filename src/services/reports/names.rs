@@ -1,0 +1,79 @@
+//! What a person reads instead of a raw subject id: a merchant's display name, a product's
+//! name from its merchant's catalogue, a creator's nickname. One function, shared by the
+//! leaderboard, the progress lists, the reports, the digests and the emails.
+
+use std::collections::HashMap;
+
+use entity::{creator, merchant};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::{domain::program::Subject, services::products};
+
+/// A product subject's id is `<merchant id>:<product id>`.
+pub fn split_product(subject_id: &str) -> Option<(i64, &str)> {
+    let (m, p) = subject_id.split_once(':')?;
+    Some((m.parse().ok()?, p))
+}
+
+/// The names of these subjects, by subject id; one without a name (a product missing from
+/// its merchant's catalogue) is absent.
+pub async fn subject_names<C: ConnectionTrait>(
+    db: &C,
+    subjects: &[(Subject, &str)],
+) -> Result<HashMap<String, String>, DbErr> {
+    let mut out = HashMap::new();
+    let merchants: Vec<i64> = subjects
+        .iter()
+        .filter(|(t, _)| *t == Subject::Merchant)
+        .filter_map(|(_, id)| id.parse().ok())
+        .collect();
+    for chunk in merchants.chunks(500) {
+        let rows: Vec<(i64, String)> = merchant::Entity::find()
+            .select_only()
+            .column(merchant::Column::Id)
+            .column(merchant::Column::DisplayName)
+            .filter(merchant::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|(id, n)| (id.to_string(), n)));
+    }
+    let creators: Vec<&str> = subjects
+        .iter()
+        .filter(|(t, _)| *t == Subject::Creator)
+        .map(|(_, id)| *id)
+        .collect();
+    for chunk in creators.chunks(500) {
+        let rows: Vec<(String, String)> = creator::Entity::find()
+            .select_only()
+            .column(creator::Column::Id)
+            .column(creator::Column::Nickname)
+            .filter(creator::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    let keys: Vec<(i64, &str)> = subjects
+        .iter()
+        .filter(|(t, _)| *t == Subject::Product)
+        .filter_map(|(_, id)| split_product(id))
+        .collect();
+    for ((m, p), n) in products::names(db, &keys).await? {
+        out.insert(format!("{m}:{p}"), n);
+    }
+    Ok(out)
+}
+
+/// The name to show for one subject: its name, else (an unnamed product) the product id, else
+/// the raw id.
+pub fn label(names: &HashMap<String, String>, subject: Subject, subject_id: &str) -> String {
+    if let Some(n) = names.get(subject_id) {
+        return n.clone();
+    }
+    match subject {
+        Subject::Product => split_product(subject_id).map_or(subject_id, |(_, p)| p),
+        _ => subject_id,
+    }
+    .to_string()
+}
