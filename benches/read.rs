@@ -281,6 +281,7 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
                 MerchantKind::IndustryBelt
             }),
             status: Set(MerchantStatus::Approved),
+            status_reason: Set(None),
             legal_name: Set(format!("压测商贸有限公司{i}")),
             display_name: Set(format!("压测店{i}")),
             uscc: Set(uscc),

@@ -75,6 +75,9 @@ pub struct Config {
     // A qualified `Vec` is one value parsed whole, not a repeated argument.
     #[arg(long, env = "STAFF_DIGEST_TO", default_value = "", value_parser = mailboxes)]
     pub staff_digest_to: ::std::vec::Vec<Mailbox>,
+    /// Language of the staff daily digest: `zh-CN` or `en`.
+    #[arg(long, env = "STAFF_DIGEST_LOCALE", default_value = entity::enums::Locale::ZhCn.as_str(), value_parser = locale)]
+    pub staff_digest_locale: entity::enums::Locale,
     /// Evaluation schedule.
     #[arg(long, env = "SCHEDULE_EVALUATE", default_value = "0 */15 * * * *", value_parser = Schedule::parse)]
     pub schedule_evaluate: Schedule,
@@ -110,6 +113,10 @@ pub struct Config {
     /// fails as busy (the whole transaction is then retried, a few times), in milliseconds.
     #[arg(long = "database-busy-timeout-ms", env = "DATABASE_BUSY_TIMEOUT_MS", default_value = "5000", value_parser = millis)]
     pub database_busy_timeout: Duration,
+    /// Snapshots older than this many days are thinned to each day's last one per subject
+    /// (after each evaluation tick, once across replicas).
+    #[arg(long, env = "SNAPSHOT_RETENTION_DAYS", default_value = "35", value_parser = positive_u32)]
+    pub snapshot_retention_days: u32,
     /// `true` lets webhooks reach loopback, private, link-local and multicast addresses (tests,
     /// on-premises receivers); otherwise such targets are refused at registration and delivery.
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = on_off, action = ArgAction::Set)]
@@ -216,6 +223,10 @@ fn mailboxes(s: &str) -> Result<Vec<Mailbox>, String> {
         .filter(|a| !a.is_empty())
         .map(|a| a.parse::<Mailbox>().map_err(|e| format!("{a:?}: {e}")))
         .collect()
+}
+
+fn locale(s: &str) -> Result<entity::enums::Locale, String> {
+    entity::enums::Locale::parse(s).ok_or_else(|| format!("{s:?} is not zh-CN or en"))
 }
 
 fn on_off(s: &str) -> Result<bool, String> {

@@ -282,6 +282,7 @@ pub async fn run(
         .context("writing a demo merchant")?;
 
         let records = merchant_gmv(&mut rng, m.id, &creators, first, today);
+        register_products(db, m.id, category, &records).await?;
         records_total += write_gmv(db, m.id, &records, now)
             .await
             .context("writing demo GMV")?;
@@ -289,7 +290,126 @@ pub async fn run(
     }
     bar.finish();
     eprintln!("demo: {merchants} merchants, {records_total} GMV records from {first} to {today}");
+    platform_totals(db, first, today).await?;
+    // A month of daily evaluations (as of each evening) gives the history and the trend
+    // something to show; the last run is now.
+    for back in (1..=30).rev() {
+        let evening = Shanghai
+            .from_local_datetime(
+                &(today - Duration::days(back))
+                    .and_hms_opt(22, 0, 0)
+                    .expect("time"),
+            )
+            .single()
+            .expect("Shanghai has no DST")
+            .with_timezone(&Utc);
+        evaluation::run(
+            db,
+            evening,
+            Trigger::Cli,
+            &config.replica,
+            chrono::Duration::seconds(60),
+            &|_, _| {},
+        )
+        .await
+        .context("a demo history evaluation")?;
+    }
+    eprintln!("demo: 30 daily evaluations for the history");
     evaluate_cli(db, config, None).await
+}
+
+/// Names the products `records` sell, as the merchant would with `POST /me/products`.
+async fn register_products(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    category: &str,
+    records: &[Json],
+) -> anyhow::Result<()> {
+    const STYLE: [&str; 8] = [
+        "经典款",
+        "轻奢款",
+        "国潮款",
+        "基础款",
+        "限定礼盒",
+        "新品",
+        "畅销款",
+        "家庭装",
+    ];
+    let mut ids: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["product_id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let items = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| crate::services::products::ProductInput {
+            product_id: id.to_string(),
+            name: format!("{category}·{} {:02}", STYLE[i % STYLE.len()], i + 1),
+            category: Some(category.to_string()),
+        })
+        .collect();
+    crate::services::products::upsert(db, merchant_id, items)
+        .await
+        .map_err(|e| anyhow::anyhow!("registering demo products: {e}"))?;
+    Ok(())
+}
+
+/// The marketplace's daily GMV for `first..=today`, as its warehouse would report it: the
+/// onboarded merchants' brand live-stream and industry-belt GMV are a share of it that rises
+/// across the year (from 18% to 30% together). Today repeats yesterday's total.
+async fn platform_totals(
+    db: &DatabaseConnection,
+    first: NaiveDate,
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    use crate::services::{
+        platform::{self, ChannelAmounts},
+        reports::{Buckets, GmvScope, gmv_structure_series},
+    };
+    let scope = GmvScope {
+        kinds: vec![MerchantKind::Brand, MerchantKind::IndustryBelt],
+        channel: None,
+    };
+    let days = gmv_structure_series(
+        db,
+        &scope,
+        first,
+        today,
+        Buckets::By(crate::domain::gmv::Granularity::Day),
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let span = (today - first).num_days().max(1);
+    let mut last = 0i64;
+    for d in days {
+        let part = d.brand_live_stream + d.industry_belt;
+        // Basis points of the platform the two make up on this day.
+        let bp = 1_800 + 1_200 * (d.from - first).num_days() / span;
+        let total = if d.from == today || part <= 0 {
+            last
+        } else {
+            i64::try_from(i128::from(part) * 10_000 / i128::from(bp)).unwrap_or(i64::MAX / 8)
+        };
+        last = total;
+        platform::put_day(
+            db,
+            "staff:demo",
+            d.from,
+            ChannelAmounts {
+                live_stream: total / 100 * 55,
+                short_video: total / 100 * 25,
+                storefront: total / 100 * 17,
+                other: total - total / 100 * 97,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the demo's platform GMV: {e}"))?;
+    }
+    eprintln!("demo: the marketplace's daily GMV from {first} to {today}");
+    Ok(())
 }
 
 /// A year (`first..today`) of one merchant's sales as the records a merchant would send to

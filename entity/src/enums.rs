@@ -212,6 +212,8 @@ column_enum! {
         AtRisk => "at_risk",
         /// A webhook endpoint failed for 3 days and was disabled.
         WebhookDisabled => "webhook_disabled",
+        /// The weekly report to a creator with a contact address.
+        CreatorWeekly => "creator_weekly",
     }
 }
 

@@ -14,7 +14,11 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Product::Table)
                 .col(ColumnDef::new(Product::MerchantId).big_integer().not_null())
-                .col(ColumnDef::new(Product::ProductId).string_len(128).not_null())
+                .col(
+                    ColumnDef::new(Product::ProductId)
+                        .string_len(128)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Product::Name).string_len(200).not_null())
                 .col(ColumnDef::new(Product::Category).string_len(100).null())
                 .col(
@@ -44,13 +48,34 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(PlatformGmv::Table)
-                .col(ColumnDef::new(PlatformGmv::Day).date().not_null().primary_key())
-                .col(ColumnDef::new(PlatformGmv::LiveStream).big_integer().not_null())
-                .col(ColumnDef::new(PlatformGmv::ShortVideo).big_integer().not_null())
-                .col(ColumnDef::new(PlatformGmv::Storefront).big_integer().not_null())
+                .col(
+                    ColumnDef::new(PlatformGmv::Day)
+                        .date()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(PlatformGmv::LiveStream)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(PlatformGmv::ShortVideo)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(PlatformGmv::Storefront)
+                        .big_integer()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(PlatformGmv::Other).big_integer().not_null())
                 .col(ColumnDef::new(PlatformGmv::Total).big_integer().not_null())
-                .col(ColumnDef::new(PlatformGmv::UpdatedBy).string_len(100).not_null())
+                .col(
+                    ColumnDef::new(PlatformGmv::UpdatedBy)
+                        .string_len(100)
+                        .not_null(),
+                )
                 .col(
                     ColumnDef::new(PlatformGmv::UpdatedAt)
                         .timestamp_with_time_zone()
@@ -63,7 +88,11 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Merchant::Table)
-                .add_column(ColumnDef::new(Merchant::StatusReason).string_len(2000).null())
+                .add_column(
+                    ColumnDef::new(Merchant::StatusReason)
+                        .string_len(2000)
+                        .null(),
+                )
                 .to_owned(),
         )
         .await?;
@@ -143,6 +172,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
+#[allow(clippy::enum_variant_names)]
 enum Product {
     Table,
     MerchantId,

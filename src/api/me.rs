@@ -1,7 +1,11 @@
-use crate::{api::codes, error::ApiResult};
+use crate::{api::codes, error::ApiResult, pagination};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
 
 use super::{
     merchants::{IssuedApiKey, Merchant},
@@ -191,15 +195,23 @@ impl MeApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ApiKeyPage>, codes::MeKeysList> {
-        let items = merchants::keys(&state.db, auth.0.merchant_id)
-            .await?
-            .into_iter()
-            .map(|k| state.key_touches.apply(k).into())
-            .collect();
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        let rows = merchants::keys(&state.db, auth.0.merchant_id, limit, after).await?;
+        let (rows, next_cursor) = pagination::page(rows, limit, |k| k.id.to_string());
         Ok(Json(ApiKeyPage {
-            items,
-            next_cursor: None,
+            items: rows
+                .into_iter()
+                .map(|k| state.key_touches.apply(k).into())
+                .collect(),
+            next_cursor,
         }))
     }
 

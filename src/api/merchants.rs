@@ -595,16 +595,21 @@ impl MerchantsApi {
         state: Data<&AppState>,
         /// The merchant's id.
         id: Path<i64>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<DecisionPage>, codes::MerchantsDecisions> {
         let _ = auth;
-        let items = merchants::decisions(&state.db, id.0)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        let rows = merchants::decisions(&state.db, id.0, limit, after).await?;
+        let (rows, next_cursor) = pagination::page(rows, limit, |d| d.id.to_string());
         Ok(Json(DecisionPage {
-            items,
-            next_cursor: None,
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
         }))
     }
 }

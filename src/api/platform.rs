@@ -294,7 +294,11 @@ impl PlatformApi {
     ///
     /// Staff. The recorded days of `from..=to` (default: the 30 days ending today), at most
     /// 731 days.
-    #[oai(path = "/platform/gmv", method = "get", operation_id = "platform_gmv_list")]
+    #[oai(
+        path = "/platform/gmv",
+        method = "get",
+        operation_id = "platform_gmv_list"
+    )]
     async fn list(
         &self,
         auth: StaffAuth,

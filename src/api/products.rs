@@ -218,7 +218,11 @@ impl ProductsApi {
     /// Up to 1,000 products of the calling merchant, each registered or updated by
     /// `product_id`, with a result per item; an invalid item is rejected and the others are
     /// written. Names appear in leaderboards, reports and emails in place of product ids.
-    #[oai(path = "/me/products", method = "post", operation_id = "me_products_upsert")]
+    #[oai(
+        path = "/me/products",
+        method = "post",
+        operation_id = "me_products_upsert"
+    )]
     async fn upsert(
         &self,
         auth: MerchantAuth,
@@ -263,7 +267,11 @@ impl ProductsApi {
     /// My products
     ///
     /// The calling merchant's catalogue, by product id.
-    #[oai(path = "/me/products", method = "get", operation_id = "me_products_list")]
+    #[oai(
+        path = "/me/products",
+        method = "get",
+        operation_id = "me_products_list"
+    )]
     async fn mine(
         &self,
         auth: MerchantAuth,

@@ -26,7 +26,7 @@ use crate::{
     pagination,
     services::{
         programs, reports,
-        reports::leaderboard::{self, LeaderboardFilter},
+        reports::leaderboard::{self, LeaderboardFilter, NamedProgress},
     },
     state::AppState,
 };
@@ -247,6 +247,9 @@ pub struct ProgressEntry {
     pub subject_type: Subject,
     /// Merchant id, creator id, or `{merchant_id}:{product_id}`.
     pub subject_id: String,
+    /// What to call the subject: the merchant's display name, the product's name from its
+    /// merchant's catalogue, or the creator's nickname; absent for a product not in it.
+    pub name: Option<String>,
     /// Net GMV of the period to date, fen.
     pub value: i64,
     /// Highest tier reached.
@@ -264,9 +267,11 @@ pub struct ProgressEntry {
     pub evaluated_at: DateTime<Utc>,
 }
 
-impl From<entity::progress::Model> for ProgressEntry {
-    fn from(p: entity::progress::Model) -> Self {
+impl From<NamedProgress> for ProgressEntry {
+    fn from(n: NamedProgress) -> Self {
+        let p = n.row;
         Self {
+            name: n.name,
             program_id: p.program_id,
             period_start: p.period_start.into(),
             period_end: p.period_end.into(),
@@ -282,6 +287,23 @@ impl From<entity::progress::Model> for ProgressEntry {
             evaluated_at: p.evaluated_at,
         }
     }
+}
+
+/// A merchant's progress page: itself and its products, latest period of each programme.
+async fn progress_page(
+    state: &AppState,
+    merchant_id: i64,
+    limit: Option<i64>,
+    cursor: Option<String>,
+) -> Result<ProgressPage, AppError> {
+    let limit = pagination::limit(limit)?;
+    let cursor = pagination::decode(cursor.as_deref())?;
+    let (rows, next_cursor) =
+        leaderboard::merchant_progress(&state.db, merchant_id, limit, cursor).await?;
+    Ok(ProgressPage {
+        items: rows.into_iter().map(Into::into).collect(),
+        next_cursor,
+    })
 }
 
 /// A page of progress entries.
@@ -307,6 +329,9 @@ pub struct Achievement {
     pub subject_type: Subject,
     /// Merchant id, creator id, or `{merchant_id}:{product_id}`.
     pub subject_id: String,
+    /// What to call the subject: the merchant's display name, the product's name from its
+    /// merchant's catalogue, or the creator's nickname; absent for a product not in it.
+    pub name: Option<String>,
     /// The merchant concerned; absent for creator subjects.
     pub merchant_id: Option<i64>,
     /// The tier reached.
@@ -437,6 +462,140 @@ pub struct ProgramSummary {
     pub projected_top_tier: i64,
     pub statuses: StatusCounts,
     pub gmv: GmvStructure,
+}
+
+/// A subject's standing at the end of a day: the day's last snapshot.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct HistoryItem {
+    /// The local day (programme time zone).
+    pub day: Day,
+    /// First day of the period the standing belongs to.
+    pub period_start: Day,
+    /// Net GMV of the period to that day, fen.
+    pub value: i64,
+    /// Highest tier reached; absent below the first.
+    pub tier: Option<String>,
+    pub status: Status,
+    /// Projection to the period's end, fen.
+    pub projected: i64,
+}
+
+/// A subject's history: one item per day on which its standing changed, oldest first.
+#[derive(Object)]
+#[oai(example)]
+pub struct SubjectHistory {
+    /// Each day's last snapshot; a day without a change has none (the previous item holds).
+    pub items: Vec<HistoryItem>,
+}
+
+impl poem_openapi::types::Example for SubjectHistory {
+    fn example() -> Self {
+        let day = |s: &str| Day(s.parse().expect("a valid day"));
+        let item = |d: &str, value: i64, tier: Option<&str>, status, projected| HistoryItem {
+            day: day(d),
+            period_start: day("2026-01-01"),
+            value,
+            tier: tier.map(Into::into),
+            status,
+            projected,
+        };
+        Self {
+            items: vec![
+                item(
+                    "2026-11-14",
+                    980_000_000,
+                    None,
+                    Status::AtRisk,
+                    1_150_000_000,
+                ),
+                item(
+                    "2026-11-15",
+                    1_012_000_000,
+                    Some("千万"),
+                    Status::OnTrack,
+                    1_190_000_000,
+                ),
+                item(
+                    "2026-11-16",
+                    995_000_000,
+                    None,
+                    Status::AtRisk,
+                    1_160_000_000,
+                ),
+            ],
+        }
+    }
+}
+
+/// Subjects at a tier or above on a day.
+#[derive(Object)]
+pub struct TrendTier {
+    /// Tier name.
+    pub tier: String,
+    /// Its threshold, fen.
+    pub threshold: i64,
+    /// Subjects at this tier or a higher one.
+    pub at_or_above: i64,
+}
+
+/// A programme's tier counts at the end of a day.
+#[derive(Object)]
+pub struct TrendItem {
+    /// The local day (programme time zone).
+    pub day: Day,
+    /// Subjects with a standing in the period containing the day.
+    pub subjects: i64,
+    /// Per tier, ascending.
+    pub per_tier: Vec<TrendTier>,
+    /// Subjects whose projection reaches the top tier's threshold.
+    pub projected_top_tier: i64,
+}
+
+/// A programme's trend: one item per day, oldest first.
+#[derive(Object)]
+#[oai(example)]
+pub struct ProgramTrend {
+    /// One per day of the span.
+    pub items: Vec<TrendItem>,
+}
+
+impl poem_openapi::types::Example for ProgramTrend {
+    fn example() -> Self {
+        let item = |d: &str, at: [i64; 2], projected_top_tier| TrendItem {
+            day: Day(d.parse().expect("a valid day")),
+            subjects: 1_204,
+            per_tier: vec![
+                TrendTier {
+                    tier: "千万".into(),
+                    threshold: 1_000_000_000,
+                    at_or_above: at[0],
+                },
+                TrendTier {
+                    tier: "亿元".into(),
+                    threshold: 10_000_000_000,
+                    at_or_above: at[1],
+                },
+            ],
+            projected_top_tier,
+        };
+        Self {
+            items: vec![
+                item("2026-11-15", [611, 84], 97),
+                item("2026-11-16", [615, 86], 99),
+            ],
+        }
+    }
+}
+
+/// `from` and `to`, defaulting to the 30 days ending today in the programme's time zone.
+fn days(def: &ProgramDef, from: Option<Day>, to: Option<Day>) -> (NaiveDate, NaiveDate) {
+    let to = to.map_or_else(
+        || crate::domain::period::local_day(def.time_zone, Utc::now()),
+        |d| d.0,
+    );
+    let from = from.map_or(to - chrono::Duration::days(29), |d| d.0);
+    (from, to)
 }
 
 fn merchant_visible(auth: &AnyAuth, p: &entity::program::Model) -> AppResult<()> {
@@ -762,10 +921,18 @@ impl ProgramsApi {
         programs::get(&state.db, id.0).await?;
         let (rows, next_cursor) =
             leaderboard::achievements(&state.db, id.0, subject_id.0, limit, after).await?;
+        let subjects: Vec<(Subject, &str)> = rows
+            .iter()
+            .map(|a| (a.subject_type, a.subject_id.as_str()))
+            .collect();
+        let names = reports::names::subject_names(&state.db, &subjects)
+            .await
+            .map_err(AppError::database)?;
         Ok(Json(AchievementPage {
             items: rows
                 .into_iter()
                 .map(|a| Achievement {
+                    name: names.get(&a.subject_id).cloned(),
                     id: a.id,
                     program_id: a.program_id,
                     period_start: a.period_start.into(),
@@ -786,8 +953,9 @@ impl ProgramsApi {
 
     /// A merchant's progress
     ///
-    /// Staff, or the merchant itself (others are 404): its progress as a subject in every
-    /// active programme, for the latest evaluated period of each.
+    /// Staff, or the merchant itself (others are 404): its progress — as a subject, and its
+    /// products' — in every active programme, for the latest evaluated period of each; by
+    /// programme, then subject id.
     #[oai(
         path = "/merchants/:id/progress",
         method = "get",
@@ -799,21 +967,24 @@ impl ProgramsApi {
         state: Data<&AppState>,
         /// The merchant's id.
         id: Path<i64>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProgressPage>, codes::ProgramsMerchantProgress> {
         visible(&auth, id.0)?;
         if staff_only(&auth).is_ok() {
             crate::services::merchants::get(&state.db, id.0).await?;
         }
-        let rows = leaderboard::merchant_progress(&state.db, id.0).await?;
-        Ok(Json(ProgressPage {
-            items: rows.into_iter().map(Into::into).collect(),
-            next_cursor: None,
-        }))
+        Ok(Json(progress_page(&state, id.0, limit.0, cursor.0).await?))
     }
 
     /// My progress
     ///
-    /// The calling merchant's progress in every active programme (latest evaluated period).
+    /// The calling merchant's progress — as a subject, and its products' — in every active
+    /// programme (latest evaluated period of each); by programme, then subject id.
     #[oai(
         path = "/me/progress",
         method = "get",
@@ -823,11 +994,120 @@ impl ProgramsApi {
         &self,
         auth: MerchantAuth,
         state: Data<&AppState>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProgressPage>, codes::ProgramsMyProgress> {
-        let rows = leaderboard::merchant_progress(&state.db, auth.0.merchant_id).await?;
-        Ok(Json(ProgressPage {
-            items: rows.into_iter().map(Into::into).collect(),
-            next_cursor: None,
+        Ok(Json(
+            progress_page(&state, auth.0.merchant_id, limit.0, cursor.0).await?,
+        ))
+    }
+
+    /// A subject's history
+    ///
+    /// Staff. Each day's last snapshot of one subject over `from..=to` (default: the 30 days
+    /// ending today in the programme's time zone; at most 731 days), oldest first. A snapshot
+    /// is written only when the value, tier, status or projection changed, so a day without an
+    /// item kept the previous one. A subject the programme never evaluated is 404.
+    #[oai(
+        path = "/programs/:id/subjects/:subject_type/:subject_id/history",
+        method = "get",
+        operation_id = "programs_subject_history"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn history(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        /// The programme's id.
+        id: Path<i64>,
+        /// `merchant`, `creator` or `product`.
+        subject_type: Path<Subject>,
+        /// Merchant id, creator id, or `{merchant_id}:{product_id}`.
+        subject_id: Path<String>,
+        /// First local day, inclusive (`YYYY-MM-DD`).
+        from: Query<Option<Day>>,
+        /// Last local day, inclusive (`YYYY-MM-DD`).
+        to: Query<Option<Day>>,
+    ) -> ApiResult<Json<SubjectHistory>, codes::ProgramsSubjectHistory> {
+        let _ = auth;
+        let p = programs::get(&state.db, id.0).await?;
+        let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+        let (from, to) = days(&def, from.0, to.0);
+        let items = reports::history::subject_history(
+            &state.db,
+            p.id,
+            &def,
+            subject_type.0,
+            &subject_id.0,
+            from,
+            to,
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("subject"))?;
+        Ok(Json(SubjectHistory {
+            items: items
+                .into_iter()
+                .map(|h| HistoryItem {
+                    day: Day(h.day),
+                    period_start: Day(h.period_start),
+                    value: h.value,
+                    tier: h.tier,
+                    status: h.status,
+                    projected: h.projected,
+                })
+                .collect(),
+        }))
+    }
+
+    /// A programme's trend
+    ///
+    /// Staff. Per day of `from..=to` (default: the 30 days ending today in the programme's
+    /// time zone; at most 731 days): the subjects at or above each tier, and those projected
+    /// to reach the top tier, in the period containing the day — from the snapshots, so the
+    /// same figures the summary showed that day.
+    #[oai(
+        path = "/programs/:id/trend",
+        method = "get",
+        operation_id = "programs_trend"
+    )]
+    async fn trend(
+        &self,
+        auth: StaffAuth,
+        state: Data<&AppState>,
+        /// The programme's id.
+        id: Path<i64>,
+        /// First local day, inclusive (`YYYY-MM-DD`).
+        from: Query<Option<Day>>,
+        /// Last local day, inclusive (`YYYY-MM-DD`).
+        to: Query<Option<Day>>,
+    ) -> ApiResult<Json<ProgramTrend>, codes::ProgramsTrend> {
+        let _ = auth;
+        let p = programs::get(&state.db, id.0).await?;
+        let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+        let (from, to) = days(&def, from.0, to.0);
+        let points = reports::history::trend(&state.db, p.id, &def, from, to).await?;
+        Ok(Json(ProgramTrend {
+            items: points
+                .into_iter()
+                .map(|t| TrendItem {
+                    day: Day(t.day),
+                    subjects: t.subjects,
+                    per_tier: t
+                        .per_tier
+                        .into_iter()
+                        .map(|c| TrendTier {
+                            tier: c.tier.name,
+                            threshold: c.tier.threshold,
+                            at_or_above: c.at_or_above,
+                        })
+                        .collect(),
+                    projected_top_tier: t.projected_top_tier,
+                })
+                .collect(),
         }))
     }
 }

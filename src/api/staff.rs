@@ -127,16 +127,21 @@ impl StaffApi {
         &self,
         auth: StaffAuth,
         state: Data<&AppState>,
+        /// Page size, 1–500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page; omit for the first page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]*$"))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<Json<StaffTokenPage>, codes::StaffTokensList> {
         auth.0.require_admin()?;
-        let items = staff::list(&state.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
+        let limit = pagination::limit(limit.0)?;
+        let after = pagination::decode_id(cursor.0.as_deref())?;
+        let rows = staff::list(&state.db, limit, after).await?;
+        let (rows, next_cursor) = pagination::page(rows, limit, |t| t.id.to_string());
         Ok(Json(StaffTokenPage {
-            items,
-            next_cursor: None,
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
         }))
     }
 

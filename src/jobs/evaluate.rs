@@ -6,12 +6,14 @@ use entity::job_run;
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::context::JobContext;
+use crate::domain::period::local_day;
 use crate::services::runs::{Trigger, claim_tick};
-use crate::services::{evaluation, runs};
+use crate::services::{evaluation, reports::history, runs};
 
 pub const JOB: &str = runs::EVALUATE;
 
-/// Runs the tick scheduled at `scheduled_at` unless another replica claimed it. Returns the
+/// Runs the tick scheduled at `scheduled_at` unless another replica claimed it, then thins
+/// the snapshots older than `retention_days` (so that too happens once per tick). Returns the
 /// finished run (`ok` or `failed`), or `None` when the tick was not ours. A failed evaluation
 /// is recorded on its row and does not stop later ticks.
 pub async fn run_tick(
@@ -19,6 +21,7 @@ pub async fn run_tick(
     scheduled_at: DateTime<Utc>,
     replica: &str,
     lease: Duration,
+    retention_days: u32,
 ) -> anyhow::Result<Option<job_run::Model>> {
     // Runs a process left behind when it died are failed first, once per tick.
     runs::expire_stale(db).await?;
@@ -36,17 +39,34 @@ pub async fn run_tick(
         return Ok(None);
     };
     let id = run.id;
-    match evaluation::complete(db, run, lease, &|_, _| {}).await {
-        Ok(row) => Ok(Some(row)),
+    let outcome = match evaluation::complete(db, run, lease, &|_, _| {}).await {
+        Ok(row) => Some(row),
         // The failure is recorded on the run; the tick itself went as it should.
-        Err(_) => Ok(job_run::Entity::find_by_id(id).one(db).await?),
+        Err(_) => job_run::Entity::find_by_id(id).one(db).await?,
+    };
+    let today = local_day(chrono_tz::Asia::Shanghai, scheduled_at);
+    match history::prune_snapshots(db, today, retention_days).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "old snapshots thinned"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not thin old snapshots; the next tick tries again")
+        }
     }
+    Ok(outcome)
 }
 
 /// The scheduler's entry point.
 pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) {
     let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
-    match run_tick(&ctx.db, scheduled_at, &ctx.config.replica, lease).await {
+    match run_tick(
+        &ctx.db,
+        scheduled_at,
+        &ctx.config.replica,
+        lease,
+        ctx.config.snapshot_retention_days,
+    )
+    .await
+    {
         Ok(Some(run)) => tracing::info!(
             run = run.id,
             outcome = %run.outcome,

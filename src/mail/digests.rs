@@ -1,4 +1,5 @@
-//! The scheduled reports: `merchant_weekly` (one per approved merchant that wants it, per week)
+//! The scheduled reports: `merchant_weekly` (one per approved merchant that wants it, per week,
+//! and one per creator with a contact address)
 //! and `staff_daily` (one per `STAFF_DIGEST_TO` recipient per local day). Each is a plain async
 //! function that renders and queues outbox rows; a dedupe key per recipient and period makes a
 //! second trigger a no-op. The weekly report is also rendered on demand as a preview.
@@ -9,19 +10,21 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
-use entity::merchant;
+use entity::{creator, merchant};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
-use super::{EmailKind, Locale, NewEmail, Rendered, enqueue, templates};
+use super::{EmailKind, NewEmail, Rendered, enqueue, templates};
 use crate::{
     config::Config,
     domain::{merchant::MerchantStatus, period::local_day},
     services::reports::{
         staff_daily::staff_daily_context,
-        weekly::{merchant_weekly_context, merchant_weekly_of, reported_week},
+        weekly::{
+            creator_weekly_context, merchant_weekly_context, merchant_weekly_of, reported_week,
+        },
     },
 };
 
@@ -129,7 +132,57 @@ pub async fn merchant_weekly(
             done.count(inserted);
         }
     }
+    creator_weekly(db, as_of, &mut done).await?;
     Ok(done)
+}
+
+/// Queues the weekly report for every creator with a contact address (part of the weekly
+/// run: the same week, the same counts).
+async fn creator_weekly(
+    db: &DatabaseConnection,
+    as_of: DateTime<Utc>,
+    done: &mut Queued,
+) -> anyhow::Result<()> {
+    let (week_start, _) = reported_week(local_day(Shanghai, as_of));
+    let mut after = String::new();
+    loop {
+        let batch = creator::Entity::find()
+            .filter(creator::Column::ContactEmail.is_not_null())
+            .filter(creator::Column::Id.gt(after.clone()))
+            .order_by_asc(creator::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id.clone();
+        for c in &batch {
+            let Some(to) = c.contact_email.as_deref() else {
+                continue;
+            };
+            done.recipients += 1;
+            let dedupe_key = format!("{}:{}:{week_start}", EmailKind::CreatorWeekly, c.id);
+            if already_queued(db, &dedupe_key).await? {
+                done.duplicates += 1;
+                continue;
+            }
+            let ctx = creator_weekly_context(db, c, as_of).await?;
+            let rendered = templates::render(EmailKind::CreatorWeekly, &ctx)?;
+            let inserted = enqueue(
+                db,
+                NewEmail {
+                    kind: EmailKind::CreatorWeekly,
+                    merchant_id: None,
+                    recipient: to,
+                    locale: super::Locale::ZhCn,
+                    rendered,
+                    dedupe_key,
+                },
+            )
+            .await?;
+            done.count(inserted);
+        }
+    }
+    Ok(())
 }
 
 /// Skips rendering when the period's message is already in the outbox (the insert would be a
@@ -158,7 +211,8 @@ pub async fn staff_daily(
     if config.staff_digest_to.is_empty() {
         return Ok(done);
     }
-    let ctx = staff_daily_context(db, Locale::ZhCn, as_of).await?;
+    let locale = config.staff_digest_locale;
+    let ctx = staff_daily_context(db, locale, as_of).await?;
     let day = local_day(Shanghai, as_of);
     for to in &config.staff_digest_to {
         done.recipients += 1;
@@ -170,7 +224,7 @@ pub async fn staff_daily(
                 kind: EmailKind::StaffDaily,
                 merchant_id: None,
                 recipient: &to.to_string(),
-                locale: Locale::ZhCn,
+                locale,
                 rendered,
                 dedupe_key: format!("{}:{}:{day}", EmailKind::StaffDaily, address.to_lowercase()),
             },

@@ -48,6 +48,7 @@ fn env() -> &'static Environment<'static> {
         kind!(env, "near_tier");
         kind!(env, "at_risk");
         kind!(env, "webhook_disabled");
+        kind!(env, "creator_weekly");
         env
     })
 }

@@ -187,7 +187,10 @@ pub async fn get(db: &DatabaseConnection, id: &str) -> Result<creator::Model> {
 }
 
 /// The creator's current progress: the latest evaluated period of each programme.
-pub async fn progress(db: &DatabaseConnection, id: &str) -> Result<Vec<progress::Model>> {
+pub async fn progress(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Vec<crate::services::reports::leaderboard::NamedProgress>> {
     get(db, id).await?;
     let rows = progress::Entity::find()
         .filter(progress::Column::SubjectType.eq(Subject::Creator))
@@ -196,9 +199,8 @@ pub async fn progress(db: &DatabaseConnection, id: &str) -> Result<Vec<progress:
         .order_by_desc(progress::Column::PeriodStart)
         .all(db)
         .await?;
-    Ok(crate::services::reports::leaderboard::latest_per_program(
-        rows,
-    ))
+    let rows = crate::services::reports::leaderboard::latest_per_program(rows);
+    Ok(crate::services::reports::leaderboard::named(db, rows).await?)
 }
 
 /// A new creator key (shown once) for a registered creator.

@@ -388,22 +388,32 @@ async fn write_page(
     let subject_type = def.subject;
     let txn = crate::db::begin_write(db).await?;
 
-    // Each subject's status before this run, to tell a change.
+    // Each subject's standing before this run, to tell a change.
     let ids: Vec<&str> = outcomes.iter().map(|o| o.agg.subject_id.as_str()).collect();
-    let mut before: HashMap<String, ProgressStatus> = HashMap::new();
+    let mut previous: HashMap<String, (ProgressStatus, i64, i32, i64)> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(String, ProgressStatus)> = progress::Entity::find()
+        let rows: Vec<(String, ProgressStatus, i64, i32, i64)> = progress::Entity::find()
             .select_only()
             .column(progress::Column::SubjectId)
             .column(progress::Column::Status)
+            .column(progress::Column::Value)
+            .column(progress::Column::TierIndex)
+            .column(progress::Column::Projected)
             .filter(progress::Column::ProgramId.eq(p.id))
             .filter(progress::Column::PeriodStart.eq(period.start))
             .filter(progress::Column::SubjectId.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(&txn)
             .await?;
-        before.extend(rows);
+        previous.extend(
+            rows.into_iter()
+                .map(|(id, status, v, t, p)| (id, (status, v, t, p))),
+        );
     }
+    let before: HashMap<&str, ProgressStatus> = previous
+        .iter()
+        .map(|(id, (status, ..))| (id.as_str(), *status))
+        .collect();
 
     // Current progress: one row per (programme, period, subject), replaced.
     for chunk in outcomes.chunks(CHUNK) {
@@ -456,9 +466,19 @@ async fn write_page(
             .await?;
     }
 
-    // History.
-    for chunk in outcomes.chunks(CHUNK) {
+    // History: a snapshot only when the value, tier, status or projection changed.
+    let day = period::local_day(def.time_zone, as_of);
+    let changed: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| {
+            let s = &o.standing;
+            previous.get(&o.agg.subject_id)
+                != Some(&(s.status, o.agg.value, s.tier_index, s.projected))
+        })
+        .collect();
+    for chunk in changed.chunks(CHUNK) {
         let rows = chunk.iter().map(|o| progress_snapshot::ActiveModel {
+            day: Set(day),
             run_id: Set(run_id),
             program_id: Set(p.id),
             period_start: Set(period.start),
@@ -617,7 +637,7 @@ async fn write_page(
     // The progress events a merchant also hears of by email, by dedupe key.
     let mut alerts_of: HashMap<String, (EmailKind, &Outcome)> = HashMap::new();
     for o in outcomes {
-        for e in ctx.progress_events(o, before.get(&o.agg.subject_id).copied(), run_id) {
+        for e in ctx.progress_events(o, before.get(o.agg.subject_id.as_str()).copied(), run_id) {
             let kind = match e.kind {
                 WebhookEventType::ProgressNearTier => Some(EmailKind::NearTier),
                 WebhookEventType::ProgressStatusChanged
@@ -796,6 +816,20 @@ async fn queue_emails(
             merchants.insert(m.id, m);
         }
     }
+    // Products are named from their merchants' catalogues.
+    let product_names = if ctx.def.subject == Subject::Product {
+        let subjects: Vec<(Subject, &str)> = achieved
+            .iter()
+            .map(|a| a.subject_id.as_str())
+            .chain(alerts.iter().map(|a| a.outcome.agg.subject_id.as_str()))
+            .map(|id| (Subject::Product, id))
+            .collect();
+        crate::services::reports::names::subject_names(txn, &subjects).await?
+    } else {
+        HashMap::new()
+    };
+    let product_label =
+        |id: &str| crate::services::reports::names::label(&product_names, Subject::Product, id);
     let (p, period) = (ctx.p, ctx.period);
     let mut send = async |kind: EmailKind,
                           m: &merchant::Model,
@@ -830,8 +864,7 @@ async fn queue_emails(
             "threshold": format_cny(a.threshold),
             "value": format_cny(a.value),
             // A product's tier names the product.
-            "subject": (a.subject_type == Subject::Product)
-                .then(|| a.subject_id.split_once(':').map_or(a.subject_id.as_str(), |(_, p)| p)),
+            "subject": (a.subject_type == Subject::Product).then(|| product_label(&a.subject_id)),
         });
         send(
             EmailKind::TierAchieved,
@@ -848,10 +881,7 @@ async fn queue_emails(
         };
         let subject_id = o.agg.subject_id.as_str();
         let label = match ctx.def.subject {
-            Subject::Product => subject_id
-                .split_once(':')
-                .map_or(subject_id, |(_, pid)| pid)
-                .to_string(),
+            Subject::Product => product_label(subject_id),
             _ => m.display_name.clone(),
         };
         let s = &o.standing;

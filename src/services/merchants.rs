@@ -510,11 +510,21 @@ async fn decide_once(
     Ok(m)
 }
 
-pub async fn decisions(db: &DatabaseConnection, id: i64) -> Result<Vec<merchant_decision::Model>> {
+/// A merchant's decisions, oldest first, after the decision id `after`; `limit + 1` rows.
+pub async fn decisions(
+    db: &DatabaseConnection,
+    id: i64,
+    limit: u64,
+    after: Option<i64>,
+) -> Result<Vec<merchant_decision::Model>> {
     get(db, id).await?;
-    Ok(merchant_decision::Entity::find()
-        .filter(merchant_decision::Column::MerchantId.eq(id))
-        .order_by_asc(merchant_decision::Column::Id)
+    let mut q =
+        merchant_decision::Entity::find().filter(merchant_decision::Column::MerchantId.eq(id));
+    if let Some(a) = after {
+        q = q.filter(merchant_decision::Column::Id.gt(a));
+    }
+    Ok(q.order_by_asc(merchant_decision::Column::Id)
+        .limit(limit + 1)
         .all(db)
         .await?)
 }
@@ -622,10 +632,19 @@ pub async fn set_notifications(
     get(db, id).await
 }
 
-pub async fn keys(db: &DatabaseConnection, merchant_id: i64) -> Result<Vec<api_key::Model>> {
-    Ok(api_key::Entity::find()
-        .filter(api_key::Column::MerchantId.eq(merchant_id))
-        .order_by_asc(api_key::Column::Id)
+/// A merchant's keys, oldest first, after the key id `after`; `limit + 1` rows.
+pub async fn keys(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    limit: u64,
+    after: Option<i64>,
+) -> Result<Vec<api_key::Model>> {
+    let mut q = api_key::Entity::find().filter(api_key::Column::MerchantId.eq(merchant_id));
+    if let Some(a) = after {
+        q = q.filter(api_key::Column::Id.gt(a));
+    }
+    Ok(q.order_by_asc(api_key::Column::Id)
+        .limit(limit + 1)
         .all(db)
         .await?)
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::{
     db,
-    domain::{ErrorCode, FieldError, period::Overflow},
+    domain::{ErrorCode, FieldError, period::Overflow, program::Channel},
 };
 
 /// The longest span one read covers, in days.
@@ -53,10 +53,10 @@ impl ChannelAmounts {
     /// The day's total; each channel must be 0 to [`MAX_CHANNEL_FEN`].
     pub fn total(&self) -> Result<i64, PlatformError> {
         let parts = [
-            ("live_stream", self.live_stream),
-            ("short_video", self.short_video),
-            ("storefront", self.storefront),
-            ("other", self.other),
+            (Channel::LiveStream, self.live_stream),
+            (Channel::ShortVideo, self.short_video),
+            (Channel::Storefront, self.storefront),
+            (Channel::Other, self.other),
         ];
         let mut sum: i64 = 0;
         for (name, v) in parts {

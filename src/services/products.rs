@@ -70,12 +70,9 @@ pub async fn upsert(
         return Err(ProductsError::BatchTooLarge);
     }
     if items.is_empty() {
-        return Err(FieldError::new(
-            "products",
-            ErrorCode::Required,
-            "send at least one product",
-        )
-        .into());
+        return Err(
+            FieldError::new("products", ErrorCode::Required, "send at least one product").into(),
+        );
     }
     let parsed: Vec<Result<ProductInput, FieldError>> = items
         .into_iter()

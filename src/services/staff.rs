@@ -3,8 +3,8 @@
 use chrono::{Duration, Utc};
 use entity::staff_token;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, sea_query::Expr,
 };
 
 use crate::{domain::FieldError, secrets};
@@ -117,9 +117,18 @@ pub async fn create(
     Ok((row, secret.value))
 }
 
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<staff_token::Model>> {
-    Ok(staff_token::Entity::find()
-        .order_by_asc(staff_token::Column::Id)
+/// Staff tokens, oldest first, after the token id `after`; `limit + 1` rows.
+pub async fn list(
+    db: &DatabaseConnection,
+    limit: u64,
+    after: Option<i64>,
+) -> Result<Vec<staff_token::Model>> {
+    let mut q = staff_token::Entity::find();
+    if let Some(a) = after {
+        q = q.filter(staff_token::Column::Id.gt(a));
+    }
+    Ok(q.order_by_asc(staff_token::Column::Id)
+        .limit(limit + 1)
         .all(db)
         .await?)
 }

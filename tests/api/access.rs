@@ -175,7 +175,10 @@ async fn every_operation_enforces_its_access_rules() {
     app.decide(a, "suspend", "风控复核").await.expect(200);
     let me = app.get("/api/v1/me", &merchant_a).await.expect(200);
     assert_eq!(
-        (me.body["status"].as_str(), me.body["status_reason"].as_str()),
+        (
+            me.body["status"].as_str(),
+            me.body["status_reason"].as_str()
+        ),
         (Some("suspended"), Some("风控复核"))
     );
     for op in ops

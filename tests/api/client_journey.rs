@@ -167,7 +167,7 @@ async fn apply_review_rotate_ingest_evaluate_and_read_through_the_client() {
 
     // Progress: ¥1,400万 net reaches the ¥10M tier of the merchant programme.
     let mine = merchant
-        .programs_my_progress()
+        .programs_my_progress(None, None)
         .await
         .expect("my progress")
         .into_inner();

@@ -167,13 +167,13 @@ async fn evaluation_ranks_merchants_and_records_achievements_once() {
         v
     };
     assert_eq!(strip(&board), strip(&board2));
-    // Each run left a snapshot per subject.
+    // The first run left a snapshot per subject; the second, which changed nothing, none.
     let snaps = entity::progress_snapshot::Entity::find()
         .filter(entity::progress_snapshot::Column::ProgramId.eq(program))
         .count(&app.db)
         .await
         .unwrap();
-    assert_eq!(snaps, 4);
+    assert_eq!(snaps, 2);
 
     // Merchants see their own progress; not another's.
     let mine = app
@@ -378,6 +378,7 @@ async fn leaderboard_filters_pages_and_summary() {
     // December 2025 (the previous period): all industry belt.
     app.add_rollup(ids[0], "2025-12-20", "storefront", 100 * MILLION)
         .await;
+    support::set_platform_days(&app.db, "2025-01-01", "2026-12-31", MILLION).await;
     app.evaluate(MARCH_1).await;
 
     let values = |b: &Value| -> Vec<i64> {
@@ -443,19 +444,30 @@ async fn leaderboard_filters_pages_and_summary() {
     assert_eq!(s["top_tier_reached"], 1);
     assert!(s["projected_top_tier"].as_i64().unwrap() >= 1);
     assert_eq!(s["statuses"]["achieved"], 1);
-    // Current period: total ¥215M; brand live ¥180M; industry belt ¥35M.
+    // Current period: total ¥215M; brand live ¥180M; industry belt ¥35M; the marketplace
+    // sold ¥1M a day, so shares are of ¥1M × the days of 2026 up to today.
+    let today = merchant_incentives::domain::gmv::today();
+    let end = today.min("2026-12-31".parse().unwrap());
+    let days = (end - "2026-01-01".parse::<chrono::NaiveDate>().unwrap()).num_days() + 1;
+    let platform = days * MILLION;
     let g = &s["gmv"];
     assert_eq!(g["current"]["total"], 215 * MILLION);
+    assert_eq!(g["current"]["platform_total"], platform);
+    assert_eq!(g["current"]["coverage_days"], days);
     assert_eq!(
         g["current"]["brand_live_stream_share_bp"],
-        180 * 10_000 / 215
+        180 * MILLION * 10_000 / platform
     );
-    assert_eq!(g["current"]["industry_belt_share_bp"], 35 * 10_000 / 215);
+    assert_eq!(
+        g["current"]["industry_belt_share_bp"],
+        35 * MILLION * 10_000 / platform
+    );
+    // 2025: ¥100M of industry belt in the marketplace's ¥365M.
     assert_eq!(g["previous"]["from"], "2025-01-01");
-    assert_eq!(g["previous"]["industry_belt_share_bp"], 10_000);
+    assert_eq!(g["previous"]["industry_belt_share_bp"], 100 * 10_000 / 365);
     assert_eq!(
         g["industry_belt_share_change_bp"],
-        35 * 10_000 / 215 - 10_000
+        35 * MILLION * 10_000 / platform - 100 * 10_000 / 365
     );
     app.get(
         &format!("/api/v1/programs/{program}/summary"),
@@ -515,10 +527,16 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
     app.add_rollup(a, "2026-02-15", "live_stream", i64::MAX / 4)
         .await;
     let tick1 = at("2026-03-01T04:00:00Z");
-    let failed = run_tick(&app.db, tick1, "replica-a", chrono::Duration::seconds(30))
-        .await
-        .unwrap()
-        .expect("claimed");
+    let failed = run_tick(
+        &app.db,
+        tick1,
+        "replica-a",
+        chrono::Duration::seconds(30),
+        35,
+    )
+    .await
+    .unwrap()
+    .expect("claimed");
     assert_eq!(failed.outcome.as_str(), "failed");
     assert!(
         failed.error.as_deref().unwrap().contains("overflow"),
@@ -528,10 +546,16 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
     assert!(failed.finished_at.is_some());
     // Another replica firing for the same tick does nothing.
     assert!(
-        run_tick(&app.db, tick1, "replica-b", chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .is_none()
+        run_tick(
+            &app.db,
+            tick1,
+            "replica-b",
+            chrono::Duration::seconds(30),
+            35
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
 
     // Through the API the run starts (202) and then reports its failure, with the error.
@@ -555,6 +579,7 @@ async fn a_failed_run_is_recorded_and_the_next_tick_runs_normally() {
         at("2026-03-01T04:15:00Z"),
         "replica-b",
         chrono::Duration::seconds(30),
+        35,
     )
     .await
     .unwrap()
@@ -690,6 +715,7 @@ async fn evaluation_pages_cover_every_subject_once() {
             } else {
                 MerchantStatus::Approved
             }),
+            status_reason: Set(None),
             legal_name: Set(format!("分页商户 {id}")),
             display_name: Set(format!("分页 {id}")),
             uscc: Set(format!("P{id:017}")),

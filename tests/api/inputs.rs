@@ -281,6 +281,7 @@ async fn target(app: &TestApp, doc: &Value, op: &Operation, n: u32, program: i64
         "me_update" => t.who = As::Merchant(app.register_merchant("brand").await.1),
         "programs_update" => t.path = fill(&op.path, program),
         "gmv_records_create" => app.register_creators(&["creator-li"]).await,
+        "platform_gmv_put" => t.path = fill(&op.path, 0),
         "payouts_open" => {
             let merchant = app.approved_merchant("brand").await.0;
             support::insert_confirmed_reward(&app.db, program, merchant, 50_000).await;

@@ -25,4 +25,5 @@ mod reports;
 mod rewards;
 mod secrets;
 mod soak;
+mod structure;
 mod webhooks;

@@ -336,6 +336,8 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
     .await;
     // Industry-belt GMV this year.
     support::insert_gmv_day(&app.db, belt, "2026-11-01", "storefront", 1_000_000_000).await;
+    // The marketplace's GMV: ¥1,000万 a day, every day of the year to date (327 days).
+    support::set_platform_days(&app.db, "2026-01-01", "2026-11-23", 1_000_000_000).await;
 
     let r = app
         .digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
@@ -360,7 +362,7 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
     );
     // Brand live stream and industry-belt totals over the year to date (to 23 Nov):
     let brand_live: i64 = 300_000_000 + 200_000_000 + 250_000_000 + 888_888_888 + 777_777_777;
-    let total = brand_live + 12_345_600 + 99_900 + 20_000_000 + 1_000_000_000;
+    let total: i64 = 327 * 1_000_000_000;
     let share = |part: i64| {
         let bps = part as i128 * 10_000 / total as i128;
         format!("{}.{:02}%", bps / 100, bps % 100)
@@ -388,7 +390,7 @@ async fn the_staff_digest_summarises_each_programme_once_a_day() {
         "old achievements are not repeated"
     );
     assert!(row.text_body.contains("撤销（1）"), "{}", row.text_body);
-    assert!(row.text_body.contains("未达档 1 个"), "{}", row.text_body);
+    assert!(row.text_body.contains("未达档 1"), "{}", row.text_body);
 
     let again = app
         .digest(json!({"kind": "staff_daily", "as_of": "2026-11-23T12:00:00Z"}))
@@ -458,6 +460,16 @@ struct DataSet {
     live: i64,
 }
 
+/// The marketplace's GMV of each day in [`data_set`]: 20万.
+const PLATFORM_PER_DAY: i64 = 20 * WAN;
+/// Its days from 1 Jan to 23 Nov 2026 (the summary's span as of [`AS_OF`]): 327.
+const PLATFORM_YTD: i64 = 327 * PLATFORM_PER_DAY;
+
+/// A share in basis points of the marketplace's GMV to date, as computed by hand.
+fn ytd_bp(part_wan: i64) -> Option<i64> {
+    Some(part_wan * WAN * 10_000 / PLATFORM_YTD)
+}
+
 async fn data_set(app: &TestApp) -> DataSet {
     let (b1, _) = app.approved_merchant("brand").await;
     let (b2, _) = app.approved_merchant("brand").await;
@@ -481,6 +493,8 @@ async fn data_set(app: &TestApp) -> DataSet {
     ] {
         app.add_rollup(m, day, channel, wan * WAN).await;
     }
+    // The marketplace sold 20万 a day through 2026 (and the December before).
+    support::set_platform_days(&app.db, "2025-12-01", "2026-12-31", PLATFORM_PER_DAY).await;
     let all = create_program(
         app,
         "全体商家年度 GMV",
@@ -549,6 +563,8 @@ async fn the_staff_digest_and_the_programme_summary_show_the_same_figures() {
         .unwrap();
 
     // (programme, subjects per tier at or above, subjects, goal, GMV total in 万, shares in bp)
+    // Shares are of the marketplace's 6,540万 to date: 750万 brand live stream is 11.46%.
+    assert_eq!(ytd_bp(750), Some(1_146));
     let expected = [
         (
             set.all,
@@ -556,11 +572,11 @@ async fn the_staff_digest_and_the_programme_summary_show_the_same_figures() {
             5,
             4,
             1_610,
-            Some(4_658),
-            Some(4_223),
+            ytd_bp(750),
+            ytd_bp(680),
         ),
-        (set.belt, vec![2, 1], 2, 10, 680, Some(0), Some(10_000)),
-        (set.live, vec![3, 1], 3, 2, 950, Some(7_894), Some(2_105)),
+        (set.belt, vec![2, 1], 2, 10, 680, Some(0), ytd_bp(680)),
+        (set.live, vec![3, 1], 3, 2, 950, ytd_bp(750), ytd_bp(200)),
     ];
     for (program, per_tier, subjects, goal, total_wan, brand_bp, belt_bp) in expected {
         let s = summary(&app, program).await;
@@ -634,13 +650,11 @@ async fn the_staff_digest_and_the_programme_summary_show_the_same_figures() {
             .unwrap_or_else(|| panic!("{name} missing from {text}"));
         for line in [
             format!("：{top} / 目标 {goal}"),
+            format!("参与评估 {subjects}，未达档 {}", subjects - per_tier[0]),
             format!(
-                "参与评估 {subjects} 个，未达档 {} 个",
-                subjects - per_tier[0]
-            ),
-            format!(
-                "本期 GMV {}；品牌直播占比 {}；产业带占比 {}",
+                "本期 GMV {}；平台 GMV {}（平台数据覆盖天数 327/327）；品牌直播占比 {}；产业带占比 {}",
                 merchant_incentives::domain::money::format_cny(total_wan * WAN),
+                merchant_incentives::domain::money::format_cny(PLATFORM_YTD),
                 percent(brand_bp),
                 percent(belt_bp)
             ),
@@ -683,20 +697,21 @@ async fn an_industry_belt_only_programme_counts_only_industry_belt_gmv() {
     };
     // Every approved merchant's GMV to 23 Nov: 1,610万, of which brand live stream 750万
     // (b1 600 + b2 150) and industry belt 680万 (i1 600 + i2 80). The submitted merchant's 999万
-    // and b1's 500万 of 24 Nov do not count. 750/1,610 = 46.58…%, 680/1,610 = 42.23…%.
+    // and b1's 500万 of 24 Nov do not count. Shares are of the marketplace's 6,540万:
+    // 750/6,540 = 11.46…%, 680/6,540 = 10.39…%.
     assert_eq!(
         current(&all),
-        (1_610 * WAN, 750 * WAN, 680 * WAN, Some(4_658), Some(4_223))
+        (1_610 * WAN, 750 * WAN, 680 * WAN, Some(1_146), Some(1_039))
     );
-    // Industry-belt merchants only: all of the total is industry belt, none brand live stream.
+    // Industry-belt merchants only: no brand live stream.
     assert_eq!(
         current(&belt),
-        (680 * WAN, 0, 680 * WAN, Some(0), Some(10_000))
+        (680 * WAN, 0, 680 * WAN, Some(0), Some(1_039))
     );
-    // Live stream only: 950万 (b1 600 + b2 150 + i1 200); 750/950 = 78.94…%, 200/950 = 21.05…%.
+    // Live stream only: 950万 (b1 600 + b2 150 + i1 200); 200/6,540 = 3.05…%.
     assert_eq!(
         current(&live),
-        (950 * WAN, 750 * WAN, 200 * WAN, Some(7_894), Some(2_105))
+        (950 * WAN, 750 * WAN, 200 * WAN, Some(1_146), Some(305))
     );
     // The previous year (2025): b1 live 100万 and i1 storefront 100万.
     let previous = |s: &serde_json::Value| {
@@ -707,10 +722,14 @@ async fn an_industry_belt_only_programme_counts_only_industry_belt_gmv() {
             g["industry_belt_share_bp"].as_i64(),
         )
     };
-    assert_eq!(previous(&all), (200 * WAN, Some(5_000), Some(5_000)));
-    assert_eq!(previous(&belt), (100 * WAN, Some(0), Some(10_000)));
-    assert_eq!(previous(&live), (100 * WAN, Some(10_000), Some(0)));
-    assert_eq!(all["gmv"]["industry_belt_share_change_bp"], 4_223 - 5_000);
+    // The marketplace's totals of 2025 cover only December, so that year has no shares, and
+    // neither has the change; its coverage says why.
+    assert_eq!(previous(&all), (200 * WAN, None, None));
+    assert_eq!(previous(&belt), (100 * WAN, None, None));
+    assert_eq!(previous(&live), (100 * WAN, None, None));
+    assert_eq!(all["gmv"]["previous"]["coverage_days"], 31);
+    assert!(all["gmv"]["previous"].get("platform_total").is_none());
+    assert!(all["gmv"].get("industry_belt_share_change_bp").is_none());
     // Subjects follow the same filters: the belt programme ranks i1 and i2 only.
     assert_eq!(belt["subjects"], 2);
     assert_eq!(all["subjects"], 5);
@@ -803,6 +822,17 @@ async fn email_samples_in_docs_match_the_templates() {
     )
     .await;
     support::insert_gmv_day(&app.db, en, "2026-11-20", "storefront", 1_234_567_800).await;
+    // The marketplace's totals for the quarter to date, and a creator with an address.
+    support::set_platform_days(&app.db, "2026-10-01", "2026-11-23", 5_000_000_000).await;
+    app.post(
+        "/api/v1/creators",
+        &As::Admin,
+        json!({"creators": [{"id": "dy_sample", "nickname": "义乌小杨的好物分享", "contact_email": "yang@daren.example"}]}),
+    )
+    .await
+    .expect(200);
+    app.add_creator_rollup("dy_sample", en, "2026-11-18", "live_stream", 345_678_900)
+        .await;
     app.digest(json!({"kind": "merchant_weekly", "as_of": AS_OF}))
         .await;
     app.digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
@@ -823,6 +853,25 @@ async fn email_samples_in_docs_match_the_templates() {
         (
             "staff_daily.html",
             pick(&|r| r.kind.as_str() == "staff_daily"),
+        ),
+        (
+            "creator_weekly.html",
+            pick(&|r| r.kind.as_str() == "creator_weekly"),
+        ),
+        (
+            "staff_daily.en.html",
+            merchant_incentives::mail::templates::render(
+                entity::enums::EmailKind::StaffDaily,
+                &merchant_incentives::services::reports::staff_daily::staff_daily_context(
+                    &app.db,
+                    merchant_incentives::mail::Locale::En,
+                    as_of(),
+                )
+                .await
+                .unwrap(),
+            )
+            .unwrap()
+            .html,
         ),
         (
             "onboarding_status.html",

@@ -451,6 +451,41 @@ pub async fn insert_confirmed_reward(
     .expect("insert reward")
 }
 
+/// The marketplace's GMV of every day of `from..=to` (inclusive), `per_day` fen each (all of it
+/// live stream), written directly as `PUT /platform/gmv/{day}` stores it.
+pub async fn set_platform_days(
+    db: &sea_orm::DatabaseConnection,
+    from: &str,
+    to: &str,
+    per_day: i64,
+) {
+    use sea_orm::{EntityTrait, Set};
+    let (from, to): (chrono::NaiveDate, chrono::NaiveDate) = (
+        from.parse().expect("YYYY-MM-DD"),
+        to.parse().expect("YYYY-MM-DD"),
+    );
+    let rows: Vec<_> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|day| entity::platform_gmv::ActiveModel {
+            day: Set(day),
+            live_stream: Set(per_day),
+            short_video: Set(0),
+            storefront: Set(0),
+            other: Set(0),
+            total: Set(per_day),
+            updated_by: Set("test".into()),
+            updated_at: Set(chrono::Utc::now()),
+        })
+        .collect();
+    for chunk in rows.chunks(100) {
+        entity::platform_gmv::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await
+            .expect("platform GMV rows");
+    }
+}
+
 /// Roll-up rows written directly, as GMV ingestion keeps them (days are Asia/Shanghai dates).
 impl TestApp {
     pub async fn add_rollup(&self, merchant_id: i64, day: &str, channel: &str, amount: i64) {

@@ -65,7 +65,12 @@ pub fn fill(path: &str, id: i64) -> String {
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').unwrap() + start;
-        out.push_str(&id.to_string());
+        // Parameters that are not ids get a valid value of their own type.
+        match &rest[start + 1..end] {
+            "day" => out.push_str("2026-11-15"),
+            "subject_type" => out.push_str("merchant"),
+            _ => out.push_str(&id.to_string()),
+        }
         rest = &rest[end + 1..];
     }
     out.push_str(rest);

@@ -2,16 +2,17 @@
 //! progress in every active programme, and the achievements recorded.
 
 use chrono::NaiveDate;
-use entity::{achievement, program, progress};
+use entity::{achievement, progress};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Query,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Value,
 };
 
-use super::ReportsError;
+use super::{ReportsError, names::subject_names};
 use crate::{
     domain::{ErrorCode, FieldError, period::Status, program::Subject},
     pagination,
+    services::evaluation::statement,
 };
 
 /// Leaderboard filters.
@@ -29,7 +30,7 @@ pub async fn leaderboard(
     filter: LeaderboardFilter,
     limit: u64,
     cursor: Option<String>,
-) -> Result<(Vec<progress::Model>, Option<String>), ReportsError> {
+) -> Result<(Vec<NamedProgress>, Option<String>), ReportsError> {
     let mut q = progress::Entity::find()
         .filter(progress::Column::ProgramId.eq(program_id))
         .filter(progress::Column::PeriodStart.eq(period_start))
@@ -65,33 +66,80 @@ pub async fn leaderboard(
         );
     }
     let rows = q.limit(limit + 1).all(db).await?;
-    Ok(pagination::page(rows, limit, |r| {
-        format!("{}|{}", r.value, r.subject_id)
-    }))
+    let (rows, next) = pagination::page(rows, limit, |r| format!("{}|{}", r.value, r.subject_id));
+    Ok((named(db, rows).await?, next))
 }
 
-/// Current progress of a merchant (as a subject) in every active programme: the latest
-/// evaluated period of each.
+/// A progress row with the name a person reads for its subject (absent for a product missing
+/// from its merchant's catalogue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedProgress {
+    pub row: progress::Model,
+    pub name: Option<String>,
+}
+
+/// Names each row's subject (one query per subject type).
+pub async fn named<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<progress::Model>,
+) -> Result<Vec<NamedProgress>, sea_orm::DbErr> {
+    let subjects: Vec<(Subject, &str)> = rows
+        .iter()
+        .map(|r| (r.subject_type, r.subject_id.as_str()))
+        .collect();
+    let names = subject_names(db, &subjects).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| NamedProgress {
+            name: names.get(&row.subject_id).cloned(),
+            row,
+        })
+        .collect())
+}
+
+/// Current progress of a merchant — as a subject, and its products — in every active
+/// programme: the latest period of each programme the merchant has progress in, by
+/// programme then subject id (the merchant's own entry first); keyset on (programme,
+/// subject). One statement.
 pub async fn merchant_progress(
     db: &DatabaseConnection,
     merchant_id: i64,
-) -> Result<Vec<progress::Model>, ReportsError> {
-    // One statement: this answers GET /me/progress, where every round trip shows in the
-    // latency under load.
-    let active = Query::select()
-        .column(program::Column::Id)
-        .from(program::Entity)
-        .and_where(program::Column::Active.eq(true))
-        .to_owned();
+    limit: u64,
+    cursor: Option<String>,
+) -> Result<(Vec<NamedProgress>, Option<String>), ReportsError> {
+    let mut values: Vec<Value> = vec![merchant_id.into(), true.into(), merchant_id.into()];
+    let mut sql = String::from(
+        "SELECT p.* FROM progress p JOIN (\
+           SELECT program_id, MAX(period_start) AS latest FROM progress \
+           WHERE merchant_id = ? AND program_id IN (SELECT id FROM program WHERE active = ?) \
+           GROUP BY program_id\
+         ) l ON l.program_id = p.program_id AND l.latest = p.period_start \
+         WHERE p.merchant_id = ?",
+    );
+    if let Some(c) = cursor {
+        let (program, subject) = c
+            .split_once('|')
+            .and_then(|(p, s)| Some((p.parse::<i64>().ok()?, s.to_string())))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "cursor",
+                    ErrorCode::InvalidCursor,
+                    "the cursor is not one this server issued",
+                )
+            })?;
+        sql.push_str(" AND (p.program_id > ? OR (p.program_id = ? AND p.subject_id > ?))");
+        values.extend([program.into(), program.into(), subject.into()]);
+    }
+    sql.push_str(" ORDER BY p.program_id, p.subject_id LIMIT ?");
+    values.push(((limit + 1) as i64).into());
     let rows = progress::Entity::find()
-        .filter(progress::Column::MerchantId.eq(merchant_id))
-        .filter(progress::Column::SubjectType.eq(Subject::Merchant))
-        .filter(progress::Column::ProgramId.in_subquery(active))
-        .order_by_asc(progress::Column::ProgramId)
-        .order_by_desc(progress::Column::PeriodStart)
+        .from_raw_sql(statement(db.get_database_backend(), &sql, values))
         .all(db)
         .await?;
-    Ok(latest_per_program(rows))
+    let (rows, next) = pagination::page(rows, limit, |r| {
+        format!("{}|{}", r.program_id, r.subject_id)
+    });
+    Ok((named(db, rows).await?, next))
 }
 
 /// The first row of each programme, of rows ordered by programme and newest period first:

@@ -14,6 +14,7 @@
 //!   positive); `coverage_days` counts the days that have one. Sums are checked: an overflow
 //!   is an error, never a wrap.
 
+pub mod history;
 pub mod leaderboard;
 pub mod names;
 pub mod staff_daily;
@@ -30,9 +31,9 @@ use sea_orm::{
 
 use crate::{
     domain::{
+        gmv::Granularity,
         merchant::{MerchantKind, MerchantStatus},
         period::{Overflow, Period, Status, Tier, local_day},
-        gmv::Granularity,
         program::{Channel, Metric, ProgramDef},
     },
     services::evaluation::statement,
@@ -243,7 +244,11 @@ pub fn fold_structure(
 }
 
 /// The buckets of `from..=to`: (first day, last day), each clipped to the span.
-pub fn bucket_spans(from: NaiveDate, to: NaiveDate, buckets: Buckets) -> Vec<(NaiveDate, NaiveDate)> {
+pub fn bucket_spans(
+    from: NaiveDate,
+    to: NaiveDate,
+    buckets: Buckets,
+) -> Vec<(NaiveDate, NaiveDate)> {
     let Buckets::By(g) = buckets else {
         return vec![(from, to)];
     };
@@ -284,8 +289,7 @@ pub async fn gmv_structure_series<C: ConnectionTrait>(
     let mut rows: Vec<(NaiveDate, Option<String>, MerchantKind, Channel, i64)> = Vec::new();
     if !scope.kinds.is_empty() {
         let group_col = group_by.map_or("NULL", StructureGroup::column);
-        let mut values: Vec<Value> =
-            vec![from.into(), to.into(), MerchantStatus::Approved.into()];
+        let mut values: Vec<Value> = vec![from.into(), to.into(), MerchantStatus::Approved.into()];
         let mut sql = format!(
             "SELECT g.day, {group_col}, m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
              FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
@@ -320,8 +324,8 @@ pub async fn gmv_structure_series<C: ConnectionTrait>(
     }
     // Each day's rows go to the bucket containing it.
     let bucket_of = |day: NaiveDate| spans.partition_point(|(_, end)| *end < day);
-    let mut per: BTreeMap<(usize, Option<String>), Vec<(MerchantKind, Channel, i64)>> =
-        BTreeMap::new();
+    type Sums = Vec<(MerchantKind, Channel, i64)>;
+    let mut per: BTreeMap<(usize, Option<String>), Sums> = BTreeMap::new();
     if group_by.is_none() {
         for i in 0..spans.len() {
             per.insert((i, None), Vec::new());
@@ -574,7 +578,11 @@ mod tests {
                 (d("2026-03-01"), d("2026-03-02")),
             ]
         );
-        let weeks = bucket_spans(d("2026-11-25"), d("2026-12-01"), Buckets::By(Granularity::Week));
+        let weeks = bucket_spans(
+            d("2026-11-25"),
+            d("2026-12-01"),
+            Buckets::By(Granularity::Week),
+        );
         assert_eq!(
             weeks,
             [

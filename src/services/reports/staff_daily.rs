@@ -6,13 +6,17 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
-use entity::{achievement, merchant, progress};
+use entity::{achievement, progress};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
-use super::{ReportsError, format_bp, local_time, program_def, program_summary, share_bp};
+use super::{
+    ReportsError, format_bp, local_time,
+    names::{label, subject_names},
+    program_def, program_summary, share_bp,
+};
 use crate::{
     domain::{
         money::format_cny,
@@ -81,6 +85,10 @@ pub struct ProgramDigest {
     pub industry_belt_share_bp: Option<i64>,
     /// The same, formatted.
     pub gmv_total: String,
+    /// The marketplace's GMV of the same days; absent unless every day has a total.
+    pub platform_total: Option<String>,
+    pub coverage_days: i64,
+    pub gmv_days: i64,
     pub brand_live_share: Option<String>,
     pub industry_belt_share: Option<String>,
 }
@@ -89,44 +97,97 @@ pub struct ProgramDigest {
 #[derive(Serialize)]
 pub struct StaffDaily {
     pub locale: &'static str,
+    /// The fixed words, in `locale`.
+    pub t: HashMap<&'static str, &'static str>,
     pub date: String,
     pub since: String,
     pub programs: Vec<ProgramDigest>,
     pub generated_at: String,
 }
 
-async fn subject_names<C: ConnectionTrait>(
-    db: &C,
-    ids: impl IntoIterator<Item = i64>,
-) -> Result<HashMap<i64, String>, ReportsError> {
-    let ids: Vec<i64> = ids.into_iter().collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(merchant::Entity::find()
-        .filter(merchant::Column::Id.is_in(ids))
-        .select_only()
-        .column(merchant::Column::Id)
-        .column(merchant::Column::DisplayName)
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
-}
-
+/// How a digest line names a subject: a merchant by its name and id, a product or a creator
+/// by its name with the merchant it sells for.
 fn subject_label(
-    names: &HashMap<i64, String>,
+    names: &HashMap<String, String>,
     subject_type: Subject,
     subject_id: &str,
     merchant_id: Option<i64>,
 ) -> String {
-    let owner = merchant_id.and_then(|id| names.get(&id));
+    let name = label(names, subject_type, subject_id);
+    let owner = merchant_id.and_then(|id| names.get(&id.to_string()));
     match (subject_type, owner) {
-        (Subject::Merchant, Some(n)) => format!("{n} (#{subject_id})"),
-        (_, Some(n)) => format!("{subject_type} {subject_id} · {n}"),
-        _ => format!("{subject_type} {subject_id}"),
+        (Subject::Merchant, _) => format!("{name} (#{subject_id})"),
+        (_, Some(o)) => format!("{name} · {o}"),
+        _ => name,
     }
+}
+
+/// The digest's fixed words in its locale.
+fn labels(locale: Locale) -> HashMap<&'static str, &'static str> {
+    let en = locale == Locale::En;
+    let pick = |zh: &'static str, e: &'static str| if en { e } else { zh };
+    HashMap::from([
+        ("lang", locale.as_str()),
+        ("title", pick("激励计划日报", "Incentive programmes daily")),
+        (
+            "subject_prefix",
+            pick("【激励计划日报】", "[Daily digest] "),
+        ),
+        (
+            "none_running",
+            pick("暂无进行中的激励计划", "no programme is running"),
+        ),
+        (
+            "since_pre",
+            pick("北京时间，统计 ", "Asia/Shanghai time; changes since "),
+        ),
+        ("since_post", pick(" 以来的变化", "")),
+        ("range_to", pick(" 至 ", " – ")),
+        ("top_tier", pick("最高档", "Top tier")),
+        ("goal", pick("目标", "goal")),
+        ("evaluated", pick("参与评估", "evaluated")),
+        ("below", pick("未达档", "below the first tier")),
+        (
+            "tiers_heading",
+            pick(
+                "各档位（达到该档及以上的主体数）",
+                "Tiers (subjects at the tier or above)",
+            ),
+        ),
+        ("tier", pick("档位", "Tier")),
+        ("threshold", pick("门槛", "Threshold")),
+        ("at_or_above", pick("达到该档及以上", "At or above")),
+        ("gmv_heading", pick("本期 GMV", "GMV this period")),
+        ("platform", pick("平台 GMV", "Marketplace GMV")),
+        (
+            "brand_share",
+            pick("品牌直播占比", "Brand live-stream share"),
+        ),
+        ("belt_share", pick("产业带占比", "Industry-belt share")),
+        (
+            "coverage",
+            pick("平台数据覆盖天数", "Days with marketplace totals"),
+        ),
+        ("achieved_heading", pick("新达成", "Newly achieved")),
+        ("reached", pick("达到", "reached")),
+        ("revoked", pick("撤销", "Revoked")),
+        ("revoked_suffix", pick("已撤销", "revoked")),
+        ("at_risk_heading", pick("有风险", "At risk")),
+        ("total", pick("共", "total")),
+        ("showing", pick("列出前", "showing")),
+        ("none", pick("无", "none")),
+        ("subject", pick("主体", "Subject")),
+        ("value", pick("当前", "Value")),
+        ("next_tier", pick("下一档", "Next tier")),
+        ("remaining", pick("还差", "Remaining")),
+        ("projected", pick("预计", "Projected")),
+        (
+            "no_programs",
+            pick("当前没有进行中的激励计划。", "No programme is running."),
+        ),
+        ("footer", pick("商家激励平台", "Merchant Incentives")),
+        ("generated", pick("生成于", "generated")),
+    ])
 }
 
 /// The staff digest context as of `as_of`: every active programme's period containing it.
@@ -170,15 +231,25 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
             .all(db)
             .await?;
         let at_risk_total = at_risk().count(db).await?;
-        let names = subject_names(
-            db,
-            achieved
-                .iter()
-                .chain(&revoked)
-                .filter_map(|a| a.merchant_id)
-                .chain(at_risk_rows.iter().filter_map(|r| r.merchant_id)),
-        )
-        .await?;
+        let owners: Vec<String> = achieved
+            .iter()
+            .chain(&revoked)
+            .filter_map(|a| a.merchant_id)
+            .chain(at_risk_rows.iter().filter_map(|r| r.merchant_id))
+            .map(|id| id.to_string())
+            .collect();
+        let subjects: Vec<(Subject, &str)> = achieved
+            .iter()
+            .chain(&revoked)
+            .map(|a| (a.subject_type, a.subject_id.as_str()))
+            .chain(
+                at_risk_rows
+                    .iter()
+                    .map(|r| (r.subject_type, r.subject_id.as_str())),
+            )
+            .chain(owners.iter().map(|id| (Subject::Merchant, id.as_str())))
+            .collect();
+        let names = subject_names(db, &subjects).await?;
         let line = |a: &achievement::Model, at: DateTime<Utc>| AchievementLine {
             subject: subject_label(&names, a.subject_type, &a.subject_id, a.merchant_id),
             tier: a.tier.clone(),
@@ -235,6 +306,9 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
             brand_live_share_bp,
             industry_belt_share_bp,
             gmv_total: format_cny(s.gmv.total),
+            platform_total: s.gmv.platform_total().map(format_cny),
+            coverage_days: s.gmv.coverage_days,
+            gmv_days: s.gmv.days(),
             brand_live_share: brand_live_share_bp.map(format_bp),
             industry_belt_share: industry_belt_share_bp.map(format_bp),
             name: p.name,
@@ -242,6 +316,7 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
     }
     Ok(StaffDaily {
         locale: locale.as_str(),
+        t: labels(locale),
         date: local_day(Shanghai, as_of).to_string(),
         since: local_time(since),
         programs: out,

@@ -10,13 +10,21 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use entity::{
-    enums::{RewardKind, RewardStatus},
-    gmv_daily_merchant, merchant, progress, reward,
+    creator,
+    enums::{MerchantStatus, RewardKind, RewardStatus},
+    gmv_daily_creator, gmv_daily_merchant, merchant, progress, reward,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Query,
+};
 use serde::Serialize;
 
-use super::{ReportsError, format_bp, local_time, share_bp};
+use super::{
+    ReportsError, format_bp, local_time,
+    names::{label, subject_names},
+    share_bp,
+};
 use crate::{
     domain::{
         money::format_cny,
@@ -131,34 +139,48 @@ fn reward_kind_label(locale: Locale, kind: RewardKind) -> &'static str {
     }
 }
 
-/// The merchant's pending and confirmed rewards (its own and its products'), newest first.
+/// Whose report it is.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Merchant(i64),
+    Creator(&'a str),
+}
+
+/// The pending and confirmed rewards of a merchant (its own and its products') or of a
+/// creator, newest first (at most 50), each naming its subject.
 async fn reward_lines<C: ConnectionTrait>(
     db: &C,
-    m: &merchant::Model,
+    owner: Owner<'_>,
+    locale: Locale,
     programs: &HashMap<i64, String>,
 ) -> Result<Vec<RewardLine>, ReportsError> {
-    let rows = reward::Entity::find()
-        .filter(reward::Column::MerchantId.eq(m.id))
-        .filter(reward::Column::Status.is_in([RewardStatus::Pending, RewardStatus::Confirmed]))
+    let q = reward::Entity::find()
+        .filter(reward::Column::Status.is_in([RewardStatus::Pending, RewardStatus::Confirmed]));
+    let q = match owner {
+        Owner::Merchant(id) => q.filter(reward::Column::MerchantId.eq(id)),
+        Owner::Creator(id) => q
+            .filter(reward::Column::SubjectType.eq(Subject::Creator))
+            .filter(reward::Column::SubjectId.eq(id)),
+    };
+    let rows = q
         .order_by_desc(reward::Column::Id)
         .limit(50)
         .all(db)
         .await?;
+    let subjects: Vec<(Subject, &str)> = rows
+        .iter()
+        .map(|r| (r.subject_type, r.subject_id.as_str()))
+        .collect();
+    let names = subject_names(db, &subjects).await?;
     Ok(rows
-        .into_iter()
+        .iter()
         .map(|r| RewardLine {
             program: programs.get(&r.program_id).cloned().unwrap_or_default(),
-            subject: match r.subject_type {
-                Subject::Product => r
-                    .subject_id
-                    .split_once(':')
-                    .map_or(r.subject_id.clone(), |(_, p)| p.to_string()),
-                _ => m.display_name.clone(),
-            },
+            subject: label(&names, r.subject_type, &r.subject_id),
             period_start: r.period_start.to_string(),
             period_end: r.period_end.to_string(),
-            tier: r.tier,
-            kind_label: reward_kind_label(m.locale, r.kind),
+            tier: r.tier.clone(),
+            kind_label: reward_kind_label(locale, r.kind),
             amount: match (r.amount, r.rate_bp) {
                 (Some(a), _) => format_cny(a),
                 (None, Some(bp)) => format_bp(i64::from(bp)),
@@ -166,6 +188,139 @@ async fn reward_lines<C: ConnectionTrait>(
             },
             confirmed: r.status == RewardStatus::Confirmed,
         })
+        .collect())
+}
+
+/// GMV by channel in the reported week and the week before, and their totals. A creator's
+/// counts its sales for approved merchants, as its progress does.
+async fn channel_lines<C: ConnectionTrait>(
+    db: &C,
+    owner: Owner<'_>,
+    locale: Locale,
+    week_start: NaiveDate,
+    week_end: NaiveDate,
+) -> Result<(Vec<ChannelLine>, ChannelLine), ReportsError> {
+    let last_start = week_start - Days::new(7);
+    let overflow = || Overflow("the weekly GMV by channel");
+    let days: Vec<(NaiveDate, Channel, i64)> = match owner {
+        Owner::Merchant(id) => {
+            gmv_daily_merchant::Entity::find()
+                .select_only()
+                .column(gmv_daily_merchant::Column::Day)
+                .column(gmv_daily_merchant::Column::Channel)
+                .column(gmv_daily_merchant::Column::Amount)
+                .filter(gmv_daily_merchant::Column::MerchantId.eq(id))
+                .filter(gmv_daily_merchant::Column::Day.gte(last_start))
+                .filter(gmv_daily_merchant::Column::Day.lte(week_end))
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        Owner::Creator(id) => {
+            let approved = Query::select()
+                .column(merchant::Column::Id)
+                .from(merchant::Entity)
+                .and_where(merchant::Column::Status.eq(MerchantStatus::Approved))
+                .to_owned();
+            gmv_daily_creator::Entity::find()
+                .select_only()
+                .column(gmv_daily_creator::Column::Day)
+                .column(gmv_daily_creator::Column::Channel)
+                .column(gmv_daily_creator::Column::Amount)
+                .filter(gmv_daily_creator::Column::CreatorId.eq(id))
+                .filter(gmv_daily_creator::Column::MerchantId.in_subquery(approved))
+                .filter(gmv_daily_creator::Column::Day.gte(last_start))
+                .filter(gmv_daily_creator::Column::Day.lte(week_end))
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+    };
+    let mut sums: HashMap<Channel, (i64, i64)> = HashMap::new();
+    for (day, channel, amount) in days {
+        let e = sums.entry(channel).or_default();
+        if day >= week_start {
+            e.0 = e.0.checked_add(amount).ok_or_else(overflow)?;
+        } else {
+            e.1 = e.1.checked_add(amount).ok_or_else(overflow)?;
+        }
+    }
+    let mut channels = Vec::new();
+    let (mut tw, mut lw) = (0i64, 0i64);
+    for c in Channel::ALL {
+        let (t, l) = sums.get(&c).copied().unwrap_or_default();
+        tw = tw.checked_add(t).ok_or_else(overflow)?;
+        lw = lw.checked_add(l).ok_or_else(overflow)?;
+        channels.push(change_line(c.as_str(), channel_label(locale, c), t, l));
+    }
+    let total_label = match locale {
+        Locale::En => "Total",
+        Locale::ZhCn => "合计",
+    };
+    Ok((channels, change_line("total", total_label, tw, lw)))
+}
+
+/// One line per programme: the latest period of each of these progress rows (ordered by
+/// programme, newest period first).
+fn program_lines(
+    rows: Vec<progress::Model>,
+    programs: &HashMap<i64, String>,
+    locale: Locale,
+) -> Vec<ProgramLine> {
+    let mut latest: BTreeMap<i64, progress::Model> = BTreeMap::new();
+    for r in rows {
+        latest.entry(r.program_id).or_insert(r);
+    }
+    latest
+        .into_values()
+        .filter_map(|r| {
+            let name = programs.get(&r.program_id)?;
+            let status = r.status;
+            Some(ProgramLine {
+                name: name.clone(),
+                period_start: r.period_start.to_string(),
+                period_end: r.period_end.to_string(),
+                tier: r.tier.clone(),
+                next_tier: r.next_tier.clone(),
+                value: format_cny(r.value),
+                next_threshold: r.next_threshold.map(format_cny),
+                remaining: format_cny(r.remaining),
+                projected: format_cny(r.projected),
+                status_label: status_label(locale, status),
+                status_color: status_color(status),
+                percent: if r.next_tier.is_none() {
+                    100
+                } else {
+                    percent(r.value, r.next_threshold)
+                },
+                status: r.status,
+            })
+        })
+        .collect()
+}
+
+/// A subject's progress rows, by programme and newest period first.
+async fn progress_rows<C: ConnectionTrait>(
+    db: &C,
+    subject: Subject,
+    id: &str,
+) -> Result<Vec<progress::Model>, ReportsError> {
+    Ok(progress::Entity::find()
+        .filter(progress::Column::SubjectType.eq(subject))
+        .filter(progress::Column::SubjectId.eq(id))
+        .order_by_asc(progress::Column::ProgramId)
+        .order_by_desc(progress::Column::PeriodStart)
+        .all(db)
+        .await?)
+}
+
+/// Programme names (a small table).
+async fn program_names<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, String>, ReportsError> {
+    Ok(entity::program::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
         .collect())
 }
 
@@ -237,83 +392,15 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
     let locale = m.locale;
     let (week_start, week_end) = reported_week(local_day(Shanghai, as_of));
     let last_start = week_start - Days::new(7);
-    let overflow = || Overflow("the weekly GMV by channel");
-
-    // GMV by channel, this week and last week.
-    let days = gmv_daily_merchant::Entity::find()
-        .filter(gmv_daily_merchant::Column::MerchantId.eq(m.id))
-        .filter(gmv_daily_merchant::Column::Day.gte(last_start))
-        .filter(gmv_daily_merchant::Column::Day.lte(week_end))
-        .all(db)
-        .await?;
-    let mut sums: HashMap<Channel, (i64, i64)> = HashMap::new();
-    for d in &days {
-        let e = sums.entry(d.channel).or_default();
-        if d.day >= week_start {
-            e.0 = e.0.checked_add(d.amount).ok_or_else(overflow)?;
-        } else {
-            e.1 = e.1.checked_add(d.amount).ok_or_else(overflow)?;
-        }
-    }
-    let mut channels = Vec::new();
-    let (mut tw, mut lw) = (0i64, 0i64);
-    for c in Channel::ALL {
-        let (t, l) = sums.get(&c).copied().unwrap_or_default();
-        tw = tw.checked_add(t).ok_or_else(overflow)?;
-        lw = lw.checked_add(l).ok_or_else(overflow)?;
-        channels.push(change_line(c.as_str(), channel_label(locale, c), t, l));
-    }
-    let total_label = match locale {
-        Locale::En => "Total",
-        Locale::ZhCn => "合计",
-    };
-
-    // Current progress in each programme the merchant takes part in.
-    let rows = progress::Entity::find()
-        .filter(progress::Column::SubjectType.eq(Subject::Merchant))
-        .filter(progress::Column::SubjectId.eq(m.id.to_string()))
-        .order_by_asc(progress::Column::ProgramId)
-        .order_by_desc(progress::Column::PeriodStart)
-        .all(db)
-        .await?;
-    let mut latest: BTreeMap<i64, progress::Model> = BTreeMap::new();
-    for r in rows {
-        latest.entry(r.program_id).or_insert(r);
-    }
-    // Programme names, for the progress lines and the rewards alike (a small table).
-    let names: HashMap<i64, String> = entity::program::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
-    let rewards = reward_lines(db, m, &names).await?;
-    let program_lines = latest
-        .into_values()
-        .filter_map(|r| {
-            let name = names.get(&r.program_id)?;
-            let status = r.status;
-            Some(ProgramLine {
-                name: name.clone(),
-                period_start: r.period_start.to_string(),
-                period_end: r.period_end.to_string(),
-                tier: r.tier.clone(),
-                next_tier: r.next_tier.clone(),
-                value: format_cny(r.value),
-                next_threshold: r.next_threshold.map(format_cny),
-                remaining: format_cny(r.remaining),
-                projected: format_cny(r.projected),
-                status_label: status_label(locale, status),
-                status_color: status_color(status),
-                percent: if r.next_tier.is_none() {
-                    100
-                } else {
-                    percent(r.value, r.next_threshold)
-                },
-                status: r.status,
-            })
-        })
-        .collect();
+    let (channels, total) =
+        channel_lines(db, Owner::Merchant(m.id), locale, week_start, week_end).await?;
+    let names = program_names(db).await?;
+    let rewards = reward_lines(db, Owner::Merchant(m.id), locale, &names).await?;
+    let program_lines = program_lines(
+        progress_rows(db, Subject::Merchant, &m.id.to_string()).await?,
+        &names,
+        locale,
+    );
 
     let stale = m
         .last_gmv_at
@@ -330,9 +417,60 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
         programs: program_lines,
         rewards,
         channels,
-        total: change_line("total", total_label, tw, lw),
+        total,
         stale,
         last_gmv_at: m.last_gmv_at.map(local_time),
+        generated_at: local_time(as_of),
+    })
+}
+
+/// The context the `creator_weekly` templates render (creators have no locale: zh-CN).
+#[derive(Serialize)]
+pub struct CreatorWeekly {
+    pub locale: &'static str,
+    pub creator_id: String,
+    pub nickname: String,
+    pub week_start: String,
+    pub week_end: String,
+    pub last_week_start: String,
+    pub last_week_end: String,
+    pub programs: Vec<ProgramLine>,
+    /// Pending and confirmed rewards, newest first (at most 50).
+    pub rewards: Vec<RewardLine>,
+    pub channels: Vec<ChannelLine>,
+    pub total: ChannelLine,
+    pub generated_at: String,
+}
+
+/// The weekly report context of creator `c` as of `as_of`: its progress, rewards and GMV by
+/// channel summed across the approved merchants it sells for.
+pub async fn creator_weekly_context<C: ConnectionTrait>(
+    db: &C,
+    c: &creator::Model,
+    as_of: DateTime<Utc>,
+) -> Result<CreatorWeekly, ReportsError> {
+    let locale = Locale::ZhCn;
+    let (week_start, week_end) = reported_week(local_day(Shanghai, as_of));
+    let last_start = week_start - Days::new(7);
+    let (channels, total) =
+        channel_lines(db, Owner::Creator(&c.id), locale, week_start, week_end).await?;
+    let names = program_names(db).await?;
+    Ok(CreatorWeekly {
+        locale: locale.as_str(),
+        creator_id: c.id.clone(),
+        nickname: c.nickname.clone(),
+        week_start: week_start.to_string(),
+        week_end: week_end.to_string(),
+        last_week_start: last_start.to_string(),
+        last_week_end: (week_start - Days::new(1)).to_string(),
+        programs: program_lines(
+            progress_rows(db, Subject::Creator, &c.id).await?,
+            &names,
+            locale,
+        ),
+        rewards: reward_lines(db, Owner::Creator(&c.id), locale, &names).await?,
+        channels,
+        total,
         generated_at: local_time(as_of),
     })
 }

@@ -1,0 +1,237 @@
+//! History from the snapshots: a subject's value day by day, a programme's tier counts day by
+//! day, and the retention that keeps only each day's last snapshot once it is old.
+//!
+//! A snapshot is written only when a subject's value, tier, status or projection changed, and
+//! carries the local day (programme time zone) of its run's `as_of`. A subject's standing on a
+//! day is therefore its last snapshot on or before that day, within the period containing it.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate};
+use entity::{progress, progress_snapshot};
+use futures_util::TryStreamExt;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, StreamTrait,
+    Value,
+};
+
+use super::{ReportsError, at_or_above};
+use crate::{
+    domain::{
+        ErrorCode, FieldError,
+        period::{Period, Status, Tier},
+        program::{ProgramDef, Subject},
+    },
+    services::evaluation::statement,
+};
+
+/// The longest span a history or trend covers, in days.
+pub const MAX_DAYS: i64 = 731;
+
+/// A subject's standing at the end of a day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryPoint {
+    pub day: NaiveDate,
+    pub period_start: NaiveDate,
+    pub value: i64,
+    pub tier: Option<String>,
+    pub status: Status,
+    pub projected: i64,
+}
+
+/// The programme's tier counts at the end of a day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrendPoint {
+    pub day: NaiveDate,
+    /// Subjects with a standing in the period containing the day.
+    pub subjects: i64,
+    /// Per tier, ascending: subjects at it or above.
+    pub per_tier: Vec<super::TierCount>,
+    /// Subjects whose projection reaches the top tier's threshold.
+    pub projected_top_tier: i64,
+}
+
+fn check_span(from: NaiveDate, to: NaiveDate) -> Result<(), FieldError> {
+    if from > to {
+        return Err(FieldError::new(
+            "from",
+            ErrorCode::RangeInvalid,
+            "from must not be after to",
+        ));
+    }
+    if (to - from).num_days() >= MAX_DAYS {
+        return Err(FieldError::new(
+            "from",
+            ErrorCode::RangeTooLong,
+            format!("a span covers at most {MAX_DAYS} days"),
+        ));
+    }
+    Ok(())
+}
+
+fn tier_name(tiers: &[Tier], index: i32) -> Option<String> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| tiers.get(i))
+        .map(|t| t.name.clone())
+}
+
+/// Each day's last snapshot of one subject over `from..=to`, oldest first; a day on which
+/// nothing changed has no item. A subject the programme never evaluated is not found.
+pub async fn subject_history(
+    db: &DatabaseConnection,
+    program_id: i64,
+    def: &ProgramDef,
+    subject_type: Subject,
+    subject_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Option<Vec<HistoryPoint>>, ReportsError> {
+    check_span(from, to)?;
+    let known = subject_type == def.subject
+        && progress::Entity::find()
+            .filter(progress::Column::ProgramId.eq(program_id))
+            .filter(progress::Column::SubjectId.eq(subject_id))
+            .one(db)
+            .await?
+            .is_some();
+    if !known {
+        return Ok(None);
+    }
+    let sql = "SELECT * FROM progress_snapshot WHERE id IN (\
+                 SELECT MAX(id) FROM progress_snapshot \
+                 WHERE program_id = ? AND subject_id = ? AND day >= ? AND day <= ? \
+                 GROUP BY day) \
+               ORDER BY day";
+    let values: Vec<Value> = vec![program_id.into(), subject_id.into(), from.into(), to.into()];
+    let rows = progress_snapshot::Entity::find()
+        .from_raw_sql(statement(db.get_database_backend(), sql, values))
+        .all(db)
+        .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|s| HistoryPoint {
+                day: s.day,
+                period_start: s.period_start,
+                value: s.value,
+                tier: tier_name(&def.tiers, s.tier_index),
+                status: s.status,
+                projected: s.projected,
+            })
+            .collect(),
+    ))
+}
+
+/// Per day of `from..=to`: the subjects at or above each tier and those projected to reach
+/// the top tier, in the period containing that day. Streams the snapshots of those periods
+/// once, in day order, keeping one standing per subject.
+pub async fn trend(
+    db: &DatabaseConnection,
+    program_id: i64,
+    def: &ProgramDef,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<TrendPoint>, ReportsError> {
+    check_span(from, to)?;
+    let period_of = |d: NaiveDate| {
+        let cal = Period::containing_day(def.period, d);
+        cal.clip(def.starts_on, def.ends_on).map(|p| p.start)
+    };
+    let first = Period::containing_day(def.period, from).start;
+    let top = def.tiers.last().map(|t| t.threshold);
+    let tiers = def.tiers.len();
+    let sql = "SELECT * FROM progress_snapshot \
+               WHERE program_id = ? AND period_start >= ? AND day <= ? ORDER BY day, id";
+    let values: Vec<Value> = vec![program_id.into(), first.into(), to.into()];
+    let mut rows = db
+        .stream_raw(statement(db.get_database_backend(), sql, values))
+        .await?;
+    // Per period: each subject's (tier index, projected top), and the counts they make.
+    #[derive(Default)]
+    struct Counts {
+        subjects: i64,
+        /// Index `i + 1` for tier index `i` (0 for below the first tier).
+        per_index: Vec<i64>,
+        projected_top: i64,
+    }
+    let mut standing: HashMap<(NaiveDate, String), (i32, bool)> = HashMap::new();
+    let mut counts: HashMap<NaiveDate, Counts> = HashMap::new();
+    let mut pending: Option<progress_snapshot::Model> = None;
+    let mut out = Vec::new();
+    let mut day = from;
+    loop {
+        // Apply every snapshot up to the end of `day`.
+        loop {
+            let next = match pending.take() {
+                Some(s) => Some(s),
+                None => match rows.try_next().await? {
+                    Some(r) => Some(
+                        <progress_snapshot::Model as sea_orm::FromQueryResult>::from_query_result(
+                            &r, "",
+                        )?,
+                    ),
+                    None => None,
+                },
+            };
+            let Some(s) = next else { break };
+            if s.day > day {
+                pending = Some(s);
+                break;
+            }
+            let c = counts.entry(s.period_start).or_insert_with(|| Counts {
+                per_index: vec![0; tiers + 1],
+                ..Default::default()
+            });
+            let reaches_top = top.is_some_and(|t| s.projected >= t);
+            let slot = |i: i32| usize::try_from(i + 1).unwrap_or(0).min(tiers);
+            match standing.insert((s.period_start, s.subject_id), (s.tier_index, reaches_top)) {
+                Some((old_index, old_top)) => {
+                    c.per_index[slot(old_index)] -= 1;
+                    c.projected_top -= i64::from(old_top);
+                }
+                None => c.subjects += 1,
+            }
+            c.per_index[slot(s.tier_index)] += 1;
+            c.projected_top += i64::from(reaches_top);
+        }
+        let c = period_of(day).and_then(|p| counts.get(&p));
+        let per_index: Vec<(i32, i64)> = c.map_or_else(Vec::new, |c| {
+            c.per_index
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as i32 - 1, *n))
+                .collect()
+        });
+        out.push(TrendPoint {
+            day,
+            subjects: c.map_or(0, |c| c.subjects),
+            per_tier: at_or_above(&def.tiers, &per_index),
+            projected_top_tier: c.map_or(0, |c| c.projected_top),
+        });
+        if day >= to {
+            break;
+        }
+        day += Duration::days(1);
+    }
+    Ok(out)
+}
+
+/// Retention: of the snapshots of days before `today - keep_days`, keeps only each day's last
+/// one per subject (and period); the newest snapshot of a subject is always its day's last,
+/// so it is never removed. Returns the rows deleted.
+pub async fn prune_snapshots(
+    db: &DatabaseConnection,
+    today: NaiveDate,
+    keep_days: u32,
+) -> Result<u64, DbErr> {
+    let before = today - Duration::days(i64::from(keep_days));
+    let sql = "DELETE FROM progress_snapshot WHERE day < ? AND id NOT IN (\
+                 SELECT MAX(id) FROM progress_snapshot WHERE day < ? \
+                 GROUP BY program_id, period_start, subject_id, day)";
+    let values: Vec<Value> = vec![before.into(), before.into()];
+    let done = crate::db::retry(|| {
+        db.execute_raw(statement(db.get_database_backend(), sql, values.clone()))
+    })
+    .await?;
+    Ok(done.rows_affected())
+}
