@@ -84,6 +84,30 @@ impl Period {
     }
 }
 
+/// Checks a span of local days asked for: `from` not after `to`, at most `max_days` days.
+pub fn check_span(
+    from: NaiveDate,
+    to: NaiveDate,
+    max_days: i64,
+) -> Result<(), crate::domain::FieldError> {
+    use crate::domain::{ErrorCode, FieldError};
+    if from > to {
+        return Err(FieldError::new(
+            "from",
+            ErrorCode::RangeInvalid,
+            "from must not be after to",
+        ));
+    }
+    if (to - from).num_days() >= max_days {
+        return Err(FieldError::new(
+            "from",
+            ErrorCode::RangeTooLong,
+            format!("a span covers at most {max_days} days"),
+        ));
+    }
+    Ok(())
+}
+
 /// The calendar date of `instant` in `tz`.
 pub fn local_day(tz: Tz, instant: DateTime<Utc>) -> NaiveDate {
     instant.with_timezone(&tz).date_naive()

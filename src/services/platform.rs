@@ -134,21 +134,7 @@ pub async fn put_day(
 
 /// Checks a span of local days: `from` not after `to`, at most [`MAX_DAYS`].
 pub fn check_span(from: NaiveDate, to: NaiveDate) -> Result<(), FieldError> {
-    if from > to {
-        return Err(FieldError::new(
-            "from",
-            ErrorCode::RangeInvalid,
-            "from must not be after to",
-        ));
-    }
-    if (to - from).num_days() >= MAX_DAYS {
-        return Err(FieldError::new(
-            "from",
-            ErrorCode::RangeTooLong,
-            format!("a span covers at most {MAX_DAYS} days"),
-        ));
-    }
-    Ok(())
+    crate::domain::period::check_span(from, to, MAX_DAYS)
 }
 
 /// The recorded days of `from..=to`, oldest first.

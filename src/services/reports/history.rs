@@ -18,7 +18,7 @@ use sea_orm::{
 use super::{ReportsError, at_or_above};
 use crate::{
     domain::{
-        ErrorCode, FieldError,
+        FieldError,
         period::{Period, Status, Tier},
         program::{ProgramDef, Subject},
     },
@@ -52,21 +52,7 @@ pub struct TrendPoint {
 }
 
 fn check_span(from: NaiveDate, to: NaiveDate) -> Result<(), FieldError> {
-    if from > to {
-        return Err(FieldError::new(
-            "from",
-            ErrorCode::RangeInvalid,
-            "from must not be after to",
-        ));
-    }
-    if (to - from).num_days() >= MAX_DAYS {
-        return Err(FieldError::new(
-            "from",
-            ErrorCode::RangeTooLong,
-            format!("a span covers at most {MAX_DAYS} days"),
-        ));
-    }
-    Ok(())
+    crate::domain::period::check_span(from, to, MAX_DAYS)
 }
 
 fn tier_name(tiers: &[Tier], index: i32) -> Option<String> {
