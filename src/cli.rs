@@ -127,7 +127,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
     crate::telemetry::init(config.json_logs);
-    let database = db::connect_with(&config.database_url, config.database_busy_timeout).await?;
+    let database = db::connect_with(
+        &config.database_url,
+        config.database_busy_timeout,
+        config.database_acquire_timeout,
+    )
+    .await?;
     db::migrate(&database).await?;
     crate::services::programs::seed(&database).await?;
     match command {
@@ -176,7 +181,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     let listen = config.listen;
-    let state = app::AppState::new(database, config);
+    let replica = match &config.database_read_url {
+        Some(url) => Some(
+            db::connect_with(
+                url,
+                config.database_busy_timeout,
+                config.database_acquire_timeout,
+            )
+            .await
+            .context("DATABASE_READ_URL: cannot connect to the read replica")?,
+        ),
+        None => None,
+    };
+    let mut state = app::AppState::new(database, config);
+    if let Some(replica) = replica {
+        tracing::info!("reads that tolerate lag go to the replica");
+        state = state.with_replica(replica);
+    }
     let touches = (state.key_touches.clone(), state.db.clone());
     let mut scheduler = if state.config.scheduler {
         Some(crate::jobs::start_scheduler(&state.job_context()).await?)

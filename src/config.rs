@@ -117,6 +117,17 @@ pub struct Config {
     /// (after each evaluation tick, once across replicas).
     #[arg(long, env = "SNAPSHOT_RETENTION_DAYS", default_value = "35", value_parser = positive_u32)]
     pub snapshot_retention_days: u32,
+    /// A streaming replica of `DATABASE_URL` (PostgreSQL) for reads that tolerate lag:
+    /// leaderboards, summaries, insights, history and reports.
+    #[arg(long, env = "DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
+    /// A replica further behind than this is skipped for the primary, in milliseconds.
+    #[arg(long = "read-max-lag-ms", env = "READ_MAX_LAG_MS", default_value = "5000", value_parser = millis)]
+    pub read_max_lag: Duration,
+    /// Longest a request waits for a database connection (and a connection attempt takes)
+    /// before it answers 503 `database_unavailable`, in milliseconds.
+    #[arg(long = "database-acquire-timeout-ms", env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value = "5000", value_parser = millis)]
+    pub database_acquire_timeout: Duration,
     /// `true` lets webhooks reach loopback, private, link-local and multicast addresses (tests,
     /// on-premises receivers); otherwise such targets are refused at registration and delivery.
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = on_off, action = ArgAction::Set)]

@@ -21,11 +21,21 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens the pool, creating the SQLite file's folder if needed.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
-    connect_with(url, DEFAULT_BUSY_TIMEOUT).await
+    connect_with(url, DEFAULT_BUSY_TIMEOUT, DEFAULT_ACQUIRE_TIMEOUT).await
 }
 
-/// Opens the pool; on SQLite a statement waits up to `busy_timeout` for a lock.
-pub async fn connect_with(url: &str, busy_timeout: Duration) -> anyhow::Result<DatabaseConnection> {
+/// How long a request waits for a pooled connection unless configured otherwise.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the pool; on SQLite a statement waits up to `busy_timeout` for a lock. A connection
+/// is awaited at most `acquire_timeout`: while the database is down, requests fail with
+/// `database_unavailable` in that time instead of waiting for it, and the pool reconnects by
+/// itself when it returns.
+pub async fn connect_with(
+    url: &str,
+    busy_timeout: Duration,
+    acquire_timeout: Duration,
+) -> anyhow::Result<DatabaseConnection> {
     if let Some(path) = sqlite_path(url)
         && let Some(dir) = Path::new(&path).parent()
         && !dir.as_os_str().is_empty()
@@ -35,8 +45,8 @@ pub async fn connect_with(url: &str, busy_timeout: Duration) -> anyhow::Result<D
     }
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(15));
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout);
     if url.starts_with("sqlite") {
         // One writer at a time is SQLite's rule; WAL lets readers continue meanwhile, and
         // synchronous=FULL makes every acknowledged commit durable.
@@ -117,7 +127,40 @@ pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
 
 /// `true` when the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.execute_unprepared("SELECT 1").await.is_ok()
+    // A readiness probe answers within 2 seconds, database or not.
+    tokio::time::timeout(Duration::from_secs(2), db.execute_unprepared("SELECT 1"))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+/// Whether any cause in `err`'s chain is [`is_unavailable`].
+pub fn chain_unavailable(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<DbErr>())
+        .any(is_unavailable)
+}
+
+/// Whether `err` means the database cannot be reached (it is down, restarting, or every
+/// connection attempt timed out): nothing was written, and the same request may succeed once
+/// it is back. PostgreSQL's connection exceptions (class 08) and shutdown codes (57P01–57P03)
+/// count, as do I/O failures and a pool that could not open or hand out a connection.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as E;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx {
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
+        E::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// Whether a database error is a unique-constraint violation (the same on both backends).
@@ -308,4 +351,96 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads that tolerate lag
+
+/// Which database served a read: `replica` or `primary`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadTarget {
+    pub target: &'static str,
+}
+
+/// Reads that tolerate lag, by the database that served them; exposed on `/metrics` as
+/// `db_reads_total`.
+pub static READS: LazyLock<Family<ReadTarget, Counter>> = LazyLock::new(Family::default);
+
+/// How long a replica's measured lag is trusted before it is measured again.
+const LAG_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// Where reads that tolerate lag go — leaderboards, summaries, insights, history, reports: a
+/// streaming replica (`DATABASE_READ_URL`) while it is at most `READ_MAX_LAG_MS` behind, else
+/// the primary. Writes, and reads that must see them, always use the primary.
+pub struct Reads {
+    primary: DatabaseConnection,
+    replica: Option<DatabaseConnection>,
+    max_lag: Duration,
+    /// When the replica was last measured, and whether it was close enough.
+    checked: std::sync::Mutex<Option<(std::time::Instant, bool)>>,
+}
+
+impl Reads {
+    pub fn new(
+        primary: DatabaseConnection,
+        replica: Option<DatabaseConnection>,
+        max_lag: Duration,
+    ) -> Self {
+        Self {
+            primary,
+            replica,
+            max_lag,
+            checked: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The connection for one read, counted in [`READS`].
+    pub async fn pick(&self) -> &DatabaseConnection {
+        let use_replica = match &self.replica {
+            None => false,
+            Some(replica) => {
+                let cached = *self.checked.lock().expect("lag cache");
+                match cached {
+                    Some((at, ok)) if at.elapsed() < LAG_CHECK_EVERY => ok,
+                    _ => {
+                        let ok = replica_lag(replica)
+                            .await
+                            .is_some_and(|lag| lag <= self.max_lag);
+                        *self.checked.lock().expect("lag cache") =
+                            Some((std::time::Instant::now(), ok));
+                        ok
+                    }
+                }
+            }
+        };
+        let (db, target) = match (&self.replica, use_replica) {
+            (Some(r), true) => (r, "replica"),
+            _ => (&self.primary, "primary"),
+        };
+        READS.get_or_create(&ReadTarget { target }).inc();
+        db
+    }
+}
+
+/// How far the replica is behind: none when it has replayed all it received, else the age of
+/// the last transaction it replayed (`pg_last_xact_replay_timestamp()`); `None` when it cannot
+/// say within a second (it is down, or not a replica of anything).
+async fn replica_lag(replica: &DatabaseConnection) -> Option<Duration> {
+    let sql = "SELECT CAST(CASE \
+                 WHEN NOT pg_is_in_recovery() THEN 0 \
+                 WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+                 ELSE COALESCE(EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000, 0) \
+               END AS BIGINT)";
+    let row = tokio::time::timeout(
+        Duration::from_secs(1),
+        replica.query_one_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Postgres,
+            sql,
+        )),
+    )
+    .await
+    .ok()?
+    .ok()??;
+    let ms: i64 = row.try_get_by_index(0).ok()?;
+    Some(Duration::from_millis(ms.max(0) as u64))
 }

@@ -94,11 +94,25 @@ impl AppError {
     /// A database failure: 503 `database_busy` (with `Retry-After`) when it is transient and
     /// survived its retries — the transaction was rolled back, nothing was written — else a 500.
     pub fn database(err: sea_orm::DbErr) -> Self {
+        if crate::db::is_unavailable(&err) {
+            return Self::unavailable(&err);
+        }
         if crate::db::is_transient(&err) {
             tracing::warn!(error = %err, "database still busy after retries");
             return Self::busy();
         }
         Self::internal(err)
+    }
+
+    /// The database cannot be reached: 503 with `Retry-After`, never a 500.
+    fn unavailable(err: &sea_orm::DbErr) -> Self {
+        tracing::warn!(error = %err, "database unavailable");
+        let mut e = Self::new(
+            ErrorCode::DatabaseUnavailable,
+            "the database cannot be reached; nothing was written, retry shortly",
+        );
+        e.retry_after = Some(5);
+        e
     }
 
     fn busy() -> Self {
@@ -114,6 +128,14 @@ impl AppError {
     /// sees only a generic sentence and that id.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         let err = err.into();
+        // A database that went away is not an internal error, whichever path reported it.
+        if let Some(db) = err
+            .chain()
+            .filter_map(|e| e.downcast_ref::<sea_orm::DbErr>())
+            .find(|e| crate::db::is_unavailable(e))
+        {
+            return Self::unavailable(db);
+        }
         let request_id = current_request_id();
         tracing::error!(request_id = %request_id, error = ?err, "internal error");
         Self::new(

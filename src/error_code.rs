@@ -130,7 +130,7 @@ error_codes! {
     Internal = ("internal", 500, "An unexpected failure; the message carries a request id to quote."),
     Timeout = ("timeout", 503, "The request took longer than the server allows; retry."),
     Unavailable = ("unavailable", 503, "The server is shutting down or overloaded; retry."),
-    DatabaseUnreachable = ("database_unreachable", 503, "The database does not answer."),
+    DatabaseUnavailable = ("database_unavailable", 503, "The database cannot be reached; nothing was written; retry after `Retry-After` seconds."),
     DatabaseBusy = ("database_busy", 503, "The database stayed busy through every retry and nothing was written; retry after `Retry-After` seconds."),
 }
 

@@ -114,6 +114,11 @@ impl Default for Metrics {
             "Transactions run again after a transient database error, by backend and error",
             crate::db::RETRIES.clone(),
         );
+        registry.register(
+            "db_reads",
+            "Reads that tolerate lag, by the database that served them (replica, primary)",
+            crate::db::READS.clone(),
+        );
         let outbox_rows = Family::<OutboxLabels, Gauge>::default();
         registry.register(
             "email_outbox_rows",

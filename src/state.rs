@@ -16,6 +16,8 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where reads that tolerate lag go (a replica when configured and close enough).
+    pub reads: Arc<crate::db::Reads>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub apply_limiter: Arc<RateLimiter>,
@@ -31,6 +33,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, config: Config) -> Self {
         let admin_token_hash = config.admin_token.as_deref().map(secrets::hash);
         Self {
+            reads: Arc::new(crate::db::Reads::new(db.clone(), None, config.read_max_lag)),
             db,
             apply_limiter: Arc::new(RateLimiter::new(
                 config.apply_rate_per_minute,
@@ -50,6 +53,16 @@ impl AppState {
             admin_token_hash,
             key_touches: Arc::default(),
         }
+    }
+
+    /// Sends reads that tolerate lag to `replica` (`DATABASE_READ_URL`).
+    pub fn with_replica(mut self, replica: DatabaseConnection) -> Self {
+        self.reads = Arc::new(crate::db::Reads::new(
+            self.db.clone(),
+            Some(replica),
+            self.config.read_max_lag,
+        ));
+        self
     }
 
     /// What the scheduled jobs need of this state.

@@ -1,7 +1,7 @@
 //! The error codes each operation can answer with. An operation's error type is
 //! `Failure<codes::OperationName>`; the document lists these codes per status, and a debug build
-//! refuses to answer with one that is not listed. `internal`, `timeout` and `database_busy`
-//! apply to every operation and are added to each.
+//! refuses to answer with one that is not listed. `internal`, `timeout`, `database_busy` and
+//! `database_unavailable` apply to every operation and are added to each.
 
 use crate::{error::ErrorSet, error_code::ErrorCode, error_code::ErrorCode::*};
 
@@ -68,7 +68,7 @@ macro_rules! error_sets {
             $(#[$doc])*
             pub struct $name;
             impl ErrorSet for $name {
-                const CODES: &'static [&'static [ErrorCode]] = &[$($set,)* &[Internal, Timeout, DatabaseBusy]];
+                const CODES: &'static [&'static [ErrorCode]] = &[$($set,)* &[Internal, Timeout, DatabaseBusy, DatabaseUnavailable]];
             }
         )*
     };
@@ -111,7 +111,7 @@ error_sets! {
     GmvRecordsCreate = [ANY, ROLE, BODY, &[NotFound, MerchantNotApproved, Required, BatchTooLarge]];
     GmvRecordsList = [ANY, PARAMS, PAGE, &[NotFound]];
     GmvSummary = [ANY, PARAMS, &[NotFound, RangeInvalid, RangeTooLong, AmountOverflow]];
-    OpsReadyz = [&[DatabaseUnreachable]];
+    OpsReadyz = [];
     MeRewards = [MERCHANT, PARAMS, PAGE];
     CreatorsRewards = [CREATOR, PARAMS, PAGE, &[NotFound]];
     CreatorsUpsert = [STAFF, ROLE, BODY, &[Required, TooLong, CreatorIdInvalid, EmailInvalid, BatchTooLarge]];

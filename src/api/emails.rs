@@ -349,9 +349,13 @@ impl EmailsApi {
         as_of: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<ReportBody, codes::MerchantsReport> {
         visible(&auth, id.0)?;
-        let rendered = digests::merchant_report(&state.db, id.0, as_of.0.unwrap_or_else(Utc::now))
-            .await?
-            .ok_or_else(|| AppError::not_found("merchant"))?;
+        let rendered = digests::merchant_report(
+            state.reads.pick().await,
+            id.0,
+            as_of.0.unwrap_or_else(Utc::now),
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("merchant"))?;
         Ok(match format.0.unwrap_or(ReportFormat::Html) {
             ReportFormat::Html => ReportBody::Html(rendered.html),
             ReportFormat::Text => ReportBody::Text(rendered.text),

@@ -69,7 +69,7 @@ impl OpsApi {
             })))
         } else {
             Err(AppError::new(
-                ErrorCode::DatabaseUnreachable,
+                ErrorCode::DatabaseUnavailable,
                 "the database does not answer",
             )
             .into())

@@ -359,7 +359,7 @@ impl InsightsApi {
             StructureGroupBy::Category => StructureGroup::Category,
         });
         let series = reports::gmv_structure_series(
-            &state.db,
+            state.reads.pick().await,
             &scope,
             from,
             to,

@@ -788,16 +788,13 @@ impl ProgramsApi {
         let cursor = pagination::decode(cursor.0.as_deref())?;
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
-        let period = reports::resolve_period(
-            &state.db,
-            p.id,
-            &def,
-            period_start.0.map(NaiveDate::from),
-            None,
-        )
-        .await?;
+        // Reads that tolerate lag: the replica when there is one close enough.
+        let db = state.reads.pick().await;
+        let period =
+            reports::resolve_period(db, p.id, &def, period_start.0.map(NaiveDate::from), None)
+                .await?;
         let (rows, next_cursor) = leaderboard::leaderboard(
-            &state.db,
+            db,
             p.id,
             period.start,
             LeaderboardFilter {
@@ -843,7 +840,7 @@ impl ProgramsApi {
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
         let s = reports::program_summary(
-            &state.db,
+            state.reads.pick().await,
             p.id,
             &def,
             period_start.0.map(NaiveDate::from),
@@ -920,7 +917,8 @@ impl ProgramsApi {
         let after = pagination::decode_id(cursor.0.as_deref())?;
         programs::get(&state.db, id.0).await?;
         let (rows, next_cursor) =
-            leaderboard::achievements(&state.db, id.0, subject_id.0, limit, after).await?;
+            leaderboard::achievements(state.reads.pick().await, id.0, subject_id.0, limit, after)
+                .await?;
         let subjects: Vec<(Subject, &str)> = rows
             .iter()
             .map(|a| (a.subject_type, a.subject_id.as_str()))
@@ -1038,7 +1036,7 @@ impl ProgramsApi {
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
         let (from, to) = days(&def, from.0, to.0);
         let items = reports::history::subject_history(
-            &state.db,
+            state.reads.pick().await,
             p.id,
             &def,
             subject_type.0,
@@ -1089,7 +1087,8 @@ impl ProgramsApi {
         let p = programs::get(&state.db, id.0).await?;
         let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
         let (from, to) = days(&def, from.0, to.0);
-        let points = reports::history::trend(&state.db, p.id, &def, from, to).await?;
+        let points =
+            reports::history::trend(state.reads.pick().await, p.id, &def, from, to).await?;
         Ok(Json(ProgramTrend {
             items: points
                 .into_iter()

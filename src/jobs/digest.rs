@@ -61,8 +61,8 @@ pub async fn complete(
     finish(db, run, &result).await
 }
 
-/// The scheduler's entry point.
-pub async fn tick(ctx: JobContext, kind: DigestKind, scheduled_at: DateTime<Utc>) {
+/// The scheduler's entry point; `false` when the database could not be reached.
+pub async fn tick(ctx: JobContext, kind: DigestKind, scheduled_at: DateTime<Utc>) -> bool {
     match run_tick(&ctx, kind, scheduled_at).await {
         Ok(Some(run)) => {
             tracing::info!(run = run.id, job = kind.as_str(), outcome = %run.outcome, queued = run.emails_queued, "digest tick finished")
@@ -70,8 +70,10 @@ pub async fn tick(ctx: JobContext, kind: DigestKind, scheduled_at: DateTime<Utc>
         Ok(None) => {
             tracing::debug!(job = kind.as_str(), %scheduled_at, "digest tick taken by another replica")
         }
+        Err(e) if crate::db::chain_unavailable(&e) => return false,
         Err(e) => {
             tracing::error!(job = kind.as_str(), error = ?e, %scheduled_at, "digest tick could not run")
         }
     }
+    true
 }

@@ -55,8 +55,8 @@ pub async fn run_tick(
     Ok(outcome)
 }
 
-/// The scheduler's entry point.
-pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) {
+/// The scheduler's entry point; `false` when the database could not be reached.
+pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) -> bool {
     let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
     match run_tick(
         &ctx.db,
@@ -75,6 +75,8 @@ pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) {
             "evaluation tick finished"
         ),
         Ok(None) => tracing::debug!(%scheduled_at, "evaluation tick taken by another replica"),
+        Err(e) if crate::db::chain_unavailable(&e) => return false,
         Err(e) => tracing::error!(error = ?e, %scheduled_at, "evaluation tick could not run"),
     }
+    true
 }

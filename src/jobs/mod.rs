@@ -33,10 +33,14 @@ pub fn tick_time(schedule: &Schedule, now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
-/// A job body: called with the state and the tick's scheduled instant.
+/// A job body: called with the state and the tick's scheduled instant. It answers `false`
+/// when the database could not be reached, so the tick is tried again.
 pub type JobFn = Arc<
-    dyn Fn(JobContext, DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+    dyn Fn(JobContext, DateTime<Utc>) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync,
 >;
+
+/// How long a tick waits before trying again while the database is down.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Adds `run` to `sched` on `schedule` (evaluated in Asia/Shanghai).
 pub async fn register(
@@ -55,9 +59,25 @@ pub async fn register(
             let state = state.clone();
             let run = run.clone();
             let at = tick_time(&tick_schedule, Utc::now());
+            // A tick that could not reach the database is tried again until the next one is
+            // due: it runs once when the database is back (its claim is keyed by the tick, so
+            // every replica trying again still runs it once), and never piles up behind a
+            // longer outage.
+            let next = tick_schedule
+                .cron
+                .find_next_occurrence(&at.with_timezone(&chrono_tz::Asia::Shanghai), false)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(at + Duration::minutes(15));
             Box::pin(async move {
                 tracing::debug!(job = name, scheduled_at = %at, "tick");
-                run(state, at).await;
+                while !run(state.clone(), at).await {
+                    if Utc::now() + Duration::from_std(RETRY_PAUSE).unwrap_or_default() >= next {
+                        tracing::warn!(job = name, scheduled_at = %at, "the database stayed unreachable until the next tick; this one is skipped");
+                        break;
+                    }
+                    tracing::warn!(job = name, scheduled_at = %at, "the database is unreachable; the tick tries again");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
             })
         },
     )

@@ -5,6 +5,7 @@
 
 pub mod load;
 pub mod openapi;
+pub mod pg;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
@@ -152,9 +153,13 @@ async fn spawn_app_at(
         env.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_lookup(&move |k| env.get(k).cloned()).expect("test configuration");
-    let database = db::connect_with(&config.database_url, config.database_busy_timeout)
-        .await
-        .expect("connect");
+    let database = db::connect_with(
+        &config.database_url,
+        config.database_busy_timeout,
+        config.database_acquire_timeout,
+    )
+    .await
+    .expect("connect");
     db::migrate(&database).await.expect("migrate");
     let state = AppState::new(database.clone(), config);
     let acceptor = app::bind("127.0.0.1:0".parse().unwrap())
