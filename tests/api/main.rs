@@ -12,6 +12,7 @@ mod database;
 mod document;
 mod enums;
 mod evaluation;
+mod failover;
 mod foundation;
 mod gmv;
 mod inputs;

@@ -190,3 +190,108 @@ fn append(path: &Path, text: &str) {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
+
+/// A `pgbouncer` in front of one server: the stable address clients use, repointed at
+/// another server by rewriting its configuration and reloading it (SIGHUP).
+pub struct Bouncer {
+    pub port: u16,
+    dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl Bouncer {
+    pub fn start(parent: &Path, target_port: u16) -> Self {
+        let dir = owned_dir(parent, "pgbouncer");
+        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+        let port = super::free_port();
+        let mut b = Self {
+            port,
+            dir: dir.clone(),
+            child: {
+                Self::configure(&dir, port, target_port);
+                let ini = dir.join("pgbouncer.ini");
+                let mut cmd = if as_root() {
+                    let mut c = Command::new("runuser");
+                    c.args(["-u", "postgres", "--", "pgbouncer"]);
+                    c
+                } else {
+                    Command::new("pgbouncer")
+                };
+                cmd.arg(&ini)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("pgbouncer (Debian package pgbouncer) runs")
+            },
+        };
+        b.wait_listening();
+        b
+    }
+
+    fn configure(dir: &Path, port: u16, target_port: u16) {
+        let d = dir.to_str().unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\npostgres = host=127.0.0.1 port={target_port} dbname=postgres\n\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {d}/users.txt\npool_mode = session\n\
+                 max_client_conn = 200\ndefault_pool_size = 50\nserver_login_retry = 1\n\
+                 ignore_startup_parameters = extra_float_digits\nquery_wait_timeout = 2\n\
+                 logfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\n"
+            ),
+        )
+        .unwrap();
+        if as_root() {
+            let _ = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir)
+                .status();
+        }
+    }
+
+    fn wait_listening(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "pgbouncer exited: {}",
+                std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Points the stable address at the server on `target_port`.
+    pub fn repoint(&mut self, target_port: u16) {
+        Self::configure(&self.dir, self.port, target_port);
+        assert!(self.signal("-HUP"), "pgbouncer did not take SIGHUP");
+    }
+
+    /// Signals pgbouncer itself (by its pidfile; `runuser` does not pass signals on).
+    fn signal(&self, sig: &str) -> bool {
+        let Ok(pid) = std::fs::read_to_string(self.dir.join("pgbouncer.pid")) else {
+            return false;
+        };
+        Command::new("kill")
+            .args([sig, pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        self.signal("-INT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
