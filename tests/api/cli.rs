@@ -147,15 +147,28 @@ fn serves_and_shuts_down_gracefully() {
         response.starts_with("HTTP/1.1 201"),
         "in-flight request finished: {response}"
     );
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    // The logs are read beside the wait, and the wait has a deadline: a server that does not
+    // stop fails the test with its logs instead of hanging it.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut logs = String::new();
+        let _ = stderr.read_to_string(&mut logs);
+        logs
+    });
+    let stop_by = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if Instant::now() > stop_by {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no exit 30 s after SIGTERM: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let logs = reader.join().unwrap();
+    assert!(exit.success(), "clean exit after SIGTERM: {exit:?} {logs}");
     assert!(logs.contains("shutting down"), "{logs}");
     // A new connection is refused once stopped.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
