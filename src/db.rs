@@ -133,11 +133,11 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
         .is_ok_and(|r| r.is_ok())
 }
 
-/// Whether any cause in `err`'s chain is [`is_unavailable`].
-pub fn chain_unavailable(err: &anyhow::Error) -> bool {
+/// The cause in `err`'s chain that is [`is_unavailable`], if any.
+pub fn unavailable_in(err: &anyhow::Error) -> Option<&DbErr> {
     err.chain()
         .filter_map(|e| e.downcast_ref::<DbErr>())
-        .any(is_unavailable)
+        .find(|e| is_unavailable(e))
 }
 
 /// Whether `err` means the database cannot be reached (it is down, restarting, or every

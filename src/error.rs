@@ -129,11 +129,7 @@ impl AppError {
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         let err = err.into();
         // A database that went away is not an internal error, whichever path reported it.
-        if let Some(db) = err
-            .chain()
-            .filter_map(|e| e.downcast_ref::<sea_orm::DbErr>())
-            .find(|e| crate::db::is_unavailable(e))
-        {
+        if let Some(db) = crate::db::unavailable_in(&err) {
             return Self::unavailable(db);
         }
         let request_id = current_request_id();

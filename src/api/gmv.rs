@@ -2,7 +2,7 @@ use crate::error_code::ErrorCode;
 use crate::{api::codes, error::ApiResult};
 
 use crate::api::types::{Day, JsonErrorKind, Opt, Parsed, documented_as, from_json};
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use poem::web::Data;
 use poem_openapi::{
     Enum, Object, OpenApi,
@@ -565,24 +565,12 @@ impl GmvApi {
     ) -> ApiResult<Json<GmvSummary>, codes::GmvSummary> {
         visible(&auth, id.0)?;
         merchants::get(&state.db, id.0).await?;
-        let to = to.0.map_or_else(domain::today, |d| d.0);
-        let from = from.0.map_or(to - Duration::days(29), |d| d.0);
-        if from > to {
-            return Err(AppError::invalid(
-                ErrorCode::RangeInvalid,
-                "from",
-                "from must not be after to",
-            )
-            .into());
-        }
-        if (to - from).num_days() >= MAX_SUMMARY_DAYS {
-            return Err(AppError::invalid(
-                ErrorCode::RangeTooLong,
-                "from",
-                format!("a summary covers at most {MAX_SUMMARY_DAYS} days"),
-            )
-            .into());
-        }
+        let (from, to) = crate::domain::period::span_or_30_days(
+            from.0.map(|d| d.0),
+            to.0.map(|d| d.0),
+            domain::today(),
+        );
+        crate::domain::period::check_span(from, to, MAX_SUMMARY_DAYS)?;
         let group_by = group_by.0.map(|g| match g {
             SummaryGroupBy::Channel => GroupBy::Channel,
             SummaryGroupBy::Product => GroupBy::Product,

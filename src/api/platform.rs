@@ -1,7 +1,7 @@
 //! The marketplace's own GMV (recorded by admins from its warehouse) and the GMV structure
 //! measured against it: the brand live-stream and industry-belt shares of the marketplace.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
@@ -19,6 +19,7 @@ use crate::{
     domain::{
         gmv::{Granularity, today},
         merchant::MerchantKind,
+        period::span_or_30_days,
     },
     error::ApiResult,
     services::{
@@ -243,9 +244,7 @@ impl poem_openapi::types::Example for GmvStructureSeries {
 
 /// `from` and `to`, defaulting to the 30 days ending today (Asia/Shanghai).
 fn span(from: Option<Day>, to: Option<Day>) -> (NaiveDate, NaiveDate) {
-    let to = to.map_or_else(today, |d| d.0);
-    let from = from.map_or(to - Duration::days(29), |d| d.0);
-    (from, to)
+    span_or_30_days(from.map(|d| d.0), to.map(|d| d.0), today())
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Gmv")]

@@ -590,12 +590,11 @@ impl poem_openapi::types::Example for ProgramTrend {
 
 /// `from` and `to`, defaulting to the 30 days ending today in the programme's time zone.
 fn days(def: &ProgramDef, from: Option<Day>, to: Option<Day>) -> (NaiveDate, NaiveDate) {
-    let to = to.map_or_else(
-        || crate::domain::period::local_day(def.time_zone, Utc::now()),
-        |d| d.0,
-    );
-    let from = from.map_or(to - chrono::Duration::days(29), |d| d.0);
-    (from, to)
+    crate::domain::period::span_or_30_days(
+        from.map(|d| d.0),
+        to.map(|d| d.0),
+        crate::domain::period::local_day(def.time_zone, Utc::now()),
+    )
 }
 
 fn merchant_visible(auth: &AnyAuth, p: &entity::program::Model) -> AppResult<()> {

@@ -84,6 +84,17 @@ impl Period {
     }
 }
 
+/// The span of local days a read covers: `from..=to` as asked, `to` defaulting to `today` and
+/// `from` to 29 days before `to` (30 days in all).
+pub fn span_or_30_days(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    today: NaiveDate,
+) -> (NaiveDate, NaiveDate) {
+    let to = to.unwrap_or(today);
+    (from.unwrap_or(to - chrono::Duration::days(29)), to)
+}
+
 /// Checks a span of local days asked for: `from` not after `to`, at most `max_days` days.
 pub fn check_span(
     from: NaiveDate,

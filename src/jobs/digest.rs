@@ -70,7 +70,7 @@ pub async fn tick(ctx: JobContext, kind: DigestKind, scheduled_at: DateTime<Utc>
         Ok(None) => {
             tracing::debug!(job = kind.as_str(), %scheduled_at, "digest tick taken by another replica")
         }
-        Err(e) if crate::db::chain_unavailable(&e) => return false,
+        Err(e) if crate::db::unavailable_in(&e).is_some() => return false,
         Err(e) => {
             tracing::error!(job = kind.as_str(), error = ?e, %scheduled_at, "digest tick could not run")
         }

@@ -75,7 +75,7 @@ pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) -> bool {
             "evaluation tick finished"
         ),
         Ok(None) => tracing::debug!(%scheduled_at, "evaluation tick taken by another replica"),
-        Err(e) if crate::db::chain_unavailable(&e) => return false,
+        Err(e) if crate::db::unavailable_in(&e).is_some() => return false,
         Err(e) => tracing::error!(error = ?e, %scheduled_at, "evaluation tick could not run"),
     }
     true

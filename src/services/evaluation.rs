@@ -410,10 +410,6 @@ async fn write_page(
                 .map(|(id, status, v, t, p)| (id, (status, v, t, p))),
         );
     }
-    let before: HashMap<&str, ProgressStatus> = previous
-        .iter()
-        .map(|(id, (status, ..))| (id.as_str(), *status))
-        .collect();
 
     // Current progress: one row per (programme, period, subject), replaced.
     for chunk in outcomes.chunks(CHUNK) {
@@ -637,7 +633,7 @@ async fn write_page(
     // The progress events a merchant also hears of by email, by dedupe key.
     let mut alerts_of: HashMap<String, (EmailKind, &Outcome)> = HashMap::new();
     for o in outcomes {
-        for e in ctx.progress_events(o, before.get(o.agg.subject_id.as_str()).copied(), run_id) {
+        for e in ctx.progress_events(o, previous.get(&o.agg.subject_id).map(|p| p.0), run_id) {
             let kind = match e.kind {
                 WebhookEventType::ProgressNearTier => Some(EmailKind::NearTier),
                 WebhookEventType::ProgressStatusChanged
