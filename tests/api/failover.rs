@@ -15,23 +15,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use support::{
-    pg::{Bouncer, Cluster, owned_dir, run},
+    pg::{Bouncer, Cluster, run, scalar},
     process::{ADMIN, Server},
 };
 
 const PER_BATCH: i64 = 20;
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index(0).unwrap()
-}
 
 #[tokio::test]
 async fn failover_to_a_synchronous_standby_loses_and_doubles_nothing() {
@@ -41,25 +32,7 @@ async fn failover_to_a_synchronous_standby_loses_and_doubles_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut primary = Cluster::start_new(dir.path(), "primary");
-    let standby_dir = owned_dir(dir.path(), "standby");
-    run(
-        "pg_basebackup",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &primary.port.to_string(),
-            "-U",
-            "postgres",
-            "-D",
-            standby_dir.to_str().unwrap(),
-            "-R",
-            "-X",
-            "stream",
-        ],
-    );
-    let mut standby = Cluster::over(standby_dir.clone(), support::free_port());
-    standby.start();
+    let standby = primary.standby(dir.path(), "standby");
     let primary_db = Database::connect(primary.url("postgres")).await.unwrap();
     // Synchronous replication, once the standby streams: a commit is acknowledged only when
     // the standby has it.
@@ -111,25 +84,7 @@ async fn failover_to_a_synchronous_standby_loses_and_doubles_nothing() {
     server.start();
     server.wait_ready(&http).await;
     let base = server.base();
-    let applied: Value = http
-        .post(format!("{base}/api/v1/merchants"))
-        .json(&support::load::application("industry_belt", 77))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = applied["merchant"]["id"].as_i64().unwrap();
-    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
-    let r = http
-        .post(format!("{base}/api/v1/merchants/{id}/decisions"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"action": "approve"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let (id, key) = server.approved_merchant(&http, "industry_belt", 77).await;
 
     // The client: batch after batch, each retried until the service acknowledges it.
     let acked: Arc<Mutex<Vec<i64>>> = Arc::default();
@@ -203,7 +158,7 @@ async fn failover_to_a_synchronous_standby_loses_and_doubles_nothing() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     run(
         "pg_ctl",
-        &["-D", standby_dir.to_str().unwrap(), "-w", "promote"],
+        &["-D", standby.data.to_str().unwrap(), "-w", "promote"],
     );
     bouncer.repoint(standby.port);
     wait_for(before + 10).await;

@@ -55,30 +55,7 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
     let pid = server.child.as_ref().unwrap().id();
 
     // A merchant applies and is approved (its status email goes out).
-    let applied: Value = http
-        .post(format!("{base}/api/v1/merchants"))
-        .json(&support::load::application("brand", 7))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = applied["merchant"]["id"].as_i64().unwrap();
-    let key = applied["api_key"]["key"].as_str().unwrap().to_string();
-    let decide = |action: &'static str| {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            http.post(format!("{base}/api/v1/merchants/{id}/decisions"))
-                .bearer_auth(ADMIN)
-                .json(&json!({"action": action, "reason": "复核"}))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(decide("approve").await.status().as_u16(), 200);
+    let (id, key) = server.approved_merchant(&http, "brand", 7).await;
 
     // Start the outage 4–8 seconds before a tick, so the tick falls inside it.
     loop {
@@ -182,15 +159,9 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
     // The tick missed during the outage runs once, after the database came back.
     let runs = Instant::now() + Duration::from_secs(30);
     let missed = loop {
-        let list: Value = http
-            .get(format!("{base}/api/v1/evaluations?limit=500"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = server
+            .admin_get(&http, "/api/v1/evaluations?limit=500")
+            .await;
         let of_tick: Vec<Value> = list["items"]
             .as_array()
             .unwrap()
@@ -221,22 +192,19 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
 
     // The outbox sends again: a decision now is emailed.
     let before = smtp.received().len();
-    assert_eq!(decide("suspend").await.status().as_u16(), 200);
+    assert_eq!(
+        server.decide(&http, id, "suspend").await.status().as_u16(),
+        200
+    );
     let sent = Instant::now() + Duration::from_secs(20);
     while smtp.received().len() <= before {
         assert!(Instant::now() < sent, "the outbox did not resume");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Nothing was written by the refused requests.
-    let records: Value = http
-        .get(format!("{base}/api/v1/gmv/records?merchant_id={id}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let records = server
+        .admin_get(&http, &format!("/api/v1/gmv/records?merchant_id={id}"))
+        .await;
     assert_eq!(records["items"].as_array().unwrap().len(), 0, "{records}");
 }
 

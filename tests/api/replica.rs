@@ -12,21 +12,13 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
+use support::pg::scalar;
 use support::{
-    pg::{Cluster, owned_dir, run},
+    pg::Cluster,
     process::{ADMIN, Server},
 };
 
 const WAN: i64 = 1_000_000;
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index(0).unwrap()
-}
 
 /// `db_reads_total` by target, from `/metrics`.
 async fn reads(http: &reqwest::Client, base: &str) -> (f64, f64) {
@@ -86,25 +78,7 @@ async fn reads_go_to_a_streaming_standby_until_it_lags() {
     }
     let dir = tempfile::tempdir().unwrap();
     let primary = Cluster::start_new(dir.path(), "primary");
-    let standby_dir = owned_dir(dir.path(), "standby");
-    run(
-        "pg_basebackup",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &primary.port.to_string(),
-            "-U",
-            "postgres",
-            "-D",
-            standby_dir.to_str().unwrap(),
-            "-R",
-            "-X",
-            "stream",
-        ],
-    );
-    let mut standby = Cluster::over(standby_dir, support::free_port());
-    standby.start();
+    let standby = primary.standby(dir.path(), "standby");
     let primary_db = Database::connect(primary.url("postgres")).await.unwrap();
     let standby_db = Database::connect(standby.url("postgres")).await.unwrap();
     assert_eq!(
@@ -134,27 +108,10 @@ async fn reads_go_to_a_streaming_standby_until_it_lags() {
     let base = server.base();
 
     // Two approved merchants with GMV, evaluated on the primary.
+    let srv = &server;
     let mut keys = Vec::new();
     for n in 0..2 {
-        let applied: Value = http
-            .post(format!("{base}/api/v1/merchants"))
-            .json(&support::load::application("brand", 900 + n))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = applied["merchant"]["id"].as_i64().unwrap();
-        let r = http
-            .post(format!("{base}/api/v1/merchants/{id}/decisions"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"action": "approve"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        keys.push(applied["api_key"]["key"].as_str().unwrap().to_string());
+        keys.push(server.approved_merchant(&http, "brand", 900 + n).await.1);
     }
     let sell = |key: String, external: &'static str, amount: i64| {
         let http = http.clone();
@@ -194,15 +151,9 @@ async fn reads_go_to_a_streaming_standby_until_it_lags() {
                 .unwrap();
             let id = started["id"].as_i64().unwrap();
             for _ in 0..600 {
-                let run: Value = http
-                    .get(format!("{base}/api/v1/evaluations/{id}"))
-                    .bearer_auth(ADMIN)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let run = srv
+                    .admin_get(&http, &format!("/api/v1/evaluations/{id}"))
+                    .await;
                 if run["status"] != "running" {
                     assert_eq!(run["status"], "ok", "{run}");
                     return;
@@ -220,17 +171,10 @@ async fn reads_go_to_a_streaming_standby_until_it_lags() {
     .await;
     let board = || {
         let http = http.clone();
-        let base = base.clone();
         async move {
-            let b: Value = http
-                .get(format!("{base}/api/v1/programs/{program}/progress"))
-                .bearer_auth(ADMIN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let b = srv
+                .admin_get(&http, &format!("/api/v1/programs/{program}/progress"))
+                .await;
             b["items"]
                 .as_array()
                 .unwrap()

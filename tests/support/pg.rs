@@ -39,22 +39,31 @@ fn as_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Runs a PostgreSQL tool, as `postgres` when we are root; panics with its output on failure.
-pub fn run(tool: &str, args: &[&str]) {
-    let bin = bin_dir().expect("PostgreSQL binaries").join(tool);
-    let out = if as_root() {
-        Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(&bin)
-            .args(args)
-            .output()
+/// A command for `program`, run as `postgres` when we are root.
+fn as_postgres(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    if as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
     } else {
-        Command::new(&bin).args(args).output()
+        Command::new(program)
     }
-    .unwrap_or_else(|e| panic!("running {tool}: {e}"));
+}
+
+/// A PostgreSQL server tool (`initdb`, `pg_ctl`, `pg_basebackup`) run as [`as_postgres`].
+fn tool(name: &str) -> Command {
+    as_postgres(bin_dir().expect("PostgreSQL binaries").join(name))
+}
+
+/// Runs a PostgreSQL tool; panics with its output on failure.
+pub fn run(name: &str, args: &[&str]) {
+    let out = tool(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {name}: {e}"));
     assert!(
         out.status.success(),
-        "{tool} {args:?} failed: {}{}",
+        "{name} {args:?} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -134,6 +143,31 @@ impl Cluster {
         }
     }
 
+    /// A hot standby of this server, streaming from it: `pg_basebackup -R` into `parent/name`,
+    /// started on a port of its own.
+    pub fn standby(&self, parent: &Path, name: &str) -> Cluster {
+        let data = owned_dir(parent, name);
+        run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().unwrap(),
+                "-R",
+                "-X",
+                "stream",
+            ],
+        );
+        let mut standby = Cluster::over(data, super::free_port());
+        standby.start();
+        standby
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
@@ -141,9 +175,8 @@ impl Cluster {
     pub fn start(&mut self) {
         let d = self.data.to_str().unwrap().to_string();
         let log = format!("{d}/server.log");
-        run(
-            "pg_ctl",
-            &[
+        let started = tool("pg_ctl")
+            .args([
                 "-D",
                 &d,
                 "-l",
@@ -152,7 +185,13 @@ impl Cluster {
                 &format!("-p {}", self.port),
                 "-w",
                 "start",
-            ],
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            started,
+            "PostgreSQL did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         self.running = true;
     }
@@ -169,18 +208,9 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if self.running {
             let d = self.data.to_str().unwrap().to_string();
-            let bin = bin_dir().unwrap().join("pg_ctl");
-            let _ = if as_root() {
-                Command::new("runuser")
-                    .args(["-u", "postgres", "--"])
-                    .arg(bin)
-                    .args(["-D", &d, "-m", "immediate", "stop"])
-                    .output()
-            } else {
-                Command::new(bin)
-                    .args(["-D", &d, "-m", "immediate", "stop"])
-                    .output()
-            };
+            let _ = tool("pg_ctl")
+                .args(["-D", &d, "-m", "immediate", "stop"])
+                .output();
         }
     }
 }
@@ -210,14 +240,8 @@ impl Bouncer {
             child: {
                 Self::configure(&dir, port, target_port);
                 let ini = dir.join("pgbouncer.ini");
-                let mut cmd = if as_root() {
-                    let mut c = Command::new("runuser");
-                    c.args(["-u", "postgres", "--", "pgbouncer"]);
-                    c
-                } else {
-                    Command::new("pgbouncer")
-                };
-                cmd.arg(&ini)
+                as_postgres("pgbouncer")
+                    .arg(&ini)
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
                     .spawn()
@@ -294,4 +318,18 @@ impl Drop for Bouncer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The one BIGINT value of `sql`.
+pub async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index(0).unwrap()
 }

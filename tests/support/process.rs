@@ -76,6 +76,51 @@ impl Server {
         }
     }
 
+    /// `GET path` as the admin; the JSON body.
+    pub async fn admin_get(&self, http: &reqwest::Client, path: &str) -> serde_json::Value {
+        http.get(format!("{}{path}", self.base()))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A merchant applied (application number `n` of `kind`) and approved by the admin: its id
+    /// and API key.
+    pub async fn approved_merchant(
+        &self,
+        http: &reqwest::Client,
+        kind: &str,
+        n: u32,
+    ) -> (i64, String) {
+        let applied: serde_json::Value = http
+            .post(format!("{}/api/v1/merchants", self.base()))
+            .json(&super::load::application(kind, n))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = applied["merchant"]["id"].as_i64().unwrap();
+        let r = self.decide(http, id, "approve").await;
+        assert_eq!(r.status().as_u16(), 200);
+        (id, applied["api_key"]["key"].as_str().unwrap().to_string())
+    }
+
+    /// A review decision on merchant `id` by the admin.
+    pub async fn decide(&self, http: &reqwest::Client, id: i64, action: &str) -> reqwest::Response {
+        http.post(format!("{}/api/v1/merchants/{id}/decisions", self.base()))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"action": action, "reason": "复核"}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// SIGKILL: no shutdown handler, no flush, no goodbye.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
