@@ -87,6 +87,12 @@ pub struct Config {
     /// Staff daily digest schedule.
     #[arg(long, env = "SCHEDULE_STAFF_DAILY", default_value = "0 30 8 * * *", value_parser = Schedule::parse)]
     pub schedule_staff_daily: Schedule,
+    /// PostgreSQL: when the `partitions` job creates the GMV tables' monthly partitions ahead.
+    #[arg(long, env = "SCHEDULE_PARTITIONS", default_value = "0 0 3 * * *", value_parser = Schedule::parse)]
+    pub schedule_partitions: Schedule,
+    /// PostgreSQL: how many months after the current one have their partitions ready (1–60).
+    #[arg(long, env = "PARTITION_MONTHS_AHEAD", default_value = "3", value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub partition_months_ahead: u32,
     /// How often the dispatcher looks for mail to send, in milliseconds.
     #[arg(long = "outbox-poll-ms", env = "OUTBOX_POLL_MS", default_value = "2000", value_parser = millis)]
     pub outbox_poll: Duration,

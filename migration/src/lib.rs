@@ -13,6 +13,9 @@ mod m20261129_000008_webhooks;
 mod m20261129_000009_rewards;
 mod m20261129_000010_creators;
 mod m20261202_000011_catalogue_platform_history;
+mod m20261203_000012_record_keys;
+mod m20261203_000013_monthly_partitions;
+pub mod partitions;
 
 pub struct Migrator;
 
@@ -31,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_rewards::Migration),
             Box::new(m20261129_000010_creators::Migration),
             Box::new(m20261202_000011_catalogue_platform_history::Migration),
+            Box::new(m20261203_000012_record_keys::Migration),
+            Box::new(m20261203_000013_monthly_partitions::Migration),
         ]
     }
 }

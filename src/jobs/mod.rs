@@ -6,6 +6,7 @@
 pub mod context;
 pub mod digest;
 pub mod evaluate;
+pub mod partitions;
 
 pub use context::JobContext;
 
@@ -118,6 +119,17 @@ pub async fn start_scheduler(state: &JobContext) -> anyhow::Result<JobScheduler>
         Arc::new(|state, at| Box::pin(digest::tick(state, DigestKind::StaffDaily, at))),
     )
     .await?;
+    // Only PostgreSQL partitions the GMV tables.
+    if state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        register(
+            &sched,
+            state,
+            partitions::JOB,
+            &state.config.schedule_partitions,
+            Arc::new(|state, at| Box::pin(partitions::tick(state, at))),
+        )
+        .await?;
+    }
     sched.start().await.context("starting the job scheduler")?;
     tracing::info!(replica = %state.config.replica, "scheduler started");
     Ok(sched)

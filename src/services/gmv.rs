@@ -365,17 +365,25 @@ async fn stored_hashes<'a>(
 ) -> Result<HashMap<String, String>> {
     let ids: Vec<&str> = ids.collect();
     let mut out = HashMap::with_capacity(ids.len());
+    // PostgreSQL keeps the keys in `gmv_record_key` (one index, whatever the partitions);
+    // SQLite in `gmv_record` itself.
+    let table = match txn.get_database_backend() {
+        DbBackend::Postgres => "gmv_record_key",
+        _ => "gmv_record",
+    };
     for chunk in ids.chunks(MAX_BATCH * 2) {
-        let rows: Vec<(String, String)> = gmv_record::Entity::find()
-            .select_only()
-            .column(gmv_record::Column::ExternalId)
-            .column(gmv_record::Column::BodyHash)
-            .filter(gmv_record::Column::MerchantId.eq(merchant_id))
-            .filter(gmv_record::Column::ExternalId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        out.extend(rows);
+        let q = Query::select()
+            .columns([Alias::new("external_id"), Alias::new("body_hash")])
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("merchant_id")).eq(merchant_id))
+            .and_where(Expr::col(Alias::new("external_id")).is_in(chunk.iter().copied()))
+            .to_owned();
+        for row in txn.query_all(&q).await? {
+            out.insert(
+                row.try_get::<String>("", "external_id")?,
+                row.try_get::<String>("", "body_hash")?,
+            );
+        }
     }
     Ok(out)
 }
@@ -479,15 +487,20 @@ async fn insert_batch_pg(
         .collect();
     // The rows actually inserted feed the three roll-ups and `last_gmv_at` in the same
     // statement, so a row that lost a race is neither stored twice nor counted.
-    let sql = "WITH ins AS (\
+    // The key is claimed in `gmv_record_key` (the records are partitioned by day, which cannot
+    // carry a unique key without the day); only the claimed rows are stored.
+    let sql = "WITH x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($4::jsonb) AS \
+               x(external_id text, occurred_at timestamptz, local_day date, amount bigint, \
+               channel text, product_id text, creator_id text, corrects text, body_hash text)), \
+               k AS (INSERT INTO gmv_record_key (merchant_id, external_id, body_hash) \
+               SELECT $1, external_id, body_hash FROM x \
+               ON CONFLICT (merchant_id, external_id) DO NOTHING RETURNING external_id), \
+               ins AS (\
                INSERT INTO gmv_record (merchant_id, external_id, occurred_at, local_day, amount, \
                currency, channel, product_id, creator_id, corrects, body_hash, created_at) \
                SELECT $1, x.external_id, x.occurred_at, x.local_day, x.amount, $2, x.channel, \
                x.product_id, x.creator_id, x.corrects, x.body_hash, $3 \
-               FROM jsonb_to_recordset($4::jsonb) AS x(external_id text, occurred_at timestamptz, \
-               local_day date, amount bigint, channel text, product_id text, creator_id text, \
-               corrects text, body_hash text) \
-               ON CONFLICT (merchant_id, external_id) DO NOTHING \
+               FROM x JOIN k ON k.external_id = x.external_id \
                RETURNING external_id, local_day, channel, amount, product_id, creator_id), \
                m AS (INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
                SELECT $1, local_day, channel, SUM(amount), COUNT(*) FROM ins \

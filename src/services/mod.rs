@@ -6,6 +6,7 @@ pub mod evaluation;
 pub mod gmv;
 pub mod health;
 pub mod merchants;
+pub mod partitions;
 pub mod platform;
 pub mod products;
 pub mod programs;

@@ -21,6 +21,7 @@ mod limits;
 mod mail;
 mod onboarding;
 mod outage;
+mod partitions;
 mod programs;
 mod replica;
 mod replicas;

@@ -130,7 +130,7 @@ pub async fn spawn_replica(app: &TestApp) -> TestApp {
     spawn_app_at(tmp, url, None, &[]).await
 }
 
-async fn spawn_app_at(
+pub async fn spawn_app_at(
     tmp: tempfile::TempDir,
     database_url: String,
     pg: Option<(String, String)>,
