@@ -1,6 +1,8 @@
 //! Evaluation of the seeded merchant programme over 100,000 merchants × 365 days of daily
 //! roll-ups, against one hand-written `SUM … GROUP BY merchant` over the same table, on
-//! SQLite (always) and PostgreSQL (when `BENCH_DATABASE_URL` is set), with peak memory.
+//! SQLite (always) and PostgreSQL (when `BENCH_DATABASE_URL` is set), with peak memory. On
+//! PostgreSQL it runs twice in the same run: with the GMV tables partitioned by month, as the
+//! migrations leave them, and unpartitioned (the migration's `down`).
 //!
 //! `cargo bench --bench evaluate`; `EVAL_BENCH_MERCHANTS=10000` for a quicker run.
 //! Writes `bench-results/evaluate.json`.
@@ -9,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use merchant_incentives::{
     db,
     jobs::Trigger,
@@ -114,7 +116,7 @@ async fn hand_written(db: &DatabaseConnection) -> anyhow::Result<(Duration, usiz
 }
 
 struct Row {
-    backend: &'static str,
+    backend: String,
     what: String,
     seconds: f64,
     subjects: i64,
@@ -124,12 +126,21 @@ struct Row {
 
 async fn bench(
     backend: &'static str,
+    layout: common::Layout,
     url: &str,
     merchants: i64,
     out: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let db = db::connect(url).await?;
     db::migrate(&db).await?;
+    let backend = match db::is_postgres(&db) {
+        true => format!("{backend} ({})", layout.as_str()),
+        false => backend.to_string(),
+    };
+    let first = NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date");
+    layout
+        .apply(&db, first, first + chrono::Duration::days(DAYS - 1))
+        .await?;
     programs::seed(&db).await?;
     let started = Instant::now();
     generate(&db, merchants).await?;
@@ -155,7 +166,7 @@ async fn bench(
         )
         .await?;
         out.push(Row {
-            backend,
+            backend: backend.clone(),
             what: format!("{label}, {} achievements", run.achievements_recorded),
             seconds: t.elapsed().as_secs_f64(),
             subjects: run.subjects_evaluated,
@@ -186,15 +197,24 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let tmp = tempfile::tempdir()?;
     let sqlite = format!("sqlite://{}/bench.db?mode=rwc", tmp.path().display());
-    bench("sqlite", &sqlite, merchants, &mut rows).await?;
+    bench(
+        "sqlite",
+        common::Layout::Partitioned,
+        &sqlite,
+        merchants,
+        &mut rows,
+    )
+    .await?;
     if let Some(base) = std::env::var("BENCH_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
     {
-        let (name, url) = common::create_pg(&base).await?;
-        let result = bench("postgres", &url, merchants, &mut rows).await;
-        common::drop_pg(&base, &name).await;
-        result?;
+        for layout in [common::Layout::Partitioned, common::Layout::Unpartitioned] {
+            let (name, url) = common::create_pg(&base).await?;
+            let result = bench("postgres", layout, &url, merchants, &mut rows).await;
+            common::drop_pg(&base, &name).await;
+            result?;
+        }
     }
     println!();
     println!(

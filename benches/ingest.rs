@@ -1,10 +1,13 @@
 //! Ingestion throughput: `POST /api/v1/gmv/records` (1,000 records per request, through HTTP,
 //! with validation, idempotency checks and roll-ups) against raw bulk inserts of the same rows
-//! into `gmv_record` of a fresh database: multi-row INSERTs (one transaction per 1,000 rows, no
-//! roll-ups) and, on PostgreSQL, `COPY … FROM STDIN` (one COPY and transaction per 1,000 rows).
+//! into `gmv_record` of a fresh database (on PostgreSQL with their keys into `gmv_record_key`,
+//! as the endpoint writes them): multi-row INSERTs (one transaction per 1,000 rows, no
+//! roll-ups) and, on PostgreSQL, `COPY … FROM STDIN` (one transaction per 1,000 rows).
 //! Runs on SQLite always and on PostgreSQL when `BENCH_DATABASE_URL` is set.
 //!
-//! A second row sends the same batches from 8 merchants at once.
+//! A second row sends the same batches from 8 merchants at once. On PostgreSQL both endpoint
+//! rows run again on a database whose GMV tables are not partitioned by month (the migration's
+//! `down`), so partitioned and unpartitioned figures come from the same run.
 //!
 //! `cargo bench --bench ingest` (`BENCH_BATCHES=n` changes the number of batches, default 24:
 //! three per merchant in the concurrency row).
@@ -43,6 +46,18 @@ struct Run {
     raw: f64,
     /// PostgreSQL only: `COPY … FROM STDIN` of the same rows.
     copy: Option<f64>,
+    /// PostgreSQL only: the endpoint and concurrent rows on unpartitioned GMV tables.
+    unpartitioned: Option<(f64, f64)>,
+}
+
+/// The fresh databases one backend's run writes to.
+struct Databases {
+    endpoint: String,
+    concurrent: String,
+    raw: String,
+    copy: Option<String>,
+    /// The endpoint and concurrent rows' databases with unpartitioned GMV tables.
+    unpartitioned: Option<(String, String)>,
 }
 
 fn main() {
@@ -55,29 +70,33 @@ fn main() {
     rt.block_on(async {
         let tmp = tempfile::tempdir().expect("tempdir");
         let sqlite = |name: &str| format!("sqlite://{}/{name}.db?mode=rwc", tmp.path().display());
-        runs.push(
-            run(
-                "sqlite",
-                &data,
-                &sqlite("endpoint"),
-                &sqlite("concurrent"),
-                &sqlite("raw"),
-                None,
-                tmp.path(),
-            )
-            .await,
-        );
+        let sqlite_dbs = Databases {
+            endpoint: sqlite("endpoint"),
+            concurrent: sqlite("concurrent"),
+            raw: sqlite("raw"),
+            copy: None,
+            unpartitioned: None,
+        };
+        runs.push(run("sqlite", &data, &sqlite_dbs, tmp.path()).await);
         if let Some(base) = std::env::var("BENCH_DATABASE_URL")
             .ok()
             .filter(|u| u.starts_with("postgres"))
         {
-            let a = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
-            let b = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
-            let c = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
-            let d = common::create_pg(&base).await.expect("BENCH_DATABASE_URL");
-            runs.push(run("postgres", &data, &a.1, &d.1, &b.1, Some(&c.1), tmp.path()).await);
-            for (name, _) in [a, b, c, d] {
-                common::drop_pg(&base, &name).await;
+            let mut created = Vec::new();
+            for _ in 0..6 {
+                created.push(common::create_pg(&base).await.expect("BENCH_DATABASE_URL"));
+            }
+            let url = |i: usize| created[i].1.clone();
+            let pg = Databases {
+                endpoint: url(0),
+                concurrent: url(1),
+                raw: url(2),
+                copy: Some(url(3)),
+                unpartitioned: Some((url(4), url(5))),
+            };
+            runs.push(run("postgres", &data, &pg, tmp.path()).await);
+            for (name, _) in &created {
+                common::drop_pg(&base, name).await;
             }
         }
     });
@@ -102,6 +121,32 @@ fn main() {
             r.raw / r.endpoint,
         );
     }
+    let layouts: Vec<&Run> = runs.iter().filter(|r| r.unpartitioned.is_some()).collect();
+    if !layouts.is_empty() {
+        println!();
+        println!(
+            "| backend | GMV tables | endpoint rec/s | {CONCURRENT} merchants rec/s | endpoint partitioned/unpartitioned |"
+        );
+        println!("|---|---|---:|---:|---:|");
+        for r in layouts {
+            let (one, concurrent) = r.unpartitioned.unwrap_or_default();
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.2} |",
+                r.backend,
+                common::Layout::Partitioned.as_str(),
+                r.rows as f64 / r.endpoint,
+                r.rows as f64 / r.concurrent,
+                one / r.endpoint,
+            );
+            println!(
+                "| {} | {} | {:.0} | {:.0} | |",
+                r.backend,
+                common::Layout::Unpartitioned.as_str(),
+                r.rows as f64 / one,
+                r.rows as f64 / concurrent,
+            );
+        }
+    }
     common::print_footer(&machine, load_before);
     println!("Target (DESIGN.md): endpoint/raw at least 0.5.");
     common::write_results(
@@ -125,6 +170,11 @@ fn main() {
                     "copy_secs": r.copy,
                     "copy_records_per_sec": r.copy.map(|c| r.rows as f64 / c),
                     "endpoint_to_copy": r.copy.map(|c| c / r.endpoint),
+                    "unpartitioned_endpoint_secs": r.unpartitioned.map(|u| u.0),
+                    "unpartitioned_endpoint_records_per_sec": r.unpartitioned.map(|u| r.rows as f64 / u.0),
+                    "unpartitioned_concurrent_secs": r.unpartitioned.map(|u| u.1),
+                    "unpartitioned_concurrent_records_per_sec": r.unpartitioned.map(|u| r.rows as f64 / u.1),
+                    "endpoint_partitioned_to_unpartitioned": r.unpartitioned.map(|u| u.0 / r.endpoint),
                 })
             })
             .collect(),
@@ -174,22 +224,39 @@ fn generate(batches: usize) -> Vec<Vec<Value>> {
 async fn run(
     backend: &'static str,
     data: &[Vec<Value>],
-    endpoint_url: &str,
-    concurrent_url: &str,
-    raw_url: &str,
-    copy_url: Option<&str>,
+    dbs: &Databases,
     tmp: &std::path::Path,
 ) -> Run {
+    use common::Layout::{Partitioned, Unpartitioned};
     let rows = data.iter().map(Vec::len).sum();
-    eprintln!("{backend}: {rows} rows through the endpoint…");
-    let one = endpoint(data, endpoint_url, tmp, 1).await;
-    eprintln!("{backend}: {rows} rows through the endpoint from {CONCURRENT} merchants at once…");
-    let dir = tmp.join(format!("{backend}-concurrent"));
-    std::fs::create_dir_all(&dir).expect("a folder for the concurrent run");
-    let concurrent = endpoint(data, concurrent_url, &dir, CONCURRENT).await;
+    let both = |layout: common::Layout, one: &str, many: &str| {
+        let (one, many) = (one.to_string(), many.to_string());
+        async move {
+            let label = match backend {
+                "postgres" => format!("{backend} ({})", layout.as_str()),
+                _ => backend.to_string(),
+            };
+            eprintln!("{label}: {rows} rows through the endpoint…");
+            let single = endpoint(data, &one, tmp, 1, layout).await;
+            eprintln!(
+                "{label}: {rows} rows through the endpoint from {CONCURRENT} merchants at once…"
+            );
+            let dir = tmp.join(format!("{backend}-{}-concurrent", layout.as_str()));
+            std::fs::create_dir_all(&dir).expect("a folder for the concurrent run");
+            (
+                single,
+                endpoint(data, &many, &dir, CONCURRENT, layout).await,
+            )
+        }
+    };
+    let (one, concurrent) = both(Partitioned, &dbs.endpoint, &dbs.concurrent).await;
+    let unpartitioned = match &dbs.unpartitioned {
+        Some((one, many)) => Some(both(Unpartitioned, one, many).await),
+        None => None,
+    };
     eprintln!("{backend}: {rows} rows by raw insert…");
-    let raw = raw(data, raw_url).await;
-    let copy = match copy_url {
+    let raw = raw(data, &dbs.raw).await;
+    let copy = match &dbs.copy {
         Some(url) => {
             eprintln!("{backend}: {rows} rows by COPY…");
             Some(copy(data, url).await)
@@ -203,11 +270,34 @@ async fn run(
         concurrent,
         raw,
         copy,
+        unpartitioned,
     }
 }
 
+/// A freshly migrated database laid out as `layout` for the bench's days (the last week).
+async fn migrated(url: &str, layout: common::Layout) -> sea_orm::DatabaseConnection {
+    let database = db::connect(url).await.expect("connect");
+    db::migrate(&database).await.expect("migrate");
+    let today = Utc::now().date_naive();
+    layout
+        .apply(
+            &database,
+            today - Duration::days(8),
+            today + Duration::days(1),
+        )
+        .await
+        .expect("the GMV tables laid out");
+    database
+}
+
 /// Seconds to post every batch through HTTP to the real app.
-async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path, merchants: usize) -> f64 {
+async fn endpoint(
+    data: &[Vec<Value>],
+    url: &str,
+    tmp: &std::path::Path,
+    merchants: usize,
+    layout: common::Layout,
+) -> f64 {
     let env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), url.to_string()),
         ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
@@ -218,8 +308,7 @@ async fn endpoint(data: &[Vec<Value>], url: &str, tmp: &std::path::Path, merchan
         ("KEY_RATE_PER_SECOND".into(), "100000".into()),
     ]);
     let config = Config::from_lookup(&move |k| env.get(k).cloned()).expect("configuration");
-    let database = db::connect(&config.database_url).await.expect("connect");
-    db::migrate(&database).await.expect("migrate");
+    let database = migrated(&config.database_url, layout).await;
     let state = AppState::new(database.clone(), config);
     let acceptor = app::bind("127.0.0.1:0".parse().unwrap())
         .await
@@ -344,22 +433,27 @@ const COLUMNS: [&str; 12] = [
     "created_at",
 ];
 
+/// The key columns of `gmv_record_key` (PostgreSQL), which both baselines write too.
+const KEY_COLUMNS: [&str; 3] = ["merchant_id", "external_id", "body_hash"];
+
 /// Seconds to `COPY … FROM STDIN` (CSV) the same rows into `gmv_record` of a fresh PostgreSQL
-/// database, indexes and all: one COPY and one transaction per 1,000 rows, like the endpoint's
-/// requests. PostgreSQL's fastest way in, and so the strongest baseline.
+/// database, indexes and all, and their keys into `gmv_record_key`: one transaction per 1,000
+/// rows, like the endpoint's requests. PostgreSQL's fastest way in, and so the strongest
+/// baseline.
 async fn copy(data: &[Vec<Value>], url: &str) -> f64 {
-    let database = db::connect(url).await.expect("connect");
-    db::migrate(&database).await.expect("migrate");
+    let database = migrated(url, common::Layout::Partitioned).await;
     let now = Utc::now();
     let batches = parsed(data, now);
     let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let optional = |s: &Option<String>| s.as_deref().map(quoted).unwrap_or_default();
-    let csv: Vec<Vec<u8>> = batches
+    // Each batch's rows, and their keys: on PostgreSQL a record's (merchant_id, external_id)
+    // is held by `gmv_record_key`, the partitioned table cannot enforce it.
+    let csv: Vec<(Vec<u8>, Vec<u8>)> = batches
         .iter()
         .map(|batch| {
-            let mut out = String::new();
+            let (mut rows, mut keys) = (String::new(), String::new());
             for r in batch {
-                out.push_str(&format!(
+                rows.push_str(&format!(
                     "1,{},{},{},{},CNY,{},{},{},{},{},{}\n",
                     quoted(&r.external_id),
                     r.occurred_at.to_rfc3339(),
@@ -372,24 +466,35 @@ async fn copy(data: &[Vec<Value>], url: &str) -> f64 {
                     quoted(&r.body_hash),
                     now.to_rfc3339(),
                 ));
+                keys.push_str(&format!(
+                    "1,{},{}\n",
+                    quoted(&r.external_id),
+                    quoted(&r.body_hash)
+                ));
             }
-            out.into_bytes()
+            (rows.into_bytes(), keys.into_bytes())
         })
         .collect();
     let statement = format!(
         "COPY gmv_record ({}) FROM STDIN (FORMAT csv)",
         COLUMNS.join(", ")
     );
+    let keys = format!(
+        "COPY gmv_record_key ({}) FROM STDIN (FORMAT csv)",
+        KEY_COLUMNS.join(", ")
+    );
     let pool = database.get_postgres_connection_pool().clone();
     let started = Instant::now();
-    for batch in &csv {
+    for (rows, batch_keys) in &csv {
         let mut conn = pool.acquire().await.expect("connection");
         let mut tx = sea_orm::sqlx::Connection::begin(&mut *conn)
             .await
             .expect("begin");
-        let mut copy = tx.copy_in_raw(&statement).await.expect("COPY");
-        copy.send(batch.as_slice()).await.expect("COPY data");
-        copy.finish().await.expect("COPY finished");
+        for (statement, data) in [(&statement, rows), (&keys, batch_keys)] {
+            let mut copy = tx.copy_in_raw(statement).await.expect("COPY");
+            copy.send(data.as_slice()).await.expect("COPY data");
+            copy.finish().await.expect("COPY finished");
+        }
         tx.commit().await.expect("commit");
     }
     let secs = started.elapsed().as_secs_f64();
@@ -397,14 +502,15 @@ async fn copy(data: &[Vec<Value>], url: &str) -> f64 {
     secs
 }
 
-/// Seconds to insert the same rows straight into `gmv_record`: one transaction and multi-row
-/// INSERT statements per 1,000 rows, no checks, no roll-ups.
+/// Seconds to insert the same rows straight into `gmv_record` (and, on PostgreSQL, their keys
+/// into `gmv_record_key`): one transaction and multi-row INSERT statements per 1,000 rows, no
+/// checks, no roll-ups.
 async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
-    let database = db::connect(url).await.expect("connect");
-    db::migrate(&database).await.expect("migrate");
+    let database = migrated(url, common::Layout::Partitioned).await;
     let now = Utc::now();
     let batches = parsed(data, now);
     let columns = COLUMNS;
+    let keyed = db::is_postgres(&database);
     let per_statement = match database.get_database_backend() {
         DbBackend::Postgres => 65_535 / columns.len(),
         _ => 32_766 / columns.len(),
@@ -433,6 +539,19 @@ async fn raw(data: &[Vec<Value>], url: &str) -> f64 {
                 ]);
             }
             txn.execute(&q).await.unwrap();
+            if keyed {
+                let mut k = Query::insert();
+                k.into_table(Alias::new("gmv_record_key"))
+                    .columns(KEY_COLUMNS.map(Alias::new));
+                for r in chunk {
+                    k.values_panic([
+                        1i64.into(),
+                        r.external_id.as_str().into(),
+                        r.body_hash.as_str().into(),
+                    ]);
+                }
+                txn.execute(&k).await.unwrap();
+            }
         }
         txn.commit().await.unwrap();
     }

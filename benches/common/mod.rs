@@ -182,3 +182,52 @@ pub async fn drop_pg(base: &str, name: &str) {
         admin.close().await.ok();
     }
 }
+
+/// How a PostgreSQL bench database lays out the GMV records and the `gmv_daily_*` roll-ups,
+/// so a bench can report both in the same run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// By month, as the migrations leave PostgreSQL.
+    Partitioned,
+    /// One table each, as before the monthly partitions.
+    Unpartitioned,
+}
+
+impl Layout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Partitioned => "partitioned",
+            Layout::Unpartitioned => "unpartitioned",
+        }
+    }
+
+    /// Lays out a migrated PostgreSQL database; nothing on SQLite. Partitioned: the monthly
+    /// partitions from `first`'s month through `last`'s exist, as the `partitions` job of a
+    /// running service would have made them, so the bench's rows land in their months and not
+    /// in the default partition. Unpartitioned: converted back by the migration's own `down`.
+    pub async fn apply(
+        self,
+        db: &sea_orm::DatabaseConnection,
+        first: chrono::NaiveDate,
+        last: chrono::NaiveDate,
+    ) -> anyhow::Result<()> {
+        use migration::partitions::{self, TABLES};
+        use sea_orm::TransactionTrait;
+        if !merchant_incentives::db::is_postgres(db) {
+            return Ok(());
+        }
+        for t in &TABLES {
+            let txn = db.begin().await?;
+            match self {
+                Layout::Partitioned => {
+                    for month in partitions::months(first, last) {
+                        partitions::ensure_month(&txn, t, month).await?;
+                    }
+                }
+                Layout::Unpartitioned => partitions::unpartition(&txn, t).await?,
+            }
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+}
