@@ -26,8 +26,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{achievement, job_run, merchant, program, progress, progress_snapshot};
 use futures_util::TryStreamExt;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, Set, Statement, StreamTrait, TryInsertResult, Value,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, Set, Statement, StreamTrait, TryInsertResult, Value,
     sea_query::{Expr, OnConflict},
 };
 
@@ -387,6 +387,15 @@ async fn write_page(
     let now = Utc::now();
     let subject_type = def.subject;
     let txn = crate::db::begin_write(db).await?;
+    if crate::db::is_postgres(db) {
+        // This page's statements carry hundreds of subject ids each. A generic plan (cached
+        // after five runs, and chosen on the statistics of a table the run is still filling)
+        // filters them as a list of parameters, compared one by one against every row of the
+        // period: quadratic in the subjects. Custom plans see the ids as constants, hashed,
+        // and the table as it is.
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
 
     // Each subject's standing before this run, to tell a change.
     let ids: Vec<&str> = outcomes.iter().map(|o| o.agg.subject_id.as_str()).collect();
