@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::context::JobContext;
 use crate::config::Config;
 use crate::mail::digests::{DigestKind, run_digest};
-use crate::services::runs::{self, Counts, Trigger, claim_tick, finish};
+use crate::services::runs::{self, Counts, claim_scheduled, finish};
 
 /// Runs the `kind` tick scheduled at `scheduled_at` unless another replica claimed it.
 pub async fn run_tick(
@@ -17,14 +17,12 @@ pub async fn run_tick(
     kind: DigestKind,
     scheduled_at: DateTime<Utc>,
 ) -> anyhow::Result<Option<job_run::Model>> {
-    let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
-    let Some(run) = claim_tick(
+    let lease = ctx.lease();
+    let Some(run) = claim_scheduled(
         &ctx.db,
         kind.as_str(),
         scheduled_at,
-        scheduled_at,
         &ctx.config.replica,
-        Trigger::Scheduler,
         lease,
     )
     .await?

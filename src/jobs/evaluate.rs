@@ -7,7 +7,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::context::JobContext;
 use crate::domain::period::local_day;
-use crate::services::runs::{Trigger, claim_tick};
+use crate::services::runs::claim_scheduled;
 use crate::services::{evaluation, reports::history, runs};
 
 pub const JOB: &str = runs::EVALUATE;
@@ -25,17 +25,7 @@ pub async fn run_tick(
 ) -> anyhow::Result<Option<job_run::Model>> {
     // Runs a process left behind when it died are failed first, once per tick.
     runs::expire_stale(db).await?;
-    let Some(run) = claim_tick(
-        db,
-        JOB,
-        scheduled_at,
-        scheduled_at,
-        replica,
-        Trigger::Scheduler,
-        lease,
-    )
-    .await?
-    else {
+    let Some(run) = claim_scheduled(db, JOB, scheduled_at, replica, lease).await? else {
         return Ok(None);
     };
     let id = run.id;
@@ -57,12 +47,11 @@ pub async fn run_tick(
 
 /// The scheduler's entry point; `false` when the database could not be reached.
 pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) -> bool {
-    let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
     match run_tick(
         &ctx.db,
         scheduled_at,
         &ctx.config.replica,
-        lease,
+        ctx.lease(),
         ctx.config.snapshot_retention_days,
     )
     .await

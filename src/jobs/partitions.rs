@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use super::context::JobContext;
 use crate::domain::period::local_day;
 use crate::services::partitions;
-use crate::services::runs::{Counts, Trigger, claim_tick, finish};
+use crate::services::runs::{Counts, claim_scheduled, finish};
 
 pub const JOB: &str = "partitions";
 
@@ -22,17 +22,7 @@ pub async fn run_tick(
     lease: Duration,
     ahead: u32,
 ) -> anyhow::Result<Option<job_run::Model>> {
-    let Some(run) = claim_tick(
-        db,
-        JOB,
-        scheduled_at,
-        scheduled_at,
-        replica,
-        Trigger::Scheduler,
-        lease,
-    )
-    .await?
-    else {
+    let Some(run) = claim_scheduled(db, JOB, scheduled_at, replica, lease).await? else {
         return Ok(None);
     };
     let today = local_day(chrono_tz::Asia::Shanghai, scheduled_at);
@@ -53,12 +43,11 @@ pub async fn run_tick(
 
 /// The scheduler's entry point; `false` when the database could not be reached.
 pub async fn tick(ctx: JobContext, scheduled_at: DateTime<Utc>) -> bool {
-    let lease = Duration::from_std(ctx.config.run_lease).unwrap_or(Duration::seconds(30));
     match run_tick(
         &ctx.db,
         scheduled_at,
         &ctx.config.replica,
-        lease,
+        ctx.lease(),
         ctx.config.partition_months_ahead,
     )
     .await

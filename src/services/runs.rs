@@ -33,6 +33,27 @@ pub struct Counts {
     pub duplicates: i64,
 }
 
+/// Claims the scheduler's tick `(job, scheduled_at)`, whose work runs as of the tick itself:
+/// [`claim_tick`] with the scheduler as trigger.
+pub async fn claim_scheduled<C: ConnectionTrait>(
+    db: &C,
+    job: &str,
+    scheduled_at: DateTime<Utc>,
+    replica: &str,
+    lease: Duration,
+) -> Result<Option<job_run::Model>, DbErr> {
+    claim_tick(
+        db,
+        job,
+        scheduled_at,
+        scheduled_at,
+        replica,
+        Trigger::Scheduler,
+        lease,
+    )
+    .await
+}
+
 /// Claims the tick `(job, scheduled_at)`: the row when this caller inserted it (and so must run
 /// the work), `None` when another replica already has it.
 pub async fn claim_tick<C: ConnectionTrait>(
