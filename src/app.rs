@@ -55,6 +55,7 @@ pub fn build_route(state: AppState) -> impl Endpoint<Output = Response> {
                     .body(yaml.as_str())
             }),
         )
+        .nest(crate::web::BASE, crate::web::route())
         .nest("/", service)
         // Each layer is boxed: nested `around` types otherwise grow past the compiler's
         // recursion limit in release builds, and a layer costs one indirect call.

@@ -145,6 +145,9 @@ pub struct Config {
     /// How long one webhook delivery may take (connect, send and answer), in milliseconds.
     #[arg(long = "webhook-timeout-ms", env = "WEBHOOK_TIMEOUT_MS", default_value = "10000", value_parser = millis)]
     pub webhook_timeout: Duration,
+    /// How long a dashboard session lasts after signing in, in minutes.
+    #[arg(long = "dashboard-session-minutes", env = "DASHBOARD_SESSION_MINUTES", default_value = "480", value_parser = positive_u32)]
+    pub dashboard_session_minutes: u32,
     /// Name of this replica in the job-run ledger (default: host name and pid).
     #[arg(long = "replica-name", env = "REPLICA_NAME", default_value_t = default_replica_name())]
     pub replica: String,

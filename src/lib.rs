@@ -21,3 +21,4 @@ pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod telemetry;
+pub mod web;

@@ -8,6 +8,9 @@ use subtle::ConstantTimeEq;
 pub const MERCHANT_KEY_PREFIX: &str = "mik_";
 pub const STAFF_TOKEN_PREFIX: &str = "mis_";
 pub const CREATOR_KEY_PREFIX: &str = "mic_";
+/// Dashboard session cookies and the CSRF tokens of their forms.
+pub const SESSION_PREFIX: &str = "mid_";
+pub const CSRF_PREFIX: &str = "mif_";
 /// How many characters of a secret are kept in clear, so people can tell keys apart.
 const VISIBLE: usize = 12;
 

@@ -22,6 +22,7 @@ pub mod progress;
 pub mod progress_snapshot;
 pub mod reward;
 pub mod server_key;
+pub mod staff_session;
 pub mod staff_token;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

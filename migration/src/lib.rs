@@ -15,6 +15,7 @@ mod m20261129_000010_creators;
 mod m20261202_000011_catalogue_platform_history;
 mod m20261203_000012_record_keys;
 mod m20261203_000013_monthly_partitions;
+mod m20261203_000014_staff_sessions;
 pub mod partitions;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_catalogue_platform_history::Migration),
             Box::new(m20261203_000012_record_keys::Migration),
             Box::new(m20261203_000013_monthly_partitions::Migration),
+            Box::new(m20261203_000014_staff_sessions::Migration),
         ]
     }
 }

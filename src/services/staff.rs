@@ -1,7 +1,7 @@
 //! Staff tokens: the bootstrap `ADMIN_TOKEN` and tokens made with `staff create`.
 
-use chrono::{Duration, Utc};
-use entity::staff_token;
+use chrono::{DateTime, Duration, Utc};
+use entity::{staff_session, staff_token};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, sea_query::Expr,
@@ -62,7 +62,16 @@ pub async fn authenticate(
     admin_token_hash: Option<&str>,
     token: &str,
 ) -> Result<Staff> {
-    let hash = secrets::hash(token);
+    authenticate_hash(db, admin_token_hash, &secrets::hash(token)).await
+}
+
+/// Resolves the hash of a bearer token (what a dashboard session keeps of it).
+async fn authenticate_hash(
+    db: &DatabaseConnection,
+    admin_token_hash: Option<&str>,
+    hash: &str,
+) -> Result<Staff> {
+    let hash = hash.to_string();
     if let Some(admin) = admin_token_hash
         && secrets::hashes_equal(admin, &hash)
     {
@@ -145,4 +154,92 @@ pub async fn revoke(db: &DatabaseConnection, id: i64) -> Result<staff_token::Mod
     let mut active: staff_token::ActiveModel = row.into();
     active.revoked_at = Set(Some(Utc::now()));
     Ok(crate::db::retry(|| active.clone().update(db)).await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard sessions
+
+/// A session just opened: the cookie value (shown once) and the CSRF token its forms carry.
+pub struct NewSession {
+    pub cookie: String,
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A signed-in staff member and the CSRF token of the session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub staff: Staff,
+    pub csrf: String,
+}
+
+/// Opens a session for a staff token valid now; the session lasts `ttl`. Expired sessions
+/// are removed on the way.
+pub async fn sign_in(
+    db: &DatabaseConnection,
+    admin_token_hash: Option<&str>,
+    token: &str,
+    ttl: Duration,
+) -> Result<(Staff, NewSession)> {
+    let token_hash = secrets::hash(token);
+    let staff = authenticate_hash(db, admin_token_hash, &token_hash).await?;
+    let now = Utc::now();
+    staff_session::Entity::delete_many()
+        .filter(staff_session::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    let cookie = secrets::generate(secrets::SESSION_PREFIX);
+    let csrf = secrets::generate(secrets::CSRF_PREFIX).value;
+    let row = staff_session::ActiveModel {
+        session_hash: Set(cookie.hash),
+        token_hash: Set(token_hash),
+        csrf: Set(csrf.clone()),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        ..Default::default()
+    };
+    crate::db::retry(|| row.clone().insert(db)).await?;
+    Ok((
+        staff,
+        NewSession {
+            cookie: cookie.value,
+            csrf,
+            expires_at: now + ttl,
+        },
+    ))
+}
+
+/// The session a cookie value names, if it has not expired and its token is still valid.
+pub async fn session(
+    db: &DatabaseConnection,
+    admin_token_hash: Option<&str>,
+    cookie: &str,
+) -> Result<Option<Session>> {
+    let hash = secrets::hash(cookie);
+    let Some(row) = staff_session::Entity::find()
+        .filter(staff_session::Column::SessionHash.eq(hash.clone()))
+        .filter(staff_session::Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await?
+        .filter(|r| secrets::hashes_equal(&r.session_hash, &hash))
+    else {
+        return Ok(None);
+    };
+    match authenticate_hash(db, admin_token_hash, &row.token_hash).await {
+        Ok(staff) => Ok(Some(Session {
+            staff,
+            csrf: row.csrf,
+        })),
+        Err(StaffError::UnknownToken) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Ends the session a cookie value names (nothing happens for an unknown one).
+pub async fn sign_out(db: &DatabaseConnection, cookie: &str) -> Result<()> {
+    staff_session::Entity::delete_many()
+        .filter(staff_session::Column::SessionHash.eq(secrets::hash(cookie)))
+        .exec(db)
+        .await?;
+    Ok(())
 }

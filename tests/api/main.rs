@@ -8,6 +8,7 @@ mod cli;
 mod client_journey;
 mod crash;
 mod creators;
+mod dashboard;
 mod database;
 mod document;
 mod enums;
