@@ -27,6 +27,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// Inline images as JSON `[{"cid": …, "png": <base64>}]`; none for most kinds.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub inline_images: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ mod m20261202_000011_catalogue_platform_history;
 mod m20261203_000012_record_keys;
 mod m20261203_000013_monthly_partitions;
 mod m20261203_000014_staff_sessions;
+mod m20261203_000015_email_images;
 pub mod partitions;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_record_keys::Migration),
             Box::new(m20261203_000013_monthly_partitions::Migration),
             Box::new(m20261203_000014_staff_sessions::Migration),
+            Box::new(m20261203_000015_email_images::Migration),
         ]
     }
 }

@@ -16,14 +16,15 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::{EmailKind, NewEmail, Rendered, enqueue, templates};
+use super::{EmailKind, InlineImage, NewEmail, Rendered, enqueue, templates};
 use crate::{
     config::Config,
     domain::{merchant::MerchantStatus, period::local_day},
     services::reports::{
-        staff_daily::staff_daily_context,
+        staff_daily::{StaffDaily, staff_daily_context},
         weekly::{
-            creator_weekly_context, merchant_weekly_context, merchant_weekly_of, reported_week,
+            MerchantWeekly, creator_weekly_context, merchant_weekly_context, merchant_weekly_of,
+            reported_week,
         },
     },
 };
@@ -88,6 +89,25 @@ pub async fn merchant_report(
     Ok(Some(templates::render(EmailKind::MerchantWeekly, &ctx)?))
 }
 
+/// The charts of a weekly report: one per programme line that has one.
+pub fn merchant_weekly_images(ctx: &MerchantWeekly) -> anyhow::Result<Vec<InlineImage>> {
+    ctx.programs
+        .iter()
+        .filter_map(|p| p.chart.as_ref())
+        .map(InlineImage::of)
+        .collect()
+}
+
+/// The charts of a staff digest: each programme's tier counts and shares.
+pub fn staff_daily_images(ctx: &StaffDaily) -> anyhow::Result<Vec<InlineImage>> {
+    ctx.programs
+        .iter()
+        .flat_map(|p| [p.tier_chart.as_ref(), p.share_chart.as_ref()])
+        .flatten()
+        .map(InlineImage::of)
+        .collect()
+}
+
 /// Queues the weekly report for every approved merchant with `weekly_report` on.
 pub async fn merchant_weekly(
     db: &DatabaseConnection,
@@ -116,7 +136,8 @@ pub async fn merchant_weekly(
                 continue;
             }
             let ctx = merchant_weekly_context(db, m, as_of).await?;
-            let rendered = templates::render(EmailKind::MerchantWeekly, &ctx)?;
+            let mut rendered = templates::render(EmailKind::MerchantWeekly, &ctx)?;
+            rendered.images = merchant_weekly_images(&ctx)?;
             let inserted = enqueue(
                 db,
                 NewEmail {
@@ -217,7 +238,8 @@ pub async fn staff_daily(
     for to in &config.staff_digest_to {
         done.recipients += 1;
         let address = to.email.to_string();
-        let rendered = templates::render(EmailKind::StaffDaily, &ctx)?;
+        let mut rendered = templates::render(EmailKind::StaffDaily, &ctx)?;
+        rendered.images = staff_daily_images(&ctx)?;
         let inserted = enqueue(
             db,
             NewEmail {

@@ -17,6 +17,35 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Images the HTML shows as `cid:<cid>`.
+    pub images: Vec<InlineImage>,
+}
+
+/// A PNG the HTML part refers to by its `Content-ID`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InlineImage {
+    pub cid: String,
+    /// The PNG, base64.
+    pub png: String,
+}
+
+impl InlineImage {
+    /// Draws `chart` for the message.
+    pub fn of(chart: &crate::services::reports::pictures::EmailChart) -> anyhow::Result<Self> {
+        use base64::Engine;
+        Ok(Self {
+            cid: chart.cid.clone(),
+            png: base64::engine::general_purpose::STANDARD.encode(chart.png()?),
+        })
+    }
+
+    /// The images a row carries.
+    pub fn of_row(row: &email_outbox::Model) -> serde_json::Result<Vec<Self>> {
+        match &row.inline_images {
+            Some(json) => serde_json::from_str(json),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 pub struct NewEmail<'a> {
@@ -44,6 +73,10 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail<'_>) -> Result<
         subject: Set(email.rendered.subject),
         text_body: Set(email.rendered.text),
         html_body: Set(email.rendered.html),
+        inline_images: Set((!email.rendered.images.is_empty())
+            .then(|| serde_json::to_string(&email.rendered.images))
+            .transpose()
+            .map_err(|e| DbErr::Custom(format!("encoding inline images: {e}")))?),
         dedupe_key: Set(email.dedupe_key),
         message_id: Set(message_id),
         status: Set(EmailStatus::Pending),

@@ -41,6 +41,8 @@ fn env() -> &'static Environment<'static> {
         });
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        env.add_template("chart.html", include_str!("templates/chart.html"))
+            .expect("the chart partial compiles");
         kind!(env, "onboarding_status");
         kind!(env, "tier_achieved");
         kind!(env, "merchant_weekly");
@@ -63,5 +65,6 @@ pub fn render<C: Serialize>(kind: EmailKind, ctx: &C) -> anyhow::Result<Rendered
         subject: part("subject.txt")?.trim().replace(['\r', '\n'], " "),
         text: part("text.txt")?,
         html: part("html.html")?,
+        images: Vec::new(),
     })
 }

@@ -14,7 +14,7 @@ use std::{
 use entity::email_outbox;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
 };
 
 use crate::config::Config;
@@ -89,11 +89,33 @@ pub fn build_message(from: &Mailbox, row: &email_outbox::Model) -> Result<Messag
         .subject(row.subject.clone())
         .message_id(Some(row.message_id.clone()))
         .date(row.created_at.into())
-        .multipart(MultiPart::alternative_plain_html(
+        .multipart(body(row)?)
+        .map_err(|e| SendError::Permanent(format!("building the message: {e}")))
+}
+
+/// Text and HTML as alternatives; with inline images, the HTML and its images are one
+/// multipart/related part, each image found by its `Content-ID`.
+fn body(row: &email_outbox::Model) -> Result<MultiPart, SendError> {
+    use base64::Engine;
+    let images = super::InlineImage::of_row(row)
+        .map_err(|e| SendError::Permanent(format!("the row's inline images: {e}")))?;
+    if images.is_empty() {
+        return Ok(MultiPart::alternative_plain_html(
             row.text_body.clone(),
             row.html_body.clone(),
-        ))
-        .map_err(|e| SendError::Permanent(format!("building the message: {e}")))
+        ));
+    }
+    let png = ContentType::parse("image/png").expect("a valid content type");
+    let mut related = MultiPart::related().singlepart(SinglePart::html(row.html_body.clone()));
+    for image in images {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&image.png)
+            .map_err(|e| SendError::Permanent(format!("inline image {}: {e}", image.cid)))?;
+        related = related.singlepart(Attachment::new_inline(image.cid).body(bytes, png.clone()));
+    }
+    Ok(MultiPart::alternative()
+        .singlepart(SinglePart::plain(row.text_body.clone()))
+        .multipart(related))
 }
 
 /// 5xx replies are permanent; everything else (4xx, connection, TLS, timeouts) is transient.
@@ -154,6 +176,7 @@ mod tests {
             subject: "日报 ¥1.23亿".into(),
             text_body: "正文".into(),
             html_body: "<p>正文</p>".into(),
+            inline_images: None,
             dedupe_key: "k".into(),
             message_id: "<abc@merchant-incentives>".into(),
             status: EmailStatus::Sending,
@@ -179,6 +202,42 @@ mod tests {
         }
         let t = Transport::from_config(&config(None)).unwrap();
         assert!(matches!(t, Transport::File(ref d) if d == Path::new("/tmp/mail-test")));
+    }
+
+    #[test]
+    fn inline_images_travel_with_the_html_in_a_related_part() {
+        use base64::Engine;
+        let from: Mailbox = "Merchant Incentives <noreply@localhost>".parse().unwrap();
+        let png = [0x89u8, b'P', b'N', b'G', 1, 2, 3];
+        let mut r = row();
+        r.html_body = r#"<img src="cid:progress-1@merchant-incentives" alt="GMV">"#.into();
+        r.inline_images = Some(
+            serde_json::to_string(&[crate::mail::InlineImage {
+                cid: "progress-1@merchant-incentives".into(),
+                png: base64::engine::general_purpose::STANDARD.encode(png),
+            }])
+            .unwrap(),
+        );
+        let raw = String::from_utf8(build_message(&from, &r).unwrap().formatted()).unwrap();
+        use mail_parser::MimeHeaders;
+        let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes());
+        assert!(
+            raw.contains("multipart/alternative") && raw.contains("multipart/related"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-ID: <progress-1@merchant-incentives>"),
+            "{raw}"
+        );
+        assert!(raw.contains("Content-Disposition: inline"), "{raw}");
+        assert!(raw.contains("Content-Type: image/png"), "{raw}");
+        let parsed = parsed.expect("a parseable message");
+        assert_eq!(parsed.body_text(0).as_deref(), Some("正文"));
+        let image = parsed
+            .attachments()
+            .find(|a| a.content_id() == Some("progress-1@merchant-incentives"))
+            .expect("the image is a part of the message");
+        assert_eq!(image.contents(), png);
     }
 
     #[test]

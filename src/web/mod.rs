@@ -4,7 +4,6 @@
 //! same `services::reports` functions the API and the emails use. No script is served: charts
 //! are SVG drawn on the server, and every response forbids scripts, framing and sniffing.
 
-pub mod charts;
 mod frame;
 pub mod i18n;
 mod pages;

@@ -15,7 +15,6 @@ use sea_orm::Iterable;
 use serde::Deserialize;
 
 use super::{
-    charts::{self, LineChart, Rule, Series},
     frame::{
         BASE, LANG_COOKIE, PageError, PageResult, SESSION_COOKIE, SIGN_IN_COOKIE, Signed, View,
         cookie, cookie_value, locale_of, path_of, safe_next,
@@ -23,6 +22,7 @@ use super::{
     i18n,
 };
 use crate::{
+    charts::{self, LineChart, Rule, Series},
     domain::{
         gmv::Granularity,
         merchant::{DecisionAction, MerchantKind, MerchantStatus},
@@ -264,6 +264,7 @@ pub async fn goals(req: &Request, state: Data<&AppState>, s: Signed) -> PageResu
             .iter()
             .enumerate()
             .map(|(i, t)| Series {
+                dashed: false,
                 label: t.name.clone(),
                 points: trend
                     .iter()
@@ -277,6 +278,7 @@ pub async fn goals(req: &Request, state: Data<&AppState>, s: Signed) -> PageResu
             })
             .collect();
         series.push(Series {
+            dashed: false,
             label: view.word("projected_series").to_string(),
             points: trend
                 .iter()
@@ -343,10 +345,12 @@ pub async fn structure(req: &Request, state: Data<&AppState>, s: Signed) -> Page
         caption: view.word("nav_structure").to_string(),
         series: vec![
             Series {
+                dashed: false,
                 label: view.word("brand_live_stream_share").to_string(),
                 points: share(reports::GmvStructure::brand_live_stream_share_bp),
             },
             Series {
+                dashed: false,
                 label: view.word("industry_belt_share").to_string(),
                 points: share(reports::GmvStructure::industry_belt_share_bp),
             },
@@ -608,6 +612,7 @@ pub async fn merchant(
             .collect();
         if !points.is_empty() {
             by_channel.push(Series {
+                dashed: false,
                 label: view.word(&format!("channel_{}", c.as_str())).to_string(),
                 points,
             });
@@ -659,6 +664,7 @@ pub async fn merchant(
                 charts::line_chart(&LineChart {
                     caption: name.clone(),
                     series: vec![Series {
+                        dashed: false,
                         label: view.word("value").to_string(),
                         points: points.iter().map(|h| (h.day, h.value as f64)).collect(),
                     }],

@@ -46,6 +46,7 @@ async fn queue(app: &TestApp, to: &str, key: &str) {
                 subject: format!("日报 {key}"),
                 text: format!("正文 {key} ¥1.23亿"),
                 html: format!("<p>正文 {key} <strong>¥1.23亿</strong></p>"),
+                images: Vec::new(),
             },
             dedupe_key: key.to_string(),
         },

@@ -798,6 +798,49 @@ async fn email_samples_in_docs_match_the_templates() {
         "at_risk",
     )
     .await;
+    // Their standing through the quarter, as evaluations recorded it (the charts draw it).
+    for (subject, points) in [
+        (
+            en,
+            [
+                (10, 300_000_000, 0),
+                (25, 700_000_000, -1),
+                (40, 1_100_000_000, 1),
+                (53, 1_234_567_800, 1),
+            ],
+        ),
+        (
+            id,
+            [
+                (10, 20_000_000, -1),
+                (25, 45_000_000, -1),
+                (40, 80_000_000, -1),
+                (53, 98_000_000, -1),
+            ],
+        ),
+    ] {
+        use sea_orm::ActiveModelTrait;
+        for (days, value, tier_index) in points {
+            let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+                + chrono::Duration::days(days);
+            entity::progress_snapshot::ActiveModel {
+                run_id: sea_orm::Set(1),
+                program_id: sea_orm::Set(program),
+                period_start: sea_orm::Set(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
+                subject_id: sea_orm::Set(subject.to_string()),
+                value: sea_orm::Set(value),
+                tier_index: sea_orm::Set(tier_index),
+                projected: sea_orm::Set(value * 92 / (days + 1)),
+                status: sea_orm::Set(entity::enums::ProgressStatus::OnTrack),
+                evaluated_at: sea_orm::Set(as_of()),
+                day: sea_orm::Set(day),
+                ..Default::default()
+            }
+            .insert(&app.db)
+            .await
+            .unwrap();
+        }
+    }
     let yesterday = as_of() - chrono::Duration::hours(10);
     support::insert_achievement(
         &app.db,
@@ -838,9 +881,18 @@ async fn email_samples_in_docs_match_the_templates() {
     app.digest(json!({"kind": "staff_daily", "as_of": AS_OF}))
         .await;
     let rows = app.outbox().await;
+    use merchant_incentives::mail::InlineImage;
     let pick = |f: &dyn Fn(&entity::email_outbox::Model) -> bool| {
-        rows.iter().find(|r| f(r)).unwrap().html_body.clone()
+        let row = rows.iter().find(|r| f(r)).unwrap();
+        (row.html_body.clone(), InlineImage::of_row(row).unwrap())
     };
+    let staff_en = merchant_incentives::services::reports::staff_daily::staff_daily_context(
+        &app.db,
+        merchant_incentives::mail::Locale::En,
+        as_of(),
+    )
+    .await
+    .unwrap();
     let samples = [
         (
             "merchant_weekly.html",
@@ -860,18 +912,15 @@ async fn email_samples_in_docs_match_the_templates() {
         ),
         (
             "staff_daily.en.html",
-            merchant_incentives::mail::templates::render(
-                entity::enums::EmailKind::StaffDaily,
-                &merchant_incentives::services::reports::staff_daily::staff_daily_context(
-                    &app.db,
-                    merchant_incentives::mail::Locale::En,
-                    as_of(),
+            (
+                merchant_incentives::mail::templates::render(
+                    entity::enums::EmailKind::StaffDaily,
+                    &staff_en,
                 )
-                .await
-                .unwrap(),
-            )
-            .unwrap()
-            .html,
+                .unwrap()
+                .html,
+                merchant_incentives::mail::digests::staff_daily_images(&staff_en).unwrap(),
+            ),
         ),
         (
             "onboarding_status.html",
@@ -880,11 +929,41 @@ async fn email_samples_in_docs_match_the_templates() {
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/emails");
     let update = std::env::var("UPDATE_EMAIL_SAMPLES").is_ok_and(|v| v == "1");
-    for (name, html) in samples {
+    let mut images_seen = 0;
+    for (name, (mut html, images)) in samples {
+        // Each inline image is saved beside the sample, which shows it by file name.
+        let mut files = Vec::new();
+        for image in images {
+            assert!(
+                html.contains(&format!("src=\"cid:{}\"", image.cid)),
+                "{name} shows {}",
+                image.cid
+            );
+            let file = format!(
+                "{}.{}.png",
+                name.trim_end_matches(".html"),
+                image.cid.split('@').next().unwrap()
+            );
+            html = html.replace(&format!("cid:{}", image.cid), &file);
+            use base64::Engine;
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(&image.png)
+                .unwrap();
+            assert!(png.starts_with(b"\x89PNG"), "{file} is a PNG");
+            files.push((file, png));
+            images_seen += 1;
+        }
+        assert!(
+            !html.contains("cid:"),
+            "{name}: every image it refers to is attached"
+        );
         let path = dir.join(name);
         if update {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &html).unwrap();
+            for (file, png) in &files {
+                std::fs::write(dir.join(file), png).unwrap();
+            }
         } else {
             let saved = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(
@@ -892,8 +971,19 @@ async fn email_samples_in_docs_match_the_templates() {
                 "{} is out of date; run UPDATE_EMAIL_SAMPLES=1 cargo test --test api reports::",
                 path.display()
             );
+            for (file, png) in &files {
+                let saved = std::fs::read(dir.join(file)).unwrap_or_default();
+                assert!(
+                    &saved == png,
+                    "{file} is out of date; run UPDATE_EMAIL_SAMPLES=1 cargo test --test api reports::"
+                );
+            }
         }
     }
+    assert!(
+        images_seen >= 3,
+        "the weekly reports and the digests carry charts ({images_seen})"
+    );
 }
 
 #[tokio::test]

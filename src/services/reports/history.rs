@@ -64,8 +64,8 @@ fn tier_name(tiers: &[Tier], index: i32) -> Option<String> {
 
 /// Each day's last snapshot of one subject over `from..=to`, oldest first; a day on which
 /// nothing changed has no item. A subject the programme never evaluated is not found.
-pub async fn subject_history(
-    db: &DatabaseConnection,
+pub async fn subject_history<C: ConnectionTrait>(
+    db: &C,
     program_id: i64,
     def: &ProgramDef,
     subject_type: Subject,

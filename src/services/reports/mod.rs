@@ -17,6 +17,7 @@
 pub mod history;
 pub mod leaderboard;
 pub mod names;
+pub mod pictures;
 pub mod staff_daily;
 pub mod weekly;
 

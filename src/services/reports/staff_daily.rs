@@ -4,17 +4,19 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use entity::{achievement, progress};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 
 use super::{
     ReportsError, format_bp, local_time,
     names::{label, subject_names},
+    pictures::{self, EmailChart},
     program_def, program_summary, share_bp,
 };
 use crate::{
@@ -91,6 +93,10 @@ pub struct ProgramDigest {
     pub gmv_days: i64,
     pub brand_live_share: Option<String>,
     pub industry_belt_share: Option<String>,
+    /// Subjects at or above each tier by day through the period so far, with the goal.
+    pub tier_chart: Option<EmailChart>,
+    /// The brand live-stream and industry-belt shares by week through the period so far.
+    pub share_chart: Option<EmailChart>,
 }
 
 /// The context the `staff_daily` templates render.
@@ -191,8 +197,8 @@ fn labels(locale: Locale) -> HashMap<&'static str, &'static str> {
 }
 
 /// The staff digest context as of `as_of`: every active programme's period containing it.
-pub async fn staff_daily_context<C: ConnectionTrait>(
-    db: &C,
+pub async fn staff_daily_context(
+    db: &DatabaseConnection,
     locale: Locale,
     as_of: DateTime<Utc>,
 ) -> Result<StaffDaily, ReportsError> {
@@ -256,6 +262,9 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
             value: format_cny(a.value),
             at: local_time(at),
         };
+        let today = local_day(def.time_zone, as_of).min(period.end);
+        let tier_chart = tier_chart(db, &p, &def, period.start, today, locale).await?;
+        let share_chart = share_chart(db, &p, &def, period.start, today, locale).await?;
         let goal_share = share_bp(s.top_tier_reached, s.goal);
         let brand_live_share_bp = s.gmv.brand_live_stream_share_bp();
         let industry_belt_share_bp = s.gmv.industry_belt_share_bp();
@@ -311,6 +320,8 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
             gmv_days: s.gmv.days(),
             brand_live_share: brand_live_share_bp.map(format_bp),
             industry_belt_share: industry_belt_share_bp.map(format_bp),
+            tier_chart,
+            share_chart,
             name: p.name,
         });
     }
@@ -322,4 +333,164 @@ pub async fn staff_daily_context<C: ConnectionTrait>(
         programs: out,
         generated_at: local_time(as_of),
     })
+}
+
+/// Subjects at or above each tier by day over `from..=to`, projected to the top tier, against
+/// the goal; none before the first evaluation.
+async fn tier_chart(
+    db: &DatabaseConnection,
+    p: &entity::program::Model,
+    def: &crate::domain::program::ProgramDef,
+    from: NaiveDate,
+    to: NaiveDate,
+    locale: Locale,
+) -> Result<Option<EmailChart>, ReportsError> {
+    if to < from {
+        return Ok(None);
+    }
+    let mut trend = super::history::trend(db, p.id, def, from, to).await?;
+    let first = trend
+        .iter()
+        .position(|pt| pt.subjects > 0)
+        .unwrap_or(trend.len());
+    trend.drain(..first);
+    let Some(last) = trend.last() else {
+        return Ok(None);
+    };
+    let en = locale == Locale::En;
+    let mut series: Vec<_> = def
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            pictures::series(
+                t.name.clone(),
+                trend
+                    .iter()
+                    .map(|pt| (pt.day, pt.per_tier.get(i).map_or(0, |c| c.at_or_above)))
+                    .collect(),
+                false,
+            )
+        })
+        .collect();
+    series.push(pictures::series(
+        (if en {
+            "Projected to the top tier"
+        } else {
+            "预计达最高档"
+        })
+        .to_string(),
+        trend
+            .iter()
+            .map(|pt| (pt.day, pt.projected_top_tier))
+            .collect(),
+        true,
+    ));
+    let counts = last
+        .per_tier
+        .iter()
+        .map(|c| format!("{} {}", c.tier.name, c.at_or_above))
+        .collect::<Vec<_>>()
+        .join(if en { ", " } else { "、" });
+    let alt = if en {
+        format!(
+            "{}: subjects at or above each tier by day, {} to {}; on {}: {counts}; {} projected to the top tier; goal {}",
+            p.name, trend[0].day, last.day, last.day, last.projected_top_tier, def.goal
+        )
+    } else {
+        format!(
+            "{}：{} 至 {} 每日达到各档（或更高）的主体数；{}：{counts}；预计达最高档 {}；目标 {}",
+            p.name, trend[0].day, last.day, last.day, last.projected_top_tier, def.goal
+        )
+    };
+    let goal = pictures::rule(
+        format!("{} {}", if en { "Goal" } else { "目标" }, def.goal),
+        def.goal,
+    );
+    Ok(Some(EmailChart::new(
+        format!("tiers-{}@merchant-incentives", p.id),
+        alt,
+        series,
+        vec![goal],
+    )))
+}
+
+/// The two shares of the marketplace's GMV by ISO week over `from..=to`, within the
+/// programme's scope; weeks without a complete platform total have no point.
+async fn share_chart(
+    db: &DatabaseConnection,
+    p: &entity::program::Model,
+    def: &crate::domain::program::ProgramDef,
+    from: NaiveDate,
+    to: NaiveDate,
+    locale: Locale,
+) -> Result<Option<EmailChart>, ReportsError> {
+    if to < from {
+        return Ok(None);
+    }
+    let weeks = super::gmv_structure_series(
+        db,
+        &super::GmvScope::of(def),
+        from,
+        to,
+        super::Buckets::By(crate::domain::gmv::Granularity::Week),
+        None,
+    )
+    .await?;
+    let points = |f: fn(&super::GmvStructure) -> Option<i64>| {
+        weeks
+            .iter()
+            .filter_map(|w| f(w).map(|bp| (w.from, bp)))
+            .collect::<Vec<_>>()
+    };
+    let brand = points(super::GmvStructure::brand_live_stream_share_bp);
+    let belt = points(super::GmvStructure::industry_belt_share_bp);
+    if brand.is_empty() && belt.is_empty() {
+        return Ok(None);
+    }
+    let en = locale == Locale::En;
+    let last =
+        |v: &[(NaiveDate, i64)]| v.last().map_or("—".to_string(), |(_, bp)| format_bp(*bp));
+    let alt = if en {
+        format!(
+            "{}: shares of the marketplace's GMV by week from {from} to {to}; latest week: brand live stream {}, industry belt {}",
+            p.name,
+            last(&brand),
+            last(&belt)
+        )
+    } else {
+        format!(
+            "{}：{from} 至 {to} 每周占平台 GMV 的份额；最近一周品牌直播 {}，产业带 {}",
+            p.name,
+            last(&brand),
+            last(&belt)
+        )
+    };
+    Ok(Some(EmailChart::new(
+        format!("shares-{}@merchant-incentives", p.id),
+        alt,
+        vec![
+            pictures::series(
+                (if en {
+                    "Brand live-stream share"
+                } else {
+                    "品牌直播占比"
+                })
+                .to_string(),
+                brand,
+                false,
+            ),
+            pictures::series(
+                (if en {
+                    "Industry-belt share"
+                } else {
+                    "产业带占比"
+                })
+                .to_string(),
+                belt,
+                false,
+            ),
+        ],
+        Vec::new(),
+    )))
 }

@@ -23,6 +23,7 @@ use serde::Serialize;
 use super::{
     ReportsError, format_bp, local_time,
     names::{label, subject_names},
+    pictures::{self, EmailChart},
     share_bp,
 };
 use crate::{
@@ -101,6 +102,10 @@ pub struct ProgramLine {
     pub status_color: &'static str,
     /// Progress towards the next tier, 0..=100.
     pub percent: i64,
+    /// The period so far against the tier thresholds, with the projection (merchant reports).
+    pub chart: Option<EmailChart>,
+    #[serde(skip)]
+    row: progress::Model,
 }
 
 #[derive(Serialize)]
@@ -294,9 +299,103 @@ fn program_lines(
                     percent(r.value, r.next_threshold)
                 },
                 status: r.status,
+                chart: None,
+                row: r,
             })
         })
         .collect()
+}
+
+/// The chart of one programme line: the subject's value day by day through the period so far
+/// against the tier thresholds, and the projection to the period's end (dashed).
+async fn progress_chart<C: ConnectionTrait>(
+    db: &C,
+    line: &ProgramLine,
+    locale: Locale,
+    today: NaiveDate,
+) -> Result<Option<EmailChart>, ReportsError> {
+    let r = &line.row;
+    let Some(p) = entity::program::Entity::find_by_id(r.program_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let def = super::program_def(&p)?;
+    let end = r.period_end.min(today);
+    if end < r.period_start {
+        return Ok(None);
+    }
+    let points: Vec<(NaiveDate, i64)> = super::history::subject_history(
+        db,
+        p.id,
+        &def,
+        r.subject_type,
+        &r.subject_id,
+        r.period_start,
+        end,
+    )
+    .await?
+    .unwrap_or_default()
+    .into_iter()
+    .filter(|h| h.period_start == r.period_start)
+    .map(|h| (h.day, h.value))
+    .collect();
+    let Some(&(last_day, last_value)) = points.last() else {
+        return Ok(None);
+    };
+    let en = locale == Locale::En;
+    let thresholds = def
+        .tiers
+        .iter()
+        .map(|t| format!("{} {}", t.name, format_cny(t.threshold)))
+        .collect::<Vec<_>>()
+        .join(if en { ", " } else { "、" });
+    let alt = if en {
+        format!(
+            "{}: {} cumulative GMV to {last_day}, projected {} by {}; tier thresholds: {thresholds}",
+            line.name,
+            format_cny(last_value),
+            format_cny(r.projected),
+            r.period_end
+        )
+    } else {
+        format!(
+            "{}：截至 {last_day} 本期累计 GMV {}，预计周期末（{}）达 {}；各档门槛：{thresholds}",
+            line.name,
+            format_cny(last_value),
+            r.period_end,
+            format_cny(r.projected)
+        )
+    };
+    let mut series = vec![pictures::series(
+        if en { "Cumulative GMV" } else { "累计 GMV" }.to_string(),
+        points,
+        false,
+    )];
+    if r.period_end > last_day {
+        series.push(pictures::series(
+            if en { "Projected" } else { "预计" }.to_string(),
+            vec![(last_day, last_value), (r.period_end, r.projected)],
+            true,
+        ));
+    }
+    let rules = def
+        .tiers
+        .iter()
+        .map(|t| {
+            pictures::rule(
+                format!("{} {}", t.name, format_cny(t.threshold)),
+                t.threshold,
+            )
+        })
+        .collect();
+    Ok(Some(EmailChart::new(
+        format!("progress-{}@merchant-incentives", r.program_id),
+        alt,
+        series,
+        rules,
+    )))
 }
 
 /// A subject's progress rows, by programme and newest period first.
@@ -396,11 +495,15 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
         channel_lines(db, Owner::Merchant(m.id), locale, week_start, week_end).await?;
     let names = program_names(db).await?;
     let rewards = reward_lines(db, Owner::Merchant(m.id), locale, &names).await?;
-    let program_lines = program_lines(
+    let mut program_lines = program_lines(
         progress_rows(db, Subject::Merchant, &m.id.to_string()).await?,
         &names,
         locale,
     );
+    let today = local_day(Shanghai, as_of);
+    for line in &mut program_lines {
+        line.chart = progress_chart(db, line, locale, today).await?;
+    }
 
     let stale = m
         .last_gmv_at
