@@ -231,3 +231,87 @@ impl Layout {
         Ok(())
     }
 }
+
+/// A daily amount in fen: 1% of merchants around ¥110M a year, 4% around ¥36M, the rest small.
+fn amount_sql(id: &str, day: &str) -> String {
+    format!(
+        "(CASE WHEN {id} % 1000 < 10 THEN 30000000 WHEN {id} % 1000 < 50 THEN 10000000 \
+         ELSE 50000 END + ({id} * 31 + {day}) % 1000)"
+    )
+}
+
+/// `merchants` approved merchants (even ids brands, odd industry belt) and `days` days of
+/// live-stream roll-ups each from 2026-01-01, written by set-based statements.
+pub async fn generate(
+    db: &sea_orm::DatabaseConnection,
+    merchants: i64,
+    days: i64,
+) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    /// Merchants generated per statement.
+    const BATCH: i64 = 2_000;
+    let pg = merchant_incentives::db::is_postgres(db);
+    let mut from = 1;
+    while from <= merchants {
+        let to = (from + BATCH - 1).min(merchants);
+        let (m_sql, g_sql) = if pg {
+            (
+                format!(
+                    "INSERT INTO merchant (id, kind, status, legal_name, display_name, uscc, \
+                     contact_email, province, city, category, weekly_report, locale, created_at, \
+                     updated_at) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
+                     'approved', 'Bench ' || n, 'Bench ' || n, 'U' || lpad(n::text, 17, '0'), \
+                     'm' || n || '@bench.example', '浙江', '金华', '日用百货', true, 'zh-CN', \
+                     TIMESTAMPTZ '2026-01-01 00:00:00+00', TIMESTAMPTZ '2026-01-01 00:00:00+00' \
+                     FROM generate_series({from}::bigint, {to}::bigint) AS n"
+                ),
+                format!(
+                    "INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
+                     SELECT m, DATE '2026-01-01' + d::int, 'live_stream', {}, 1 \
+                     FROM generate_series({from}::bigint, {to}::bigint) AS m, \
+                     generate_series(0, {}) AS d",
+                    amount_sql("m", "d"),
+                    days - 1
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "INSERT INTO merchant (id, kind, status, legal_name, display_name, uscc, \
+                     contact_email, province, city, category, weekly_report, locale, created_at, \
+                     updated_at) WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s \
+                     WHERE n < {to}) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
+                     'approved', 'Bench ' || n, 'Bench ' || n, printf('U%017d', n), \
+                     'm' || n || '@bench.example', '浙江', '金华', '日用百货', 1, 'zh-CN', \
+                     '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00' FROM s"
+                ),
+                format!(
+                    "INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
+                     WITH RECURSIVE s(m) AS (SELECT {from} UNION ALL SELECT m + 1 FROM s WHERE m < {to}), \
+                     d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < {}) \
+                     SELECT m, date('2026-01-01', '+' || n || ' days'), 'live_stream', {}, 1 \
+                     FROM s, d ORDER BY m, n",
+                    days - 1,
+                    amount_sql("m", "n")
+                ),
+            )
+        };
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&m_sql).await?;
+        txn.execute_unprepared(&g_sql).await?;
+        txn.commit().await?;
+        eprint!("\r  generated {to}/{merchants} merchants");
+        from = to + 1;
+    }
+    eprintln!();
+    if pg {
+        db.execute_unprepared("ANALYZE").await?;
+        db.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('merchant', 'id'), (SELECT MAX(id) FROM merchant))",
+        )
+        .await?;
+    } else {
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
+}

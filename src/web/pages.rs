@@ -37,6 +37,7 @@ use crate::{
             self, Buckets, GmvScope, StructureGroup, format_bp, history,
             leaderboard::{self, LeaderboardFilter},
             names::split_product,
+            pictures,
         },
         rewards,
         staff::{self, Role, StaffError},
@@ -248,50 +249,17 @@ pub async fn goals(req: &Request, state: Data<&AppState>, s: Signed) -> PageResu
         let def = def_of(&p)?;
         let summary = reports::program_summary(db, p.id, &def, None, None).await?;
         let to = summary.period.end.min(local_day(def.time_zone, Utc::now()));
-        let mut trend = if to >= summary.period.start {
-            history::trend(&state.db, p.id, &def, summary.period.start, to).await?
-        } else {
-            Vec::new()
-        };
-        // The chart starts at the first evaluated day, not at a flat line of days before it.
-        let first = trend
-            .iter()
-            .position(|pt| pt.subjects > 0)
-            .unwrap_or(trend.len());
-        trend.drain(..first);
-        let mut series: Vec<Series> = def
-            .tiers
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Series {
-                dashed: false,
-                label: t.name.clone(),
-                points: trend
-                    .iter()
-                    .map(|pt| {
-                        (
-                            pt.day,
-                            pt.per_tier.get(i).map_or(0, |c| c.at_or_above) as f64,
-                        )
-                    })
-                    .collect(),
-            })
-            .collect();
-        series.push(Series {
-            dashed: false,
-            label: view.word("projected_series").to_string(),
-            points: trend
-                .iter()
-                .map(|pt| (pt.day, pt.projected_top_tier as f64))
-                .collect(),
-        });
+        let trend = history::tier_trend(&state.db, p.id, &def, summary.period.start, to).await?;
+        let (series, rules) = pictures::tier_lines(
+            &def,
+            &trend,
+            view.word("projected_series"),
+            view.word("goal_rule"),
+        );
         let chart = charts::line_chart(&LineChart {
             caption: def.name.clone(),
             series,
-            rules: vec![Rule {
-                label: format!("{} {}", view.word("goal_rule"), def.goal),
-                y: def.goal as f64,
-            }],
+            rules,
             y_format: &|y| format!("{y:.0}"),
             size: (1100, 320),
         })

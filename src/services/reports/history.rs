@@ -221,3 +221,24 @@ pub async fn prune_snapshots(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// The programme's tier counts day by day over `from..=to` (nothing when `to < from`),
+/// starting at the first day anything was evaluated: what the goals charts draw.
+pub async fn tier_trend(
+    db: &DatabaseConnection,
+    program_id: i64,
+    def: &ProgramDef,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<TrendPoint>, ReportsError> {
+    if to < from {
+        return Ok(Vec::new());
+    }
+    let mut points = trend(db, program_id, def, from, to).await?;
+    let first = points
+        .iter()
+        .position(|pt| pt.subjects > 0)
+        .unwrap_or(points.len());
+    points.drain(..first);
+    Ok(points)
+}

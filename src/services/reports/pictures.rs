@@ -91,3 +91,40 @@ pub fn series(label: String, points: Vec<(NaiveDate, i64)>, dashed: bool) -> Ser
 pub fn rule(label: String, y: i64) -> Rule {
     Rule { label, y: y as f64 }
 }
+
+/// The lines of a goals chart: per tier the subjects at it or above, those projected to reach
+/// the top tier (dashed), and the goal as a reference line.
+pub fn tier_lines(
+    def: &crate::domain::program::ProgramDef,
+    trend: &[super::history::TrendPoint],
+    projected_label: &str,
+    goal_label: &str,
+) -> (Vec<Series>, Vec<Rule>) {
+    let mut lines: Vec<Series> = def
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            series(
+                t.name.clone(),
+                trend
+                    .iter()
+                    .map(|pt| (pt.day, pt.per_tier.get(i).map_or(0, |c| c.at_or_above)))
+                    .collect(),
+                false,
+            )
+        })
+        .collect();
+    lines.push(series(
+        projected_label.to_string(),
+        trend
+            .iter()
+            .map(|pt| (pt.day, pt.projected_top_tier))
+            .collect(),
+        true,
+    ));
+    (
+        lines,
+        vec![rule(format!("{goal_label} {}", def.goal), def.goal)],
+    )
+}

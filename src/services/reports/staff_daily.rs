@@ -345,47 +345,21 @@ async fn tier_chart(
     to: NaiveDate,
     locale: Locale,
 ) -> Result<Option<EmailChart>, ReportsError> {
-    if to < from {
-        return Ok(None);
-    }
-    let mut trend = super::history::trend(db, p.id, def, from, to).await?;
-    let first = trend
-        .iter()
-        .position(|pt| pt.subjects > 0)
-        .unwrap_or(trend.len());
-    trend.drain(..first);
+    let trend = super::history::tier_trend(db, p.id, def, from, to).await?;
     let Some(last) = trend.last() else {
         return Ok(None);
     };
     let en = locale == Locale::En;
-    let mut series: Vec<_> = def
-        .tiers
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            pictures::series(
-                t.name.clone(),
-                trend
-                    .iter()
-                    .map(|pt| (pt.day, pt.per_tier.get(i).map_or(0, |c| c.at_or_above)))
-                    .collect(),
-                false,
-            )
-        })
-        .collect();
-    series.push(pictures::series(
-        (if en {
+    let (series, rules) = pictures::tier_lines(
+        def,
+        &trend,
+        if en {
             "Projected to the top tier"
         } else {
             "预计达最高档"
-        })
-        .to_string(),
-        trend
-            .iter()
-            .map(|pt| (pt.day, pt.projected_top_tier))
-            .collect(),
-        true,
-    ));
+        },
+        if en { "Goal" } else { "目标" },
+    );
     let counts = last
         .per_tier
         .iter()
@@ -403,15 +377,11 @@ async fn tier_chart(
             p.name, trend[0].day, last.day, last.day, last.projected_top_tier, def.goal
         )
     };
-    let goal = pictures::rule(
-        format!("{} {}", if en { "Goal" } else { "目标" }, def.goal),
-        def.goal,
-    );
     Ok(Some(EmailChart::new(
         format!("tiers-{}@merchant-incentives", p.id),
         alt,
         series,
-        vec![goal],
+        rules,
     )))
 }
 
