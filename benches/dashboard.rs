@@ -72,6 +72,8 @@ async fn bench(
         ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
         ("MAIL_DIR".into(), tmp.join("outbox").display().to_string()),
         ("SCHEDULER".into(), "off".into()),
+        // A slow page is measured, not cut off at the request timeout.
+        ("REQUEST_TIMEOUT_MS".into(), "600000".into()),
     ]);
     let config = Config::from_lookup(&move |k| env.get(k).cloned())?;
     let database = db::connect(url).await?;

@@ -247,9 +247,11 @@ pub async fn goals(req: &Request, state: Data<&AppState>, s: Signed) -> PageResu
     let mut out = Vec::new();
     for p in rows {
         let def = def_of(&p)?;
-        let summary = reports::program_summary(db, p.id, &def, None, None).await?;
-        let to = summary.period.end.min(local_day(def.time_zone, Utc::now()));
-        let trend = history::tier_trend(&state.db, p.id, &def, summary.period.start, to).await?;
+        // The goals need the standing only, not the GMV structure the summary adds.
+        let period = reports::resolve_period(db, p.id, &def, None, None).await?;
+        let standing = reports::standing(db, p.id, &def, period).await?;
+        let to = period.end.min(local_day(def.time_zone, Utc::now()));
+        let trend = history::tier_trend(&state.db, p.id, &def, period.start, to).await?;
         let (series, rules) = pictures::tier_lines(
             &def,
             &trend,
@@ -267,13 +269,13 @@ pub async fn goals(req: &Request, state: Data<&AppState>, s: Signed) -> PageResu
         out.push(context! {
             id => p.id,
             name => def.name,
-            period_start => summary.period.start.to_string(),
-            period_end => summary.period.end.to_string(),
-            goal => summary.goal,
-            subjects => summary.subjects,
-            top_tier_reached => summary.top_tier_reached,
-            projected_top_tier => summary.projected_top_tier,
-            tiers => summary.tiers.iter().map(|t| context! {
+            period_start => period.start.to_string(),
+            period_end => period.end.to_string(),
+            goal => def.goal,
+            subjects => standing.subjects,
+            top_tier_reached => standing.top_tier_reached,
+            projected_top_tier => standing.projected_top_tier,
+            tiers => standing.tiers.iter().map(|t| context! {
                 name => t.tier.name, threshold => t.tier.threshold, at_or_above => t.at_or_above,
             }).collect::<Vec<_>>(),
             chart,

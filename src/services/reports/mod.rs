@@ -432,14 +432,26 @@ pub async fn program_summary<C: ConnectionTrait>(
     summary(db, program_id, def, period, as_of.unwrap_or_else(Utc::now)).await
 }
 
-/// The summary of `period` as of `as_of` (GMV counts the days up to its local day).
-pub async fn summary<C: ConnectionTrait>(
+/// Where a programme's subjects stand in `period`: subjects per tier (at it or above), by
+/// status, and projected to reach the top tier. The summary's counts, without its GMV.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub subjects: i64,
+    pub below_first_tier: i64,
+    /// Per tier, ascending: subjects at it or above.
+    pub tiers: Vec<TierCount>,
+    pub top_tier_reached: i64,
+    pub projected_top_tier: i64,
+    pub statuses: StatusCounts,
+}
+
+/// The [`Standing`] of `period`: three indexed aggregates over its progress rows.
+pub async fn standing<C: ConnectionTrait>(
     db: &C,
     program_id: i64,
     def: &ProgramDef,
     period: Period,
-    as_of: DateTime<Utc>,
-) -> Result<ProgramSummary, ReportsError> {
+) -> Result<Standing, ReportsError> {
     let base = || {
         progress::Entity::find()
             .filter(progress::Column::ProgramId.eq(program_id))
@@ -478,14 +490,7 @@ pub async fn summary<C: ConnectionTrait>(
             .find(|(n, _)| *n == s)
             .map_or(0, |(_, c)| *c)
     };
-    let scope = GmvScope::of(def);
-    let today = local_day(def.time_zone, as_of);
-    let gmv = gmv_structure(db, &scope, period.start, period.end.min(today)).await?;
-    let prev = Period::containing_day(def.period, period.start).previous(def.period);
-    let previous_gmv = gmv_structure(db, &scope, prev.start, prev.end.min(today)).await?;
-    Ok(ProgramSummary {
-        period,
-        goal: def.goal,
+    Ok(Standing {
         subjects,
         below_first_tier: subjects - tiers.first().map_or(0, |t| t.at_or_above),
         top_tier_reached: tiers.last().map_or(0, |t| t.at_or_above),
@@ -497,6 +502,33 @@ pub async fn summary<C: ConnectionTrait>(
             at_risk: status(Status::AtRisk),
             behind: status(Status::Behind),
         },
+    })
+}
+
+/// The summary of `period` as of `as_of` (GMV counts the days up to its local day): its
+/// [`standing`] and the GMV structure against the previous period.
+pub async fn summary<C: ConnectionTrait>(
+    db: &C,
+    program_id: i64,
+    def: &ProgramDef,
+    period: Period,
+    as_of: DateTime<Utc>,
+) -> Result<ProgramSummary, ReportsError> {
+    let st = standing(db, program_id, def, period).await?;
+    let scope = GmvScope::of(def);
+    let today = local_day(def.time_zone, as_of);
+    let gmv = gmv_structure(db, &scope, period.start, period.end.min(today)).await?;
+    let prev = Period::containing_day(def.period, period.start).previous(def.period);
+    let previous_gmv = gmv_structure(db, &scope, prev.start, prev.end.min(today)).await?;
+    Ok(ProgramSummary {
+        period,
+        goal: def.goal,
+        subjects: st.subjects,
+        below_first_tier: st.below_first_tier,
+        top_tier_reached: st.top_tier_reached,
+        tiers: st.tiers,
+        projected_top_tier: st.projected_top_tier,
+        statuses: st.statuses,
         gmv,
         previous_gmv,
     })
