@@ -37,7 +37,6 @@ use crate::{
             self, Buckets, GmvScope, StructureGroup, format_bp, history,
             leaderboard::{self, LeaderboardFilter},
             names::split_product,
-            pictures,
         },
         rewards,
         staff::{self, Role, StaffError},
@@ -252,7 +251,7 @@ pub async fn goals(req: &Request, state: Data<&AppState>, s: Signed) -> PageResu
         let standing = reports::standing(db, p.id, &def, period).await?;
         let to = period.end.min(local_day(def.time_zone, Utc::now()));
         let trend = history::tier_trend(&state.db, p.id, &def, period.start, to).await?;
-        let (series, rules) = pictures::tier_lines(
+        let (series, rules) = history::tier_lines(
             &def,
             &trend,
             view.word("projected_series"),

@@ -15,7 +15,7 @@ use sea_orm::{
     Value,
 };
 
-use super::{ReportsError, at_or_above};
+use super::{ReportsError, at_or_above, pictures};
 use crate::{
     domain::{
         FieldError,
@@ -241,4 +241,44 @@ pub async fn tier_trend(
         .unwrap_or(points.len());
     points.drain(..first);
     Ok(points)
+}
+
+/// The lines of a goals chart: per tier the subjects at it or above, those projected to reach
+/// the top tier (dashed), and the goal as a reference line.
+pub fn tier_lines(
+    def: &ProgramDef,
+    trend: &[TrendPoint],
+    projected_label: &str,
+    goal_label: &str,
+) -> (Vec<crate::charts::Series>, Vec<crate::charts::Rule>) {
+    let mut lines: Vec<crate::charts::Series> = def
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            pictures::series(
+                t.name.clone(),
+                trend
+                    .iter()
+                    .map(|pt| (pt.day, pt.per_tier.get(i).map_or(0, |c| c.at_or_above)))
+                    .collect(),
+                false,
+            )
+        })
+        .collect();
+    lines.push(pictures::series(
+        projected_label.to_string(),
+        trend
+            .iter()
+            .map(|pt| (pt.day, pt.projected_top_tier))
+            .collect(),
+        true,
+    ));
+    (
+        lines,
+        vec![pictures::rule(
+            format!("{goal_label} {}", def.goal),
+            def.goal,
+        )],
+    )
 }

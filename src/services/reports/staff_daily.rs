@@ -350,7 +350,7 @@ async fn tier_chart(
         return Ok(None);
     };
     let en = locale == Locale::En;
-    let (series, rules) = pictures::tier_lines(
+    let (series, rules) = super::history::tier_lines(
         def,
         &trend,
         if en {
