@@ -228,7 +228,7 @@ pub fn words(locale: Locale) -> &'static BTreeMap<&'static str, &'static str> {
     }
 }
 
-/// One word in `locale` (the key itself if it is missing, which a test rules out).
+/// One word in `locale` (`?` if it is missing, which a test rules out for enumerated values).
 pub fn word(locale: Locale, key: &str) -> &'static str {
     words(locale).get(key).copied().unwrap_or("?")
 }

@@ -311,17 +311,15 @@ fn program_lines(
 async fn progress_chart<C: ConnectionTrait>(
     db: &C,
     line: &ProgramLine,
+    programs: &HashMap<i64, entity::program::Model>,
     locale: Locale,
     today: NaiveDate,
 ) -> Result<Option<EmailChart>, ReportsError> {
     let r = &line.row;
-    let Some(p) = entity::program::Entity::find_by_id(r.program_id)
-        .one(db)
-        .await?
-    else {
+    let Some(p) = programs.get(&r.program_id) else {
         return Ok(None);
     };
-    let def = super::program_def(&p)?;
+    let def = super::program_def(p)?;
     let end = r.period_end.min(today);
     if end < r.period_start {
         return Ok(None);
@@ -493,7 +491,17 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
     let last_start = week_start - Days::new(7);
     let (channels, total) =
         channel_lines(db, Owner::Merchant(m.id), locale, week_start, week_end).await?;
-    let names = program_names(db).await?;
+    // The programmes once (a small table): their names, and their tiers for the charts.
+    let programs: HashMap<i64, entity::program::Model> = entity::program::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let names: HashMap<i64, String> = programs
+        .iter()
+        .map(|(id, p)| (*id, p.name.clone()))
+        .collect();
     let rewards = reward_lines(db, Owner::Merchant(m.id), locale, &names).await?;
     let mut program_lines = program_lines(
         progress_rows(db, Subject::Merchant, &m.id.to_string()).await?,
@@ -502,7 +510,7 @@ pub async fn merchant_weekly_context<C: ConnectionTrait>(
     );
     let today = local_day(Shanghai, as_of);
     for line in &mut program_lines {
-        line.chart = progress_chart(db, line, locale, today).await?;
+        line.chart = progress_chart(db, line, &programs, locale, today).await?;
     }
 
     let stale = m
