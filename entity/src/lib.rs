@@ -24,6 +24,7 @@ pub mod reward;
 pub mod server_key;
 pub mod staff_session;
 pub mod staff_token;
+pub mod tier_tally;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
 pub mod webhook_event;

@@ -17,6 +17,7 @@ mod m20261203_000012_record_keys;
 mod m20261203_000013_monthly_partitions;
 mod m20261203_000014_staff_sessions;
 mod m20261203_000015_email_images;
+mod m20261203_000016_tier_tally;
 pub mod partitions;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_monthly_partitions::Migration),
             Box::new(m20261203_000014_staff_sessions::Migration),
             Box::new(m20261203_000015_email_images::Migration),
+            Box::new(m20261203_000016_tier_tally::Migration),
         ]
     }
 }

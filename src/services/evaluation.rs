@@ -26,8 +26,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{achievement, job_run, merchant, program, progress, progress_snapshot};
 use futures_util::TryStreamExt;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, Set, Statement, StreamTrait, TryInsertResult, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, Statement, StreamTrait,
+    TryInsertResult, Value,
     sea_query::{Expr, OnConflict},
 };
 
@@ -372,7 +373,62 @@ async fn evaluate_period(
         .filter(progress::Column::EvaluatedAt.lt(started))
         .exec(db)
         .await?;
+    let day = period::local_day(def.time_zone, as_of);
+    crate::db::retry(|| write_tally(db, run_id, p.id, def, period, day)).await?;
     Ok(counts)
+}
+
+/// The period's subjects per tier index at the end of `day`, from its progress: replaces what
+/// an earlier run of the same day wrote. An empty period is tallied as nobody below the first
+/// tier, so the trend does not carry an earlier day's counts over it.
+async fn write_tally(
+    db: &DatabaseConnection,
+    run_id: i64,
+    program_id: i64,
+    def: &ProgramDef,
+    period: Period,
+    day: NaiveDate,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let txn = crate::db::begin_write(db).await?;
+    let key: Vec<Value> = vec![program_id.into(), period.start.into()];
+    let mut values = key.clone();
+    values.push(day.into());
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM tier_tally WHERE program_id = ? AND period_start = ? AND day = ?",
+        values,
+    ))
+    .await?;
+    let top: Option<i64> = def.tiers.last().map(|t| t.threshold);
+    let mut values: Vec<Value> = vec![day.into(), top.into(), run_id.into()];
+    values.extend(key);
+    let written = txn
+        .execute_raw(statement(
+            backend,
+            "INSERT INTO tier_tally (program_id, period_start, day, tier_index, subjects, \
+             projected_top, run_id) \
+             SELECT program_id, period_start, ?, tier_index, COUNT(*), \
+             SUM(CASE WHEN projected >= ? THEN 1 ELSE 0 END), ? \
+             FROM progress WHERE program_id = ? AND period_start = ? \
+             GROUP BY program_id, period_start, tier_index",
+            values,
+        ))
+        .await?;
+    if written.rows_affected() == 0 {
+        entity::tier_tally::ActiveModel {
+            program_id: Set(program_id),
+            period_start: Set(period.start),
+            day: Set(day),
+            tier_index: Set(-1),
+            subjects: Set(0),
+            projected_top: Set(0),
+            run_id: Set(run_id),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await
 }
 
 async fn write_page(

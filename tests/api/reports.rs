@@ -841,6 +841,53 @@ async fn email_samples_in_docs_match_the_templates() {
             .unwrap();
         }
     }
+    // The programme's tier counts on those days, as those evaluations tallied them.
+    {
+        use sea_orm::{ActiveModelTrait, EntityTrait};
+        let row = entity::program::Entity::find_by_id(program)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let top = merchant_incentives::services::reports::program_def(&row)
+            .unwrap()
+            .tiers
+            .last()
+            .unwrap()
+            .threshold;
+        for (days, en_value, en_tier, id_value) in [
+            (10, 300_000_000, 0, 20_000_000),
+            (25, 700_000_000, -1, 45_000_000),
+            (40, 1_100_000_000, 1, 80_000_000),
+            (53, 1_234_567_800, 1, 98_000_000),
+        ] {
+            let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+                + chrono::Duration::days(days);
+            let reaches = |v: i64| i64::from(v * 92 / (days + 1) >= top);
+            let mut per: std::collections::BTreeMap<i32, (i64, i64)> = Default::default();
+            for (tier, value) in [(en_tier, en_value), (-1, id_value)] {
+                let e = per.entry(tier).or_default();
+                e.0 += 1;
+                e.1 += reaches(value);
+            }
+            for (tier_index, (subjects, projected_top)) in per {
+                entity::tier_tally::ActiveModel {
+                    program_id: sea_orm::Set(program),
+                    period_start: sea_orm::Set(
+                        chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+                    ),
+                    day: sea_orm::Set(day),
+                    tier_index: sea_orm::Set(tier_index),
+                    subjects: sea_orm::Set(subjects),
+                    projected_top: sea_orm::Set(projected_top),
+                    run_id: sea_orm::Set(1),
+                }
+                .insert(&app.db)
+                .await
+                .unwrap();
+            }
+        }
+    }
     let yesterday = as_of() - chrono::Duration::hours(10);
     support::insert_achievement(
         &app.db,

@@ -590,6 +590,59 @@ async fn history_follows_a_subject_across_a_refund_and_the_trend_counts_tiers_pe
     )
     .await
     .expect_error(422, "range_invalid");
+
+    // One answer: the trend's last day is the summary's standing.
+    let summary = app
+        .get(
+            &format!("/api/v1/programs/{program}/summary?as_of=2026-03-07T00:00:00Z"),
+            &As::Admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    let last = &trend["items"][6];
+    assert_eq!(last["subjects"], summary["subjects"], "{summary}");
+    assert_eq!(
+        last["projected_top_tier"], summary["projected_top_tier"],
+        "{summary}"
+    );
+    let tiers = |v: &serde_json::Value, key: &str, count: &str| -> Vec<i64> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t[count].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        tiers(last, "per_tier", "at_or_above"),
+        tiers(&summary, "tiers", "subjects"),
+        "{summary}"
+    );
+
+    // A database from before the tallies gets them from its snapshots: the trend is the same.
+    use migration::{Migrator, MigratorTrait};
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let tally = names
+        .iter()
+        .position(|n| n == "m20261203_000016_tier_tally")
+        .expect("the tally migration");
+    Migrator::down(&app.db, Some((names.len() - tally) as u32))
+        .await
+        .unwrap();
+    Migrator::up(&app.db, None).await.unwrap();
+    let again = app
+        .get(
+            &format!("/api/v1/programs/{program}/trend?from=2026-03-01&to=2026-03-07"),
+            &As::Admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(again["items"], trend["items"]);
 }
 
 async fn snapshot(app: &TestApp, subject: &str, d: &str, value: i64) -> i64 {

@@ -1,5 +1,6 @@
-//! History from the snapshots: a subject's value day by day, a programme's tier counts day by
-//! day, and the retention that keeps only each day's last snapshot once it is old.
+//! History: a subject's value day by day (from the snapshots), a programme's tier counts day by
+//! day (from the tallies evaluations write), and the retention that keeps only each day's last
+//! snapshot once it is old.
 //!
 //! A snapshot is written only when a subject's value, tier, status or projection changed, and
 //! carries the local day (programme time zone) of its run's `as_of`. A subject's standing on a
@@ -8,10 +9,9 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate};
-use entity::{progress, progress_snapshot};
-use futures_util::TryStreamExt;
+use entity::{progress, progress_snapshot, tier_tally};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, StreamTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Value,
 };
 
@@ -109,8 +109,9 @@ pub async fn subject_history<C: ConnectionTrait>(
 }
 
 /// Per day of `from..=to`: the subjects at or above each tier and those projected to reach
-/// the top tier, in the period containing that day. Streams the snapshots of those periods
-/// once, in day order, keeping one standing per subject.
+/// the top tier, in the period containing that day, as the last evaluation on or before that
+/// day left the period (`tier_tally`, written by every evaluation from the period's progress;
+/// a day without one carries the day before). Reads a few rows per evaluated day.
 pub async fn trend(
     db: &DatabaseConnection,
     program_id: i64,
@@ -124,74 +125,43 @@ pub async fn trend(
         cal.clip(def.starts_on, def.ends_on).map(|p| p.start)
     };
     let first = Period::containing_day(def.period, from).start;
-    let top = def.tiers.last().map(|t| t.threshold);
-    let tiers = def.tiers.len();
-    let sql = "SELECT * FROM progress_snapshot \
-               WHERE program_id = ? AND period_start >= ? AND day <= ? ORDER BY day, id";
-    let values: Vec<Value> = vec![program_id.into(), first.into(), to.into()];
-    let mut rows = db
-        .stream_raw(statement(db.get_database_backend(), sql, values))
+    let rows = tier_tally::Entity::find()
+        .filter(tier_tally::Column::ProgramId.eq(program_id))
+        .filter(tier_tally::Column::PeriodStart.gte(first))
+        .filter(tier_tally::Column::Day.lte(to))
+        .order_by_asc(tier_tally::Column::Day)
+        .all(db)
         .await?;
-    // Per period: each subject's (tier index, projected top), and the counts they make.
+    // Per period: the latest tallied day applied so far, its (tier index, subjects) and the
+    // subjects projected to reach the top tier.
     #[derive(Default)]
     struct Counts {
-        subjects: i64,
-        /// Index `i + 1` for tier index `i` (0 for below the first tier).
-        per_index: Vec<i64>,
+        day: Option<NaiveDate>,
+        per_index: Vec<(i32, i64)>,
         projected_top: i64,
     }
-    let mut standing: HashMap<(NaiveDate, String), (i32, bool)> = HashMap::new();
     let mut counts: HashMap<NaiveDate, Counts> = HashMap::new();
-    let mut pending: Option<progress_snapshot::Model> = None;
+    let mut rows = rows.into_iter().peekable();
     let mut out = Vec::new();
     let mut day = from;
     loop {
-        // Apply every snapshot up to the end of `day`.
-        loop {
-            let next = match pending.take() {
-                Some(s) => Some(s),
-                None => match rows.try_next().await? {
-                    Some(r) => Some(
-                        <progress_snapshot::Model as sea_orm::FromQueryResult>::from_query_result(
-                            &r, "",
-                        )?,
-                    ),
-                    None => None,
-                },
-            };
-            let Some(s) = next else { break };
-            if s.day > day {
-                pending = Some(s);
-                break;
+        while let Some(r) = rows.next_if(|r| r.day <= day) {
+            let c = counts.entry(r.period_start).or_default();
+            if c.day != Some(r.day) {
+                *c = Counts {
+                    day: Some(r.day),
+                    ..Default::default()
+                };
             }
-            let c = counts.entry(s.period_start).or_insert_with(|| Counts {
-                per_index: vec![0; tiers + 1],
-                ..Default::default()
-            });
-            let reaches_top = top.is_some_and(|t| s.projected >= t);
-            let slot = |i: i32| usize::try_from(i + 1).unwrap_or(0).min(tiers);
-            match standing.insert((s.period_start, s.subject_id), (s.tier_index, reaches_top)) {
-                Some((old_index, old_top)) => {
-                    c.per_index[slot(old_index)] -= 1;
-                    c.projected_top -= i64::from(old_top);
-                }
-                None => c.subjects += 1,
-            }
-            c.per_index[slot(s.tier_index)] += 1;
-            c.projected_top += i64::from(reaches_top);
+            c.per_index.push((r.tier_index, r.subjects));
+            c.projected_top += r.projected_top;
         }
         let c = period_of(day).and_then(|p| counts.get(&p));
-        let per_index: Vec<(i32, i64)> = c.map_or_else(Vec::new, |c| {
-            c.per_index
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (i as i32 - 1, *n))
-                .collect()
-        });
+        let per_index = c.map_or(&[][..], |c| &c.per_index[..]);
         out.push(TrendPoint {
             day,
-            subjects: c.map_or(0, |c| c.subjects),
-            per_tier: at_or_above(&def.tiers, &per_index),
+            subjects: per_index.iter().map(|(_, n)| n).sum(),
+            per_tier: at_or_above(&def.tiers, per_index),
             projected_top_tier: c.map_or(0, |c| c.projected_top),
         });
         if day >= to {
