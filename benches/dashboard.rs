@@ -19,7 +19,7 @@ use merchant_incentives::{
     config::Config,
     db,
     jobs::Trigger,
-    services::{evaluation, programs, staff},
+    services::{evaluation, programs, segments, staff},
 };
 use poem::{Endpoint, Request, http::header};
 use sea_orm::ConnectionTrait;
@@ -85,6 +85,8 @@ async fn bench(
     programs::seed(&database).await?;
     let started = Instant::now();
     common::generate(&database, merchants, DAYS).await?;
+    // The roll-ups were loaded around ingestion: the kept GMV structure is computed from them.
+    segments::rebuild(&database).await?;
     // The marketplace sold ¥50M a day (the shares have a denominator every day).
     database
         .execute_unprepared(&match db::is_postgres(&database) {

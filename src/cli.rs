@@ -227,12 +227,18 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         state.config.outbox_poll,
         shutdown_signal(),
     ));
+    // Folding the GMV structure's changes is safe on every replica too.
+    let folds = tokio::spawn(crate::services::segments::run_folds(
+        state.db.clone(),
+        shutdown_signal(),
+    ));
     app::serve_on(acceptor, state, shutdown_signal()).await?;
     touches.0.flush(&touches.1).await;
     if let Some(s) = scheduler.as_mut() {
         let _ = s.shutdown().await;
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatcher).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), folds).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), webhooks).await;
     tracing::info!("stopped");
     Ok(())

@@ -137,6 +137,21 @@ impl Channel {
 }
 
 column_enum! {
+    /// How a row of the kept GMV structure (`gmv_segment_day`) splits the approved merchants'
+    /// GMV: not at all, or by one merchant attribute.
+    pub enum StructureSplit("String(StringLen::N(16))") {
+        /// All of it, one group.
+        Whole => "whole",
+        /// By the merchants' industry belt (none for merchants without one).
+        IndustryBelt => "industry_belt",
+        /// By the merchants' province.
+        Province => "province",
+        /// By the merchants' category.
+        Category => "category",
+    }
+}
+
+column_enum! {
     /// Who a programme ranks.
     pub enum Subject("String(StringLen::N(16))") {
         /// Merchants (subject id: the merchant id).

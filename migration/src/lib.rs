@@ -18,6 +18,7 @@ mod m20261203_000013_monthly_partitions;
 mod m20261203_000014_staff_sessions;
 mod m20261203_000015_email_images;
 mod m20261203_000016_tier_tally;
+mod m20261203_000017_gmv_segments;
 pub mod partitions;
 
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_staff_sessions::Migration),
             Box::new(m20261203_000015_email_images::Migration),
             Box::new(m20261203_000016_tier_tally::Migration),
+            Box::new(m20261203_000017_gmv_segments::Migration),
         ]
     }
 }

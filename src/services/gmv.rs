@@ -20,6 +20,7 @@ use crate::{
         merchant::MerchantStatus,
     },
     pagination,
+    services::segments,
 };
 
 /// What can go wrong with GMV, in its own words; `src/api` maps each case to a code.
@@ -194,7 +195,7 @@ async fn write_batch(
     let txn = db::begin_write(db).await?;
     // Taking the merchant's row lock first serialises concurrent batches of one merchant, so the
     // existence check below cannot be overtaken; on SQLite it takes the write lock up front.
-    let status = lock_merchant(&txn, merchant_id)
+    let (status, attrs) = lock_merchant(&txn, merchant_id)
         .await?
         .ok_or(GmvError::MerchantNotFound)?;
     if status != MerchantStatus::Approved {
@@ -260,7 +261,7 @@ async fn write_batch(
     // PostgreSQL writes the records, the roll-ups and `last_gmv_at` in one statement.
     let all_in_one = txn.get_database_backend() == DbBackend::Postgres;
     let inserted = if all_in_one {
-        insert_batch_pg(&txn, merchant_id, &new, now).await?
+        insert_batch_pg(&txn, merchant_id, &attrs, &new, now).await?
     } else {
         insert_records(&txn, merchant_id, &new, now).await?
     };
@@ -282,6 +283,15 @@ async fn write_batch(
     }
     if !all_in_one {
         write_rollups(&txn, merchant_id, &rollups).await?;
+        segments::append(
+            &txn,
+            &attrs,
+            rollups
+                .merchant
+                .iter()
+                .map(|((day, channel), (amount, records))| (*day, *channel, *amount, *records)),
+        )
+        .await?;
     }
     if !all_in_one && !inserted.is_empty() {
         merchant::Entity::update_many()
@@ -342,17 +352,35 @@ fn conflict(i: usize) -> FieldError {
 /// Locks the merchant's row for the rest of the transaction and returns its status. PostgreSQL
 /// takes a row lock; SQLite has no row locks, so a no-op write takes the database write lock
 /// now (like `BEGIN IMMEDIATE`) instead of failing to upgrade a read lock later.
-async fn lock_merchant(txn: &DatabaseTransaction, id: i64) -> Result<Option<MerchantStatus>> {
+async fn lock_merchant(
+    txn: &DatabaseTransaction,
+    id: i64,
+) -> Result<Option<(MerchantStatus, segments::Attributes)>> {
     let backend = txn.get_database_backend();
     let sql = match backend {
-        DbBackend::Postgres => "SELECT status FROM merchant WHERE id = $1 FOR UPDATE",
-        _ => "UPDATE merchant SET id = id WHERE id = ? RETURNING status",
+        DbBackend::Postgres => {
+            "SELECT status, kind, industry_belt, province, category FROM merchant \
+             WHERE id = $1 FOR UPDATE"
+        }
+        _ => {
+            "UPDATE merchant SET id = id WHERE id = ? \
+             RETURNING status, kind, industry_belt, province, category"
+        }
     };
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
         .await?;
     Ok(match row {
-        Some(r) => Some(r.try_get::<MerchantStatus>("", "status")?),
+        Some(r) => Some((
+            r.try_get_by_index::<MerchantStatus>(0)?,
+            // In the order selected: kind, industry belt, province, category.
+            segments::Attributes {
+                kind: r.try_get_by_index(1)?,
+                industry_belt: r.try_get_by_index(2)?,
+                province: r.try_get_by_index(3)?,
+                category: r.try_get_by_index(4)?,
+            },
+        )),
         None => None,
     })
 }
@@ -459,10 +487,12 @@ async fn insert_records(
 /// PostgreSQL: the whole batch in one statement. The records arrive as one `jsonb` parameter,
 /// expanded by `jsonb_to_recordset` (four parameters instead of twelve per record), and are
 /// inserted with `ON CONFLICT DO NOTHING RETURNING`; what was inserted is added to the merchant,
-/// product and creator roll-ups and moves `last_gmv_at`, in the same statement.
+/// product and creator roll-ups and to the kept GMV structure (`segments`), and moves
+/// `last_gmv_at`, in the same statement.
 async fn insert_batch_pg(
     txn: &DatabaseTransaction,
     merchant_id: i64,
+    attrs: &segments::Attributes,
     records: &[&GmvRecord],
     now: DateTime<Utc>,
 ) -> Result<HashSet<String>> {
@@ -520,19 +550,29 @@ async fn insert_batch_pg(
                ON CONFLICT (creator_id, merchant_id, day, channel) DO UPDATE SET \
                amount = gmv_daily_creator.amount + excluded.amount, \
                records = gmv_daily_creator.records + excluded.records), \
+               s AS (INSERT INTO gmv_segment_delta (split, day, grp, kind, channel, amount, \
+               records) SELECT v.split, i.local_day, v.grp, $5, i.channel, SUM(i.amount), \
+               COUNT(*) FROM ins i CROSS JOIN (VALUES ($6, $7), ($8, $9), ($10, $11), \
+               ($12, $13)) AS v(split, grp) GROUP BY v.split, v.grp, i.local_day, i.channel), \
                u AS (UPDATE merchant SET last_gmv_at = $3 WHERE id = $1 \
                AND (last_gmv_at IS NULL OR last_gmv_at < $3) AND EXISTS (SELECT 1 FROM ins)) \
                SELECT external_id FROM ins";
+    let mut values: Vec<sea_orm::Value> = vec![
+        merchant_id.into(),
+        crate::domain::gmv::CURRENCY.into(),
+        now.into(),
+        serde_json::Value::Array(rows).into(),
+        attrs.kind.into(),
+    ];
+    for (split, grp) in attrs.groups() {
+        values.push(split.into());
+        values.push(grp.into());
+    }
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
-            [
-                merchant_id.into(),
-                crate::domain::gmv::CURRENCY.into(),
-                now.into(),
-                serde_json::Value::Array(rows).into(),
-            ],
+            values,
         ))
         .await?;
     rows.iter()

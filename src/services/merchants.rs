@@ -13,6 +13,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
+use crate::services::segments;
 use crate::services::webhooks::{self, WebhookEventType, events::NewEvent};
 use crate::{
     db,
@@ -480,6 +481,17 @@ async fn decide_once(
         .one(&txn)
         .await?
         .ok_or(OnboardingError::MerchantNotFound)?;
+    // The GMV structure counts approved merchants: entering or leaving `approved` adds or
+    // takes away all of the merchant's GMV (its row is updated above, so its ingestion has
+    // committed or waits for this transaction).
+    let (was, is) = (
+        from == MerchantStatus::Approved,
+        to == MerchantStatus::Approved,
+    );
+    if was != is {
+        let sign = if is { 1 } else { -1 };
+        segments::append_merchant(&txn, id, &segments::Attributes::from(&m), sign).await?;
+    }
     queue_status_email(
         &txn,
         &m,
@@ -583,6 +595,8 @@ async fn save_edit(db: &DatabaseConnection, m: &merchant::Model, app: &Applicati
     let app = app.clone();
     let txn = db::begin_write(db).await?;
     let mut active: merchant::ActiveModel = m.clone().into();
+    active.id = sea_orm::ActiveValue::NotSet;
+    active.status = sea_orm::ActiveValue::NotSet;
     active.legal_name = Set(app.legal_name);
     active.display_name = Set(app.display_name);
     active.contact_email = Set(app.contact_email);
@@ -593,7 +607,17 @@ async fn save_edit(db: &DatabaseConnection, m: &merchant::Model, app: &Applicati
     active.trademark_number = Set(app.trademark_number);
     active.industry_belt = Set(app.industry_belt);
     active.updated_at = Set(Utc::now());
-    active.update(&txn).await?;
+    // Only while the status read is still current: a decision that came in between (say an
+    // approval) wins, and the edit is refused rather than changing an approved merchant.
+    let done = merchant::Entity::update_many()
+        .set(active)
+        .filter(merchant::Column::Id.eq(m.id))
+        .filter(merchant::Column::Status.eq(m.status))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(OnboardingError::NotEditable(m.status));
+    }
     txn.commit().await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod programs;
 pub mod reports;
 pub mod rewards;
 pub mod runs;
+pub mod segments;
 pub mod staff;
 pub mod webhooks;
 

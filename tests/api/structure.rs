@@ -373,6 +373,33 @@ async fn gmv_structure_shares_are_of_the_marketplace_and_need_every_day() {
         .map(|i| i["group"].as_str().unwrap())
         .collect();
     assert_eq!(groups, vec!["广东", "浙江"]);
+
+    // Suspending a merchant takes its GMV out of the structure (its belt's group goes too);
+    // reinstating it brings it back, before and after the changes are folded.
+    let october = || async {
+        let m = get("from=2026-10-01&to=2026-10-31").await;
+        let belts = get("from=2026-10-01&to=2026-10-31&group_by=industry_belt").await;
+        let groups: Vec<String> = belts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["group"].as_str().unwrap_or("-").to_string())
+            .collect();
+        (m["items"][0]["industry_belt"].as_i64().unwrap(), groups)
+    };
+    let before = october().await;
+    assert_eq!(before.0, 250 * WAN);
+    app.decide(belt, "suspend", "复核资质").await.expect(200);
+    let suspended = october().await;
+    assert_eq!(suspended.0, 50 * WAN);
+    assert_eq!(suspended.1, vec!["-", "广州女装"]);
+    support::assert_structure_matches_rollups(&app.db).await;
+    assert_eq!(october().await, suspended);
+    app.decide(belt, "reinstate", "").await.expect(200);
+    assert_eq!(october().await, before);
+    support::assert_structure_matches_rollups(&app.db).await;
+    assert_eq!(october().await, before);
+
     app.get(
         "/api/v1/insights/gmv-structure?from=2024-01-01&to=2026-10-01",
         &As::Admin,

@@ -525,6 +525,7 @@ impl TestApp {
             .exec_without_returning(&self.db)
             .await
             .expect("roll-up row");
+        structure_follows(&self.db, merchant_id, day, channel, amount).await;
     }
 
     pub async fn add_product_rollup(
@@ -768,6 +769,38 @@ pub async fn insert_gmv_day(
     .insert(db)
     .await
     .expect("insert gmv day");
+    structure_follows(db, merchant_id, day, channel, amount).await;
+}
+
+/// What ingestion appends to the kept GMV structure for a roll-up row of one record written
+/// directly (for an approved merchant; approving one later adds its roll-ups).
+async fn structure_follows(
+    db: &DatabaseConnection,
+    merchant_id: i64,
+    day: &str,
+    channel: &str,
+    amount: i64,
+) {
+    use sea_orm::EntityTrait;
+    let m = entity::merchant::Entity::find_by_id(merchant_id)
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the merchant");
+    if m.status == entity::enums::MerchantStatus::Approved {
+        merchant_incentives::services::segments::append(
+            db,
+            &(&m).into(),
+            [(
+                day.parse().unwrap(),
+                Channel::parse(channel).unwrap(),
+                amount,
+                1,
+            )],
+        )
+        .await
+        .expect("structure change");
+    }
 }
 
 /// Sets when the merchant's last GMV record arrived.
@@ -850,6 +883,94 @@ pub async fn assert_rollups_match_records(db: &DatabaseConnection) {
         assert!(!raw.is_empty() || rollup != "gmv_daily_merchant");
         assert_eq!(stored, raw, "{rollup} differs from its raw records");
     }
+    assert_structure_matches_rollups(db).await;
+}
+
+/// Asserts that the kept GMV structure (day rows plus unfolded changes) equals, for every
+/// split, the GROUP BY of the approved merchants' roll-ups, row for row (rows that net to no
+/// records left out), before and after folding the changes.
+pub async fn assert_structure_matches_rollups(db: &DatabaseConnection) {
+    let load = |sql: String| async move {
+        db.query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                (
+                    r.try_get_by_index::<String>(0).unwrap(),
+                    r.try_get_by_index::<chrono::NaiveDate>(1).unwrap(),
+                    r.try_get_by_index::<String>(2).unwrap(),
+                    r.try_get_by_index::<String>(3).unwrap(),
+                    r.try_get_by_index::<String>(4).unwrap(),
+                ),
+                (
+                    r.try_get_by_index::<i64>(5).unwrap(),
+                    r.try_get_by_index::<i64>(6).unwrap(),
+                ),
+            )
+        })
+        .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let kept = || {
+        load(
+            "SELECT split, day, grp, kind, channel, CAST(SUM(amount) AS BIGINT), \
+             CAST(SUM(records) AS BIGINT) FROM (\
+             SELECT split, day, grp, kind, channel, amount, records FROM gmv_segment_day \
+             UNION ALL \
+             SELECT split, day, grp, kind, channel, amount, records FROM gmv_segment_delta) s \
+             GROUP BY split, day, grp, kind, channel HAVING SUM(records) <> 0"
+                .to_string(),
+        )
+    };
+    let mut parts = Vec::new();
+    for (split, grp) in [
+        ("whole", "''"),
+        ("industry_belt", "COALESCE(m.industry_belt, '')"),
+        ("province", "m.province"),
+        ("category", "m.category"),
+    ] {
+        // A constant is no grouping column on PostgreSQL.
+        let by = if split == "whole" {
+            String::new()
+        } else {
+            format!(", {grp}")
+        };
+        parts.push(format!(
+            "SELECT '{split}', g.day, {grp}, m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT), \
+             CAST(SUM(g.records) AS BIGINT) FROM gmv_daily_merchant g \
+             JOIN merchant m ON m.id = g.merchant_id WHERE m.status = 'approved' \
+             GROUP BY g.day, m.kind, g.channel{by}"
+        ));
+    }
+    let expected = load(parts.join(" UNION ALL ")).await;
+    assert_eq!(
+        kept().await,
+        expected,
+        "the kept GMV structure differs from the roll-ups"
+    );
+    merchant_incentives::services::segments::fold(db)
+        .await
+        .unwrap();
+    let left: i64 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM gmv_segment_delta",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(left, 0, "a fold leaves no change behind");
+    assert_eq!(
+        kept().await,
+        expected,
+        "folding changed the kept GMV structure"
+    );
 }
 
 /// The row count of every table of the database (both backends), in one query.

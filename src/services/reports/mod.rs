@@ -32,8 +32,9 @@ use sea_orm::{
 
 use crate::{
     domain::{
+        enums::StructureSplit,
         gmv::Granularity,
-        merchant::{MerchantKind, MerchantStatus},
+        merchant::MerchantKind,
         period::{Overflow, Period, Status, Tier, local_day},
         program::{Channel, Metric, ProgramDef},
     },
@@ -148,11 +149,12 @@ pub enum StructureGroup {
 }
 
 impl StructureGroup {
-    fn column(self) -> &'static str {
+    /// The rows of the kept structure split by this attribute.
+    pub fn split(self) -> StructureSplit {
         match self {
-            Self::IndustryBelt => "m.industry_belt",
-            Self::Province => "m.province",
-            Self::Category => "m.category",
+            Self::IndustryBelt => StructureSplit::IndustryBelt,
+            Self::Province => StructureSplit::Province,
+            Self::Category => StructureSplit::Category,
         }
     }
 }
@@ -270,8 +272,8 @@ pub fn bucket_spans(
 }
 
 /// The GMV structure of `from..=to` within `scope`, cut into `buckets` and optionally split
-/// by a merchant attribute, against the marketplace's own daily totals: one `GROUP BY` over
-/// the daily merchant roll-ups and one read of the platform totals, the sums checked here.
+/// by a merchant attribute, against the marketplace's own daily totals: one read of the kept
+/// structure (`services::segments`) and one of the platform totals, the sums checked here.
 /// Unsplit, every bucket has an item; split, a bucket has one per group with GMV in it.
 pub async fn gmv_structure_series<C: ConnectionTrait>(
     db: &C,
@@ -286,37 +288,40 @@ pub async fn gmv_structure_series<C: ConnectionTrait>(
         return Ok(vec![fold_structure(from, to, None, [], &BTreeMap::new())?]);
     }
     let platform = crate::services::platform::totals(db, from, to).await?;
-    // Sums per (day, group, kind, channel).
+    // Sums per (day, group, kind, channel), from the kept structure: its day rows and the
+    // changes not yet folded into them, in one statement.
     let mut rows: Vec<(NaiveDate, Option<String>, MerchantKind, Channel, i64)> = Vec::new();
     if !scope.kinds.is_empty() {
-        let group_col = group_by.map_or("NULL", StructureGroup::column);
-        let mut values: Vec<Value> = vec![from.into(), to.into(), MerchantStatus::Approved.into()];
-        let mut sql = format!(
-            "SELECT g.day, {group_col}, m.kind, g.channel, CAST(SUM(g.amount) AS BIGINT) \
-             FROM gmv_daily_merchant g JOIN merchant m ON m.id = g.merchant_id \
-             WHERE g.day >= ? AND g.day <= ? AND m.status = ? AND m.kind IN ("
-        );
+        let split = group_by.map_or(StructureSplit::Whole, StructureGroup::split);
+        let mut filter = String::from("split = ? AND day >= ? AND day <= ? AND kind IN (");
+        let mut values: Vec<Value> = vec![split.into(), from.into(), to.into()];
         for (i, k) in scope.kinds.iter().enumerate() {
-            sql.push_str(if i == 0 { "?" } else { ", ?" });
+            filter.push_str(if i == 0 { "?" } else { ", ?" });
             values.push((*k).into());
         }
-        sql.push(')');
+        filter.push(')');
         if let Some(c) = scope.channel {
-            sql.push_str(" AND g.channel = ?");
+            filter.push_str(" AND channel = ?");
             values.push(c.into());
         }
-        sql.push_str(" GROUP BY g.day, m.kind, g.channel");
-        if group_by.is_some() {
-            sql.push_str(&format!(", {group_col}"));
-        }
+        let sql = format!(
+            "SELECT day, grp, kind, channel, CAST(SUM(amount) AS BIGINT) FROM (\
+             SELECT day, grp, kind, channel, amount, records FROM gmv_segment_day WHERE {filter} \
+             UNION ALL \
+             SELECT day, grp, kind, channel, amount, records FROM gmv_segment_delta WHERE {filter}\
+             ) s GROUP BY day, grp, kind, channel HAVING SUM(records) > 0"
+        );
+        let mut all = values.clone();
+        all.extend(values);
         for r in db
-            .query_all_raw(statement(db.get_database_backend(), &sql, values))
+            .query_all_raw(statement(db.get_database_backend(), &sql, all))
             .await?
         {
             let amount: Option<i64> = r.try_get_by_index(4)?;
+            let grp: String = r.try_get_by_index(1)?;
             rows.push((
                 r.try_get_by_index(0)?,
-                r.try_get_by_index(1)?,
+                (split != StructureSplit::Whole && !grp.is_empty()).then_some(grp),
                 r.try_get_by_index(2)?,
                 r.try_get_by_index(3)?,
                 amount.unwrap_or(0),
