@@ -240,8 +240,17 @@ fn amount_sql(id: &str, day: &str) -> String {
     )
 }
 
-/// `merchants` approved merchants (even ids brands, odd industry belt) and `days` days of
-/// live-stream roll-ups each from 2026-01-01, written by set-based statements.
+/// The channel of a merchant's day: live stream, short video and storefront in turn.
+fn channel_sql(id: &str, day: &str) -> String {
+    format!(
+        "(CASE ({id} + {day}) % 3 WHEN 0 THEN 'live_stream' WHEN 1 THEN 'short_video' \
+         ELSE 'storefront' END)"
+    )
+}
+
+/// `merchants` approved merchants (even ids brands, odd industry belt, in 50 belts) spread over
+/// 31 provinces and 20 categories, and `days` days of roll-ups each from 2026-01-01 (one
+/// channel a day, in turn), written by set-based statements.
 pub async fn generate(
     db: &sea_orm::DatabaseConnection,
     merchants: i64,
@@ -258,18 +267,20 @@ pub async fn generate(
             (
                 format!(
                     "INSERT INTO merchant (id, kind, status, legal_name, display_name, uscc, \
-                     contact_email, province, city, category, weekly_report, locale, created_at, \
-                     updated_at) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
+                     contact_email, province, city, category, industry_belt, weekly_report, locale, \
+                     created_at, updated_at) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
                      'approved', 'Bench ' || n, 'Bench ' || n, 'U' || lpad(n::text, 17, '0'), \
-                     'm' || n || '@bench.example', '浙江', '金华', '日用百货', true, 'zh-CN', \
+                     'm' || n || '@bench.example', '省' || (n % 31), '金华', '类目' || (n % 20), \
+                     CASE WHEN n % 2 = 1 THEN '产业带' || (n % 50) END, true, 'zh-CN', \
                      TIMESTAMPTZ '2026-01-01 00:00:00+00', TIMESTAMPTZ '2026-01-01 00:00:00+00' \
                      FROM generate_series({from}::bigint, {to}::bigint) AS n"
                 ),
                 format!(
                     "INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
-                     SELECT m, DATE '2026-01-01' + d::int, 'live_stream', {}, 1 \
+                     SELECT m, DATE '2026-01-01' + d::int, {}, {}, 1 \
                      FROM generate_series({from}::bigint, {to}::bigint) AS m, \
                      generate_series(0, {}) AS d",
+                    channel_sql("m", "d"),
                     amount_sql("m", "d"),
                     days - 1
                 ),
@@ -278,20 +289,22 @@ pub async fn generate(
             (
                 format!(
                     "INSERT INTO merchant (id, kind, status, legal_name, display_name, uscc, \
-                     contact_email, province, city, category, weekly_report, locale, created_at, \
-                     updated_at) WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s \
+                     contact_email, province, city, category, industry_belt, weekly_report, locale, \
+                     created_at, updated_at) WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s \
                      WHERE n < {to}) SELECT n, CASE WHEN n % 2 = 0 THEN 'brand' ELSE 'industry_belt' END, \
                      'approved', 'Bench ' || n, 'Bench ' || n, printf('U%017d', n), \
-                     'm' || n || '@bench.example', '浙江', '金华', '日用百货', 1, 'zh-CN', \
+                     'm' || n || '@bench.example', '省' || (n % 31), '金华', '类目' || (n % 20), \
+                     CASE WHEN n % 2 = 1 THEN '产业带' || (n % 50) END, 1, 'zh-CN', \
                      '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00' FROM s"
                 ),
                 format!(
                     "INSERT INTO gmv_daily_merchant (merchant_id, day, channel, amount, records) \
                      WITH RECURSIVE s(m) AS (SELECT {from} UNION ALL SELECT m + 1 FROM s WHERE m < {to}), \
                      d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < {}) \
-                     SELECT m, date('2026-01-01', '+' || n || ' days'), 'live_stream', {}, 1 \
+                     SELECT m, date('2026-01-01', '+' || n || ' days'), {}, {}, 1 \
                      FROM s, d ORDER BY m, n",
                     days - 1,
+                    channel_sql("m", "n"),
                     amount_sql("m", "n")
                 ),
             )

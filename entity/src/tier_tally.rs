@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// A programme's subjects per tier index in one period at the end of one evaluated day, as
+use crate::enums::ProgressStatus;
+
+/// A programme's subjects per tier index and status in one period at the end of one evaluated day, as
 /// the day's last evaluation left them.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tier_tally")]
@@ -15,6 +17,8 @@ pub struct Model {
     /// Index of the tier reached, -1 for none.
     #[sea_orm(primary_key, auto_increment = false)]
     pub tier_index: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub status: ProgressStatus,
     pub subjects: i64,
     /// Of them, those whose projection reaches the top tier's threshold.
     pub projected_top: i64,

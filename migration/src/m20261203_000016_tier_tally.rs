@@ -1,4 +1,4 @@
-//! A programme's tier counts per evaluated day (`tier_tally`), written by each evaluation from
+//! A programme's subjects per tier and status per evaluated day (`tier_tally`), written by each evaluation from
 //! the period's progress, so the goals trend reads a few rows a day instead of replaying every
 //! snapshot of the period. Existing history is carried over from the snapshots: for each day
 //! with a snapshot, every subject's last snapshot on or before it in the period.
@@ -22,6 +22,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(TierTally::PeriodStart).date().not_null())
                 .col(ColumnDef::new(TierTally::Day).date().not_null())
                 .col(ColumnDef::new(TierTally::TierIndex).integer().not_null())
+                .col(ColumnDef::new(TierTally::Status).string_len(16).not_null())
                 .col(ColumnDef::new(TierTally::Subjects).big_integer().not_null())
                 .col(
                     ColumnDef::new(TierTally::ProjectedTop)
@@ -34,7 +35,8 @@ impl MigrationTrait for Migration {
                         .col(TierTally::ProgramId)
                         .col(TierTally::PeriodStart)
                         .col(TierTally::Day)
-                        .col(TierTally::TierIndex),
+                        .col(TierTally::TierIndex)
+                        .col(TierTally::Status),
                 )
                 .to_owned(),
         )
@@ -45,9 +47,9 @@ impl MigrationTrait for Migration {
             _ => "json_extract(p.tiers, '$[#-1].threshold')",
         };
         let backfill = format!(
-            "INSERT INTO tier_tally (program_id, period_start, day, tier_index, subjects, \
+            "INSERT INTO tier_tally (program_id, period_start, day, tier_index, status, subjects, \
              projected_top, run_id) \
-             SELECT l.program_id, l.period_start, l.day, s.tier_index, COUNT(*), \
+             SELECT l.program_id, l.period_start, l.day, s.tier_index, s.status, COUNT(*), \
              SUM(CASE WHEN s.projected >= {top} THEN 1 ELSE 0 END), MAX(l.run_id) \
              FROM (SELECT d.program_id, d.period_start, d.day, d.run_id, MAX(x.id) AS id \
                    FROM (SELECT program_id, period_start, day, MAX(run_id) AS run_id \
@@ -57,7 +59,7 @@ impl MigrationTrait for Migration {
                    GROUP BY d.program_id, d.period_start, d.day, d.run_id, x.subject_id) l \
              JOIN progress_snapshot s ON s.id = l.id \
              JOIN program p ON p.id = l.program_id \
-             GROUP BY l.program_id, l.period_start, l.day, s.tier_index"
+             GROUP BY l.program_id, l.period_start, l.day, s.tier_index, s.status"
         );
         m.get_connection().execute_unprepared(&backfill).await?;
         Ok(())
@@ -76,6 +78,7 @@ enum TierTally {
     PeriodStart,
     Day,
     TierIndex,
+    Status,
     Subjects,
     ProjectedTop,
     RunId,

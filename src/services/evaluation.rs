@@ -378,10 +378,10 @@ async fn evaluate_period(
     Ok(counts)
 }
 
-/// The period's subjects per tier index at the end of `day`, from its progress: replaces what
-/// an earlier run of the same day wrote. An empty period is tallied as nobody below the first
+/// The period's subjects per tier index and status at the end of `day`, from its progress:
+/// replaces what an earlier run of the same day wrote. An empty period is tallied as nobody below the first
 /// tier, so the trend does not carry an earlier day's counts over it.
-async fn write_tally(
+pub async fn write_tally(
     db: &DatabaseConnection,
     run_id: i64,
     program_id: i64,
@@ -406,12 +406,12 @@ async fn write_tally(
     let written = txn
         .execute_raw(statement(
             backend,
-            "INSERT INTO tier_tally (program_id, period_start, day, tier_index, subjects, \
-             projected_top, run_id) \
-             SELECT program_id, period_start, ?, tier_index, COUNT(*), \
+            "INSERT INTO tier_tally (program_id, period_start, day, tier_index, status, \
+             subjects, projected_top, run_id) \
+             SELECT program_id, period_start, ?, tier_index, status, COUNT(*), \
              SUM(CASE WHEN projected >= ? THEN 1 ELSE 0 END), ? \
              FROM progress WHERE program_id = ? AND period_start = ? \
-             GROUP BY program_id, period_start, tier_index",
+             GROUP BY program_id, period_start, tier_index, status",
             values,
         ))
         .await?;
@@ -421,6 +421,7 @@ async fn write_tally(
             period_start: Set(period.start),
             day: Set(day),
             tier_index: Set(-1),
+            status: Set(ProgressStatus::Behind),
             subjects: Set(0),
             projected_top: Set(0),
             run_id: Set(run_id),

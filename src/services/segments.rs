@@ -1,7 +1,7 @@
 //! The GMV structure kept ahead of time: the approved merchants' GMV per local day, merchant
 //! kind and channel, whole and split by industry belt, province and category
-//! (`gmv_segment_day`), so a year's structure reads a few thousand rows instead of every
-//! merchant's roll-ups.
+//! (`gmv_segment_day`, and by calendar month in `gmv_segment_month`), so a year's structure
+//! reads a few hundred rows instead of every merchant's roll-ups.
 //!
 //! Writers append signed changes to `gmv_segment_delta` in their own transaction:
 //! - ingestion, for what a batch adds to the merchant's roll-ups (only approved merchants
@@ -140,21 +140,35 @@ pub async fn append_merchant<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Folds every appended change into the day rows; returns how many were folded. On
+/// Folds every appended change into the day and month rows; returns how many were folded. On
 /// PostgreSQL one statement takes the changes (`DELETE … RETURNING`) and adds them, so a
 /// change is folded exactly once even with folds running on several replicas; SQLite has one
 /// writer at a time.
 pub async fn fold(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    const ADD: &str = "ON CONFLICT (split, day, grp, kind, channel) DO UPDATE SET \
-                       amount = gmv_segment_day.amount + excluded.amount, \
-                       records = gmv_segment_day.records + excluded.records";
     const COLUMNS: &str = "split, day, grp, kind, channel";
+    let add = |table: &str, key: &str| {
+        format!(
+            "ON CONFLICT ({key}) DO UPDATE SET amount = {table}.amount + excluded.amount, \
+             records = {table}.records + excluded.records"
+        )
+    };
+    let day_add = add("gmv_segment_day", COLUMNS);
+    let month_add = add(
+        "gmv_segment_month",
+        "split, month_start, grp, kind, channel",
+    );
+    let month = month_of(db.get_database_backend());
     crate::db::retry(|| async {
         if crate::db::is_postgres(db) {
             let sql = format!(
                 "WITH moved AS (DELETE FROM gmv_segment_delta RETURNING *), \
                  added AS (INSERT INTO gmv_segment_day ({COLUMNS}, amount, records) \
-                 SELECT {COLUMNS}, SUM(amount), SUM(records) FROM moved GROUP BY {COLUMNS} {ADD}) \
+                 SELECT {COLUMNS}, SUM(amount), SUM(records) FROM moved GROUP BY {COLUMNS} \
+                 {day_add}), \
+                 by_month AS (INSERT INTO gmv_segment_month (split, month_start, grp, kind, channel, \
+                 amount, records) SELECT split, {month}, grp, kind, channel, SUM(amount), \
+                 SUM(records) FROM moved GROUP BY split, {month}, grp, kind, channel \
+                 {month_add}) \
                  SELECT COUNT(*) AS n FROM moved"
             );
             let row = db
@@ -166,7 +180,13 @@ pub async fn fold(db: &DatabaseConnection) -> Result<u64, DbErr> {
         txn.execute_unprepared(&format!(
             "INSERT INTO gmv_segment_day ({COLUMNS}, amount, records) \
              SELECT {COLUMNS}, SUM(amount), SUM(records) FROM gmv_segment_delta \
-             GROUP BY {COLUMNS} {ADD}"
+             GROUP BY {COLUMNS} {day_add}"
+        ))
+        .await?;
+        txn.execute_unprepared(&format!(
+            "INSERT INTO gmv_segment_month (split, month_start, grp, kind, channel, amount, records) \
+             SELECT split, {month}, grp, kind, channel, SUM(amount), SUM(records) \
+             FROM gmv_segment_delta GROUP BY split, {month}, grp, kind, channel {month_add}"
         ))
         .await?;
         let done = txn
@@ -178,7 +198,15 @@ pub async fn fold(db: &DatabaseConnection) -> Result<u64, DbErr> {
     .await
 }
 
-/// Recomputes the day rows from the roll-ups of the approved merchants, dropping the appended
+/// The first day of the month of the `day` column.
+fn month_of(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "CAST(date_trunc('MONTH', day) AS DATE)",
+        _ => "date(day, 'start of month')",
+    }
+}
+
+/// Recomputes the day and month rows from the roll-ups of the approved merchants, dropping the appended
 /// changes: for data loaded around ingestion (benches, imports).
 pub async fn rebuild(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
@@ -217,6 +245,13 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<(), DbErr> {
     );
     txn.execute_raw(statement(txn.get_database_backend(), &sql, values))
         .await?;
+    let month = month_of(txn.get_database_backend());
+    txn.execute_unprepared(&format!(
+        "INSERT INTO gmv_segment_month (split, month_start, grp, kind, channel, amount, records) \
+         SELECT split, {month}, grp, kind, channel, SUM(amount), SUM(records) \
+         FROM gmv_segment_day GROUP BY split, {month}, grp, kind, channel"
+    ))
+    .await?;
     txn.commit().await
 }
 

@@ -716,6 +716,28 @@ pub async fn insert_progress(
     .insert(db)
     .await
     .expect("insert progress");
+    // And the period's tally, as the end of an evaluation of it would write.
+    use sea_orm::EntityTrait;
+    let row = entity::program::Entity::find_by_id(program_id)
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the programme");
+    let def = merchant_incentives::services::reports::program_def(&row).unwrap();
+    let period = merchant_incentives::domain::period::Period {
+        start: period.0.parse().unwrap(),
+        end: period.1.parse().unwrap(),
+    };
+    merchant_incentives::services::evaluation::write_tally(
+        db,
+        1,
+        program_id,
+        &def,
+        period,
+        chrono::Utc::now().date_naive(),
+    )
+    .await
+    .expect("tally");
 }
 
 /// An achievement row (optionally revoked).
@@ -970,6 +992,23 @@ pub async fn assert_structure_matches_rollups(db: &DatabaseConnection) {
         kept().await,
         expected,
         "folding changed the kept GMV structure"
+    );
+    // The month rows are the day rows by calendar month.
+    let month = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "CAST(date_trunc('MONTH', day) AS DATE)",
+        _ => "date(day, 'start of month')",
+    };
+    let months = |table: &str, day: &str| {
+        load(format!(
+            "SELECT split, {day}, grp, kind, channel, CAST(SUM(amount) AS BIGINT), \
+             CAST(SUM(records) AS BIGINT) FROM {table} GROUP BY split, {day}, grp, kind, channel \
+             HAVING SUM(records) <> 0"
+        ))
+    };
+    assert_eq!(
+        months("gmv_segment_month", "month_start").await,
+        months("gmv_segment_day", month).await,
+        "the month rows differ from the day rows"
     );
 }
 

@@ -24,10 +24,9 @@ pub mod weekly;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
-use entity::progress;
+use entity::{progress, tier_tally};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    Value,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use crate::{
@@ -271,6 +270,26 @@ pub fn bucket_spans(
     out
 }
 
+/// The whole calendar months inside `from..=to`, as `[first month's first day, the first day
+/// after the last whole month)`; empty (both at the same day) when there is none.
+fn full_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let month_start = |d: NaiveDate| Granularity::Month.period_start(d);
+    let m1 = if month_start(from) == from {
+        from
+    } else {
+        month_start(from)
+            .checked_add_months(Months::new(1))
+            .expect("a month after a valid day")
+    };
+    let after = to + Duration::days(1);
+    let m2 = month_start(after);
+    if m2 <= m1 {
+        (m1.min(after), m1.min(after))
+    } else {
+        (m1, m2)
+    }
+}
+
 /// The GMV structure of `from..=to` within `scope`, cut into `buckets` and optionally split
 /// by a merchant attribute, against the marketplace's own daily totals: one read of the kept
 /// structure (`services::segments`) and one of the platform totals, the sums checked here.
@@ -293,26 +312,50 @@ pub async fn gmv_structure_series<C: ConnectionTrait>(
     let mut rows: Vec<(NaiveDate, Option<String>, MerchantKind, Channel, i64)> = Vec::new();
     if !scope.kinds.is_empty() {
         let split = group_by.map_or(StructureSplit::Whole, StructureGroup::split);
-        let mut filter = String::from("split = ? AND day >= ? AND day <= ? AND kind IN (");
-        let mut values: Vec<Value> = vec![split.into(), from.into(), to.into()];
+        // The merchant kinds and channel in scope.
+        let mut rest = String::from(" AND kind IN (");
+        let mut rest_values: Vec<Value> = Vec::new();
         for (i, k) in scope.kinds.iter().enumerate() {
-            filter.push_str(if i == 0 { "?" } else { ", ?" });
-            values.push((*k).into());
+            rest.push_str(if i == 0 { "?" } else { ", ?" });
+            rest_values.push((*k).into());
         }
-        filter.push(')');
+        rest.push(')');
         if let Some(c) = scope.channel {
-            filter.push_str(" AND channel = ?");
-            values.push(c.into());
+            rest.push_str(" AND channel = ?");
+            rest_values.push(c.into());
         }
+        // Whole calendar months inside the span are read from the month rows (each standing at
+        // its first day, which is in the month's bucket), the days around them from the day
+        // rows; the unfolded changes by day. Day and week buckets read days only.
+        let (m1, m2) = match buckets {
+            Buckets::Whole | Buckets::By(Granularity::Month) => full_months(from, to),
+            Buckets::By(_) => (to + Duration::days(1), to + Duration::days(1)),
+        };
+        let mut parts: Vec<String> = Vec::new();
+        let mut all: Vec<Value> = Vec::new();
+        let mut part = |table: &str, day: &str, lo: &str, hi: &str, a: NaiveDate, b: NaiveDate| {
+            parts.push(format!(
+                "SELECT {day} AS day, grp, kind, channel, amount, records FROM {table} \
+                 WHERE split = ? AND {day} {lo} ? AND {day} {hi} ?{rest}"
+            ));
+            all.extend([split.into(), a.into(), b.into()]);
+            all.extend(rest_values.iter().cloned());
+        };
+        part("gmv_segment_day", "day", ">=", "<", from, m1);
+        part("gmv_segment_month", "month_start", ">=", "<", m1, m2);
+        part("gmv_segment_day", "day", ">=", "<=", m2.max(from), to);
+        part("gmv_segment_delta", "day", ">=", "<=", from, to);
+        // One bucket needs no day: its rows are summed over the span (and stand at its
+        // first day), so a year split by province is a row per group, kind and channel.
+        let (day, by_day) = match buckets {
+            Buckets::Whole => ("MIN(day)", ""),
+            Buckets::By(_) => ("day", "day, "),
+        };
         let sql = format!(
-            "SELECT day, grp, kind, channel, CAST(SUM(amount) AS BIGINT) FROM (\
-             SELECT day, grp, kind, channel, amount, records FROM gmv_segment_day WHERE {filter} \
-             UNION ALL \
-             SELECT day, grp, kind, channel, amount, records FROM gmv_segment_delta WHERE {filter}\
-             ) s GROUP BY day, grp, kind, channel HAVING SUM(records) > 0"
+            "SELECT {day}, grp, kind, channel, CAST(SUM(amount) AS BIGINT) FROM ({}) s \
+             GROUP BY {by_day}grp, kind, channel HAVING SUM(records) > 0",
+            parts.join(" UNION ALL ")
         );
-        let mut all = values.clone();
-        all.extend(values);
         for r in db
             .query_all_raw(statement(db.get_database_backend(), &sql, all))
             .await?
@@ -450,7 +493,9 @@ pub struct Standing {
     pub statuses: StatusCounts,
 }
 
-/// The [`Standing`] of `period`: three indexed aggregates over its progress rows.
+/// The [`Standing`] of `period`: its tally on the latest day an evaluation tallied it
+/// (`tier_tally`, written from the period's progress at the end of every evaluation of it), a
+/// row per tier index and status; the last day of the trend. Nothing tallied is nobody.
 pub async fn standing<C: ConnectionTrait>(
     db: &C,
     program_id: i64,
@@ -458,42 +503,35 @@ pub async fn standing<C: ConnectionTrait>(
     period: Period,
 ) -> Result<Standing, ReportsError> {
     let base = || {
-        progress::Entity::find()
-            .filter(progress::Column::ProgramId.eq(program_id))
-            .filter(progress::Column::PeriodStart.eq(period.start))
+        tier_tally::Entity::find()
+            .filter(tier_tally::Column::ProgramId.eq(program_id))
+            .filter(tier_tally::Column::PeriodStart.eq(period.start))
     };
-    let per_index: Vec<(i32, i64)> = base()
-        .select_only()
-        .column(progress::Column::TierIndex)
-        .column_as(progress::Column::SubjectId.count(), "n")
-        .group_by(progress::Column::TierIndex)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let per_status: Vec<(Status, i64)> = base()
-        .select_only()
-        .column(progress::Column::Status)
-        .column_as(progress::Column::SubjectId.count(), "n")
-        .group_by(progress::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let projected_top_tier = match def.tiers.last() {
-        Some(top) => {
+    let latest = base()
+        .order_by_desc(tier_tally::Column::Day)
+        .one(db)
+        .await?
+        .map(|r| r.day);
+    let rows = match latest {
+        Some(day) => {
             base()
-                .filter(progress::Column::Projected.gte(top.threshold))
-                .count(db)
-                .await? as i64
+                .filter(tier_tally::Column::Day.eq(day))
+                .all(db)
+                .await?
         }
-        None => 0,
+        None => Vec::new(),
     };
+    let per_index: Vec<(i32, i64)> = rows.iter().map(|r| (r.tier_index, r.subjects)).collect();
+    let per_status: Vec<(Status, i64)> = rows.iter().map(|r| (r.status, r.subjects)).collect();
+    let projected_top_tier = rows.iter().map(|r| r.projected_top).sum();
     let subjects = per_index.iter().map(|(_, n)| n).sum();
     let tiers = at_or_above(&def.tiers, &per_index);
     let status = |s: Status| {
         per_status
             .iter()
-            .find(|(n, _)| *n == s)
-            .map_or(0, |(_, c)| *c)
+            .filter(|(n, _)| *n == s)
+            .map(|(_, c)| c)
+            .sum()
     };
     Ok(Standing {
         subjects,
