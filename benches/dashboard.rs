@@ -6,7 +6,8 @@
 //! and the slowest, beside a bare poem handler answering a static page through the same call.
 //!
 //! `cargo bench --bench dashboard`; `BENCH_DATABASE_URL=postgres://…` adds PostgreSQL;
-//! `DASH_BENCH_MERCHANTS` (default 100000), `DASH_BENCH_ROUNDS` (10).
+//! `DASH_BENCH_MERCHANTS` (default 100000), `DASH_BENCH_ROUNDS` (10); `DASH_BENCH_DIR` keeps the
+//! SQLite database in that directory.
 //! Writes `bench-results/dashboard.json`. Target (issue): every page under 100 ms.
 
 mod common;
@@ -172,7 +173,11 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("dashboard bench: {merchants} merchants × {DAYS} days, {rounds} requests a page");
     let mut rows = Vec::new();
     let tmp = tempfile::tempdir()?;
-    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", tmp.path().display());
+    // `DASH_BENCH_DIR` keeps the SQLite database there, to look into afterwards.
+    let dir = std::env::var("DASH_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().to_path_buf());
+    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
     bench("sqlite", &sqlite, tmp.path(), merchants, rounds, &mut rows).await?;
     if let Some(base) = std::env::var("BENCH_DATABASE_URL")
         .ok()

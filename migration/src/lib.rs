@@ -19,6 +19,7 @@ mod m20261203_000014_staff_sessions;
 mod m20261203_000015_email_images;
 mod m20261203_000016_tier_tally;
 mod m20261203_000017_gmv_segments;
+mod m20261203_000018_subject_indexes;
 pub mod partitions;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_email_images::Migration),
             Box::new(m20261203_000016_tier_tally::Migration),
             Box::new(m20261203_000017_gmv_segments::Migration),
+            Box::new(m20261203_000018_subject_indexes::Migration),
         ]
     }
 }
