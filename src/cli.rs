@@ -180,6 +180,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let shutdown_signal = shutdown_signal()?;
     let listen = config.listen;
     let replica = match &config.database_read_url {
         Some(url) => Some(
@@ -244,25 +245,36 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A shutdown that every task can wait for: resolves, for each future the returned function
+/// makes, once SIGINT or SIGTERM arrives. The handlers are installed by this call, before the
+/// server starts, so a signal that arrives while it is still starting is not missed (a
+/// handler installed later would never see it, and the process would not stop).
+fn shutdown_signal()
+-> anyhow::Result<impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down; finishing in-flight requests");
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down; finishing in-flight requests");
+        let _ = tx.send(true);
+    });
+    Ok(move || {
+        let mut rx = rx.clone();
+        Box::pin(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    })
 }
