@@ -171,6 +171,23 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// A connection of its own, for work that keeps per-connection state (temporary tables)
+/// across transactions: on SQLite a pool of exactly one connection with the same options;
+/// on PostgreSQL the pool itself (such work runs in one transaction there).
+pub async fn own_connection(db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    if is_postgres(db) {
+        return Ok(db.clone());
+    }
+    let shared = db.get_sqlite_connection_pool();
+    let pool = sea_orm::sqlx::pool::PoolOptions::<sea_orm::sqlx::Sqlite>::new()
+        .max_connections(1)
+        .acquire_timeout(shared.options().get_acquire_timeout())
+        .connect_with((*shared.connect_options()).clone())
+        .await
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))?;
+    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
 /// Begins a transaction that will write. SQLite takes the write lock at `BEGIN IMMEDIATE`,
 /// waiting up to the busy timeout for it: a deferred transaction that reads first cannot take
 /// the lock later once another connection has committed meanwhile (`SQLITE_BUSY_SNAPSHOT`,
@@ -188,7 +205,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 
 /// The database's own code for an error, e.g. `5` (SQLite busy) or `40001` (PostgreSQL
 /// serialization failure).
-fn database_code(err: &DbErr) -> Option<String> {
+pub fn database_code(err: &DbErr) -> Option<String> {
     let (DbErr::Exec(RuntimeErr::SqlxError(e))
     | DbErr::Query(RuntimeErr::SqlxError(e))
     | DbErr::Conn(RuntimeErr::SqlxError(e))) = err

@@ -1,12 +1,19 @@
 //! Evaluation: for every active programme and open period, every subject with GMV gets its
-//! value, tier, projection and status (pure functions in `domain::period`), stored as the
-//! current `progress` plus a `progress_snapshot`; achievements are recorded once per
-//! (programme, period, subject, tier) by the unique index.
+//! value, tier, projection and status (as `domain::period::{project, standing}` define them),
+//! stored as the current `progress` plus a `progress_snapshot` when it changed; achievements
+//! are recorded once per (programme, period, subject, tier) by the unique index.
 //!
-//! - Aggregation happens in the database (`SUM … GROUP BY` over the daily roll-ups, never the
-//!   raw records), as one query streamed a page of subjects at a time, so memory stays flat
-//!   however many subjects there are. Each page is written in its own transaction, so a
-//!   long run never blocks GMV ingestion for its whole duration.
+//! - Set-based in the database. A period's aggregate (`SUM … GROUP BY` over the daily
+//!   roll-ups, never the raw records) is staged in a temporary table; each write is then one
+//!   statement over it: snapshots of what changed (`INSERT … SELECT` against the previous
+//!   progress), the progress upsert (`INSERT … SELECT … ON CONFLICT`), revocations and
+//!   restorations (`UPDATE … WHERE EXISTS … RETURNING`), new achievements (`INSERT … SELECT …
+//!   ON CONFLICT DO NOTHING RETURNING`). Only what is news (new or revoked achievements, a
+//!   status that moved, a tier newly near) comes back to this process, for events and emails,
+//!   so memory does not grow with the subjects.
+//! - On PostgreSQL the period is one transaction, staged by `CREATE TEMPORARY TABLE … AS`
+//!   (whose query may run in parallel). On SQLite the stage is filled on a connection of its
+//!   own outside any write transaction, so the write lock is held only for the writes.
 //! - Late, back-dated GMV: the open period is recomputed from the roll-ups on every run, and
 //!   the previous period is evaluated again while the evaluation day is within
 //!   [`REOPEN_DAYS`] days of its end, so corrections reported shortly after a period closes
@@ -19,17 +26,15 @@
 //! - Only approved merchants count; the programme's `merchant_kinds` filter joins
 //!   `merchant.kind`; `channel_gmv` sums only its channel.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{achievement, job_run, merchant, program, progress, progress_snapshot};
-use futures_util::TryStreamExt;
+use entity::{achievement, job_run, merchant, program, progress};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, Statement, StreamTrait,
-    TryInsertResult, Value,
-    sea_query::{Expr, OnConflict},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    Value, sea_query::Expr,
 };
 
 use crate::{
@@ -37,7 +42,7 @@ use crate::{
         enums::{ProgressStatus, WebhookEventType},
         merchant::MerchantStatus,
         money::format_cny,
-        period::{self, Period, local_day, project, run_rate_window, standing},
+        period::{self, Period, local_day, run_rate_window},
         program::{Metric, ProgramDef, Subject},
         webhook,
     },
@@ -50,9 +55,7 @@ use crate::{
 };
 
 pub use crate::domain::period::REOPEN_DAYS;
-/// Subjects aggregated and written per page.
-pub const PAGE_SIZE: u64 = 2_000;
-/// Rows per multi-row insert: 17 columns × 500 stays far below every bind limit.
+/// Ids per `IN` list when reading merchants and creators to email.
 const CHUNK: usize = 500;
 
 /// Reports progress: (programme name, subjects evaluated so far in it).
@@ -157,15 +160,6 @@ pub async fn evaluate(
     Ok(counts)
 }
 
-/// One subject's sums from the roll-ups.
-#[derive(Clone, Debug)]
-struct Aggregate {
-    subject_id: String,
-    merchant_id: Option<i64>,
-    value: i64,
-    recent: i64,
-}
-
 /// The date ranges of one period's aggregation.
 struct Ranges {
     value_from: NaiveDate,
@@ -221,105 +215,170 @@ pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Sta
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// Every subject's sums for one period, aggregated in the database as one query that the
-/// caller streams: the database picks its best plan for the whole table (PostgreSQL a hash
-/// aggregate over a sequential scan, SQLite a walk of the roll-up key), instead of one index
-/// probe per subject for each keyset page. Rows arrive unordered.
-fn aggregate_statement(backend: DatabaseBackend, def: &ProgramDef, r: &Ranges) -> Statement {
-    let scan_from = r.value_from.min(r.recent_from);
-    let scan_to = r.value_to.max(r.recent_to);
-    let mut values: Vec<Value> = vec![
-        r.value_from.into(),
-        r.value_to.into(),
-        r.recent_from.into(),
-        r.recent_to.into(),
-        scan_from.into(),
-        scan_to.into(),
-    ];
-    let mut rollup_filter = String::from("g.day >= ? AND g.day <= ?");
+/// The temporary table one period's aggregate is staged in: `subject_id`, `merchant_id`,
+/// `value`, `recent` (the run-rate window's net GMV).
+const STAGE: &str = "evaluation_stage";
+
+/// SQL text and its values, appended together so placeholders and values stay in order.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.text.push('?');
+        self.values.push(value.into());
+        self
+    }
+
+    fn append(&mut self, other: &Sql) -> &mut Self {
+        self.text.push_str(&other.text);
+        self.values.extend(other.values.iter().cloned());
+        self
+    }
+
+    fn statement(&self, backend: DatabaseBackend) -> Statement {
+        statement(backend, &self.text, self.values.clone())
+    }
+}
+
+/// A text literal for SQL built from the programme's own enum values.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Every subject's sums for one period, aggregated in the database: merchant-keyed roll-ups
+/// are summed first and joined to their merchants after, so the join sees one row per
+/// subject instead of one per day. Plain literals, no parameters, so PostgreSQL can run it
+/// as `CREATE TABLE … AS`, whose query may use parallel workers (an `INSERT … SELECT` may not).
+fn aggregate_sql(def: &ProgramDef, r: &Ranges) -> String {
+    let range = |from: NaiveDate, to: NaiveDate| format!("g.day >= '{from}' AND g.day <= '{to}'");
+    let sums = format!(
+        "CAST(COALESCE(SUM(g.amount) FILTER (WHERE {}), 0) AS BIGINT) AS value, \
+         CAST(COALESCE(SUM(g.amount) FILTER (WHERE {}), 0) AS BIGINT) AS recent",
+        range(r.value_from, r.value_to),
+        range(r.recent_from, r.recent_to),
+    );
+    let mut rollups = range(r.value_from.min(r.recent_from), r.value_to.max(r.recent_to));
     if def.metric == Metric::ChannelGmv
         && let Some(c) = def.channel
     {
-        rollup_filter.push_str(" AND g.channel = ?");
-        values.push(c.into());
+        rollups.push_str(&format!(" AND g.channel = {}", literal(c.as_str())));
     }
-    let mut merchant_filter = String::from("m.status = ? AND m.kind IN (");
-    values.push(MerchantStatus::Approved.into());
-    for (i, k) in def.merchant_kinds.iter().enumerate() {
-        merchant_filter.push_str(if i == 0 { "?" } else { ", ?" });
-        values.push((*k).into());
-    }
-    merchant_filter.push(')');
-    let sums = "CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS v, \
-                CAST(SUM(CASE WHEN g.day >= ? AND g.day <= ? THEN g.amount ELSE 0 END) AS BIGINT) AS r";
-    let sql = match def.subject {
-        // Merchant-keyed roll-ups are summed first and joined to their merchants after, so the
-        // join sees one row per subject instead of one per day.
-        Subject::Merchant | Subject::Product => {
-            let (table, key) = if def.subject == Subject::Merchant {
-                ("gmv_daily_merchant", "g.merchant_id")
-            } else {
-                ("gmv_daily_product", "g.merchant_id, g.product_id")
-            };
-            let outer = if def.subject == Subject::Merchant {
-                "a.merchant_id, a.v, a.r"
-            } else {
-                "a.merchant_id, a.product_id, a.v, a.r"
-            };
-            format!(
-                "SELECT {outer} FROM (SELECT {key}, {sums} FROM {table} g \
-                 WHERE {rollup_filter} GROUP BY {key}) a \
-                 JOIN merchant m ON m.id = a.merchant_id WHERE {merchant_filter}"
-            )
-        }
+    let kinds: Vec<String> = def
+        .merchant_kinds
+        .iter()
+        .map(|k| literal(k.as_str()))
+        .collect();
+    let merchants = format!(
+        "m.status = {} AND m.kind IN ({})",
+        literal(MerchantStatus::Approved.as_str()),
+        kinds.join(", ")
+    );
+    match def.subject {
+        Subject::Merchant => format!(
+            "SELECT CAST(a.merchant_id AS TEXT) AS subject_id, a.merchant_id, a.value, a.recent \
+             FROM (SELECT g.merchant_id, {sums} FROM gmv_daily_merchant g WHERE {rollups} \
+             GROUP BY g.merchant_id) a JOIN merchant m ON m.id = a.merchant_id WHERE {merchants}"
+        ),
+        Subject::Product => format!(
+            "SELECT CAST(a.merchant_id AS TEXT) || ':' || a.product_id AS subject_id, \
+             a.merchant_id, a.value, a.recent \
+             FROM (SELECT g.merchant_id, g.product_id, {sums} FROM gmv_daily_product g \
+             WHERE {rollups} GROUP BY g.merchant_id, g.product_id) a \
+             JOIN merchant m ON m.id = a.merchant_id WHERE {merchants}"
+        ),
         // A creator sells for several merchants; only approved ones' sales count.
         Subject::Creator => format!(
-            "SELECT g.creator_id, {sums} FROM gmv_daily_creator g \
-             JOIN merchant m ON m.id = g.merchant_id \
-             WHERE {rollup_filter} AND {merchant_filter} GROUP BY g.creator_id"
+            "SELECT g.creator_id AS subject_id, CAST(NULL AS BIGINT) AS merchant_id, {sums} \
+             FROM gmv_daily_creator g JOIN merchant m ON m.id = g.merchant_id \
+             WHERE {rollups} AND {merchants} GROUP BY g.creator_id"
         ),
+    }
+}
+
+/// The programme's tiers as rows `(idx, name, threshold, at_risk_from)`, where
+/// `at_risk_from` is the least projection at 80% of the threshold (`⌈4t/5⌉`, so the
+/// comparison needs no multiplication that could overflow).
+fn tiers_sql(def: &ProgramDef) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("(");
+    for (i, t) in def.tiers.iter().enumerate() {
+        let at_risk_from = (i128::from(t.threshold) * 4 + 4) / 5;
+        sql.push(if i == 0 {
+            "SELECT "
+        } else {
+            " UNION ALL SELECT "
+        })
+        .push(&format!("{i} AS idx, "))
+        .bind(t.name.clone())
+        .push(&format!(
+            " AS name, CAST({} AS BIGINT) AS threshold, \
+                 CAST({at_risk_from} AS BIGINT) AS at_risk_from",
+            t.threshold
+        ));
+    }
+    sql.push(")");
+    sql
+}
+
+/// Each staged subject's standing, as `domain::period::{project, standing}` define it (a unit
+/// test holds the two to the same answers): `subject_id, merchant_id, value, projected,
+/// tier_index, tier, next_tier, next_threshold, remaining, status`.
+fn standings_sql(def: &ProgramDef, r: &Ranges) -> Sql {
+    // value + recent × seconds_left / (window_days × 86,400), rounded toward zero, split as
+    // q·S + (rem·S)/D so no intermediate product exceeds i64 for any realistic amount.
+    let (per, secs) = if r.window_days > 0 && r.seconds_left > 0 {
+        (r.window_days * 86_400, r.seconds_left)
+    } else {
+        (1, 0)
     };
-    statement(backend, &sql, values)
+    let mut tier_index = String::from("CASE");
+    for (i, t) in def.tiers.iter().enumerate().rev() {
+        tier_index.push_str(&format!(" WHEN value >= {} THEN {i}", t.threshold));
+    }
+    tier_index.push_str(" ELSE -1 END");
+    let tiers = tiers_sql(def);
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT x.subject_id, x.merchant_id, x.value, x.projected, x.tier_index, \
+         c.name AS tier, n.name AS next_tier, n.threshold AS next_threshold, \
+         COALESCE(n.threshold - x.value, 0) AS remaining, CASE WHEN n.idx IS NULL THEN ",
+    )
+    .bind(ProgressStatus::Achieved)
+    .push(" WHEN x.projected >= n.threshold THEN ")
+    .bind(ProgressStatus::OnTrack)
+    .push(" WHEN x.projected >= n.at_risk_from THEN ")
+    .bind(ProgressStatus::AtRisk)
+    .push(" ELSE ")
+    .bind(ProgressStatus::Behind)
+    .push(&format!(
+        " END AS status FROM (SELECT subject_id, merchant_id, value, \
+         value + (recent / {per}) * {secs} + ((recent % {per}) * {secs}) / {per} AS projected, \
+         {tier_index} AS tier_index FROM {STAGE}) x LEFT JOIN "
+    ))
+    .append(&tiers)
+    .push(" c ON c.idx = x.tier_index LEFT JOIN ")
+    .append(&tiers)
+    .push(" n ON n.idx = x.tier_index + 1");
+    sql
 }
 
-/// One row of [`aggregate_statement`].
-fn aggregate_row(subject: Subject, row: &QueryResult) -> anyhow::Result<Aggregate> {
-    Ok(match subject {
-        Subject::Merchant => {
-            let id: i64 = row.try_get_by_index(0)?;
-            Aggregate {
-                subject_id: id.to_string(),
-                merchant_id: Some(id),
-                value: row.try_get_by_index(1)?,
-                recent: row.try_get_by_index(2)?,
-            }
-        }
-        Subject::Creator => Aggregate {
-            subject_id: row.try_get_by_index(0)?,
-            merchant_id: None,
-            value: row.try_get_by_index(1)?,
-            recent: row.try_get_by_index(2)?,
-        },
-        Subject::Product => {
-            let mid: i64 = row.try_get_by_index(0)?;
-            let pid: String = row.try_get_by_index(1)?;
-            Aggregate {
-                subject_id: format!("{mid}:{pid}"),
-                merchant_id: Some(mid),
-                value: row.try_get_by_index(2)?,
-                recent: row.try_get_by_index(3)?,
-            }
-        }
-    })
-}
-
-/// One subject's computed outcome.
+/// A subject whose standing is news: its status moved, or it came near a tier.
 struct Outcome {
-    agg: Aggregate,
+    subject_id: String,
+    merchant_id: Option<i64>,
+    value: i64,
     standing: period::Standing,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn evaluate_period(
     db: &DatabaseConnection,
     run_id: i64,
@@ -331,51 +390,371 @@ async fn evaluate_period(
 ) -> anyhow::Result<Counts> {
     let started = Utc::now();
     let r = ranges(def, period, as_of);
-    let mut counts = Counts::default();
-    // Pages of the streamed aggregate are computed and written (each in its own transaction,
-    // on another pooled connection) while the query goes on, so memory holds one page.
-    let mut rows = db
-        .stream_raw(aggregate_statement(db.get_database_backend(), def, &r))
+    let aggregate = aggregate_sql(def, &r);
+    let counts = if crate::db::is_postgres(db) {
+        // One transaction: the aggregate is staged in a table dropped at commit, then every
+        // write is a statement over it. Nothing else waits on the rows it locks.
+        crate::db::retry(|| async {
+            let txn = crate::db::begin_write(db).await?;
+            let staged = txn
+                .execute_unprepared(&format!(
+                    "CREATE TEMPORARY TABLE {STAGE} ON COMMIT DROP AS {aggregate}"
+                ))
+                .await?
+                .rows_affected();
+            txn.execute_unprepared(&format!("ANALYZE {STAGE}")).await?;
+            let c = write_standings(&txn, run_id, p, def, period, as_of, &r, started).await?;
+            txn.commit().await?;
+            Ok::<_, anyhow::Error>(Counts {
+                subjects_evaluated: staged as i64,
+                ..c
+            })
+        })
+        .await
+        .map_err(overflow_named)?
+    } else {
+        // SQLite has one writer: the aggregate is staged into a temporary table of a
+        // connection of its own, outside any write transaction (a reader never blocks
+        // ingestion), and only the writes from it take the write lock.
+        let own = crate::db::own_connection(db).await?;
+        own.execute_unprepared(&format!(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (subject_id TEXT PRIMARY KEY, \
+             merchant_id INTEGER, value INTEGER NOT NULL, recent INTEGER NOT NULL)"
+        ))
         .await?;
-    let mut page = Vec::with_capacity(PAGE_SIZE as usize);
-    loop {
-        let next = rows.try_next().await?;
-        if let Some(row) = &next {
-            page.push(aggregate_row(def.subject, row)?);
+        own.execute_unprepared(&format!("DELETE FROM {STAGE}"))
+            .await?;
+        let staged = own
+            .execute_unprepared(&format!(
+                "INSERT INTO {STAGE} (subject_id, merchant_id, value, recent) {aggregate}"
+            ))
+            .await?
+            .rows_affected();
+        let c = crate::db::retry(|| async {
+            let txn = crate::db::begin_write(&own).await?;
+            let c = write_standings(&txn, run_id, p, def, period, as_of, &r, started).await?;
+            txn.commit().await?;
+            Ok::<_, anyhow::Error>(c)
+        })
+        .await?;
+        own.close().await?;
+        Counts {
+            subjects_evaluated: staged as i64,
+            ..c
         }
-        if page.len() as u64 == PAGE_SIZE || (next.is_none() && !page.is_empty()) {
-            let mut outcomes = Vec::with_capacity(page.len());
-            for agg in page.drain(..) {
-                let projected = project(agg.value, agg.recent, r.window_days, r.seconds_left)
-                    .with_context(|| format!("subject {}", agg.subject_id))?;
-                let standing = standing(&def.tiers, agg.value, projected)
-                    .with_context(|| format!("subject {}", agg.subject_id))?;
-                outcomes.push(Outcome { agg, standing });
-            }
-            let c = crate::db::retry(|| write_page(db, run_id, p, def, period, as_of, &outcomes))
-                .await?;
-            counts.subjects_evaluated += c.subjects_evaluated;
-            counts.achievements_recorded += c.achievements_recorded;
-            counts.achievements_revoked += c.achievements_revoked;
-            counts.emails_queued += c.emails_queued;
-            on_progress(&p.name, counts.subjects_evaluated as u64);
-        }
-        if next.is_none() {
-            break;
-        }
+    };
+    on_progress(&p.name, counts.subjects_evaluated as u64);
+    let day = period::local_day(def.time_zone, as_of);
+    crate::db::retry(|| write_tally(db, run_id, p.id, def, period, day)).await?;
+    Ok(counts)
+}
+
+/// PostgreSQL refuses an i64 overflow (code 22003) where the domain's checked arithmetic
+/// would have failed with [`period::Overflow`]: named as such.
+fn overflow_named(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<DbErr>().and_then(crate::db::database_code) {
+        Some(code) if code == "22003" => e.context(period::Overflow("the evaluation's arithmetic")),
+        _ => e,
     }
-    drop(rows);
-    // Subjects that no longer qualify leave the leaderboard; rows written after this period's
-    // evaluation started (by this or a concurrent run) stay.
+}
+
+/// Writes one staged period, each kind of write one statement over the stage: the subjects
+/// whose standing is news are read first (for events and emails), then snapshots of what
+/// changed, the progress upsert, revocations, restorations and new achievements.
+#[allow(clippy::too_many_arguments)]
+async fn write_standings(
+    txn: &DatabaseTransaction,
+    run_id: i64,
+    p: &program::Model,
+    def: &ProgramDef,
+    period: Period,
+    as_of: DateTime<Utc>,
+    r: &Ranges,
+    started: DateTime<Utc>,
+) -> anyhow::Result<Counts> {
+    let backend = txn.get_database_backend();
+    let now = Utc::now();
+    let day = period::local_day(def.time_zone, as_of);
+    let standings = standings_sql(def, r);
+    if backend == DatabaseBackend::Sqlite {
+        // SQLite turns an overflowing integer product into a float instead of failing.
+        let mut check = Sql::default();
+        check
+            .push("SELECT COUNT(*) FROM (")
+            .append(&standings)
+            .push(") s WHERE typeof(s.projected) <> 'integer' OR typeof(s.remaining) <> 'integer'");
+        let bad: i64 = match txn.query_one_raw(check.statement(backend)).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        anyhow::ensure!(bad == 0, period::Overflow("the run-rate projection"));
+    }
+    // The previous standing of the same subject, joined on its key.
+    let mut previous = Sql::default();
+    previous
+        .push(" LEFT JOIN progress p ON p.program_id = ")
+        .bind(p.id)
+        .push(" AND p.period_start = ")
+        .bind(period.start)
+        .push(" AND p.subject_id = s.subject_id");
+
+    // News: a status that moved, or a next tier newly within 10% (`webhook::near_tier`).
+    let near = |a: &str| {
+        format!(
+            "({a}.next_threshold IS NOT NULL AND {a}.remaining > 0 AND {a}.next_threshold > 0 \
+             AND {a}.remaining <= {a}.next_threshold / 10)"
+        )
+    };
+    let mut news = Sql::default();
+    news.push(
+        "SELECT s.subject_id, s.merchant_id, s.value, s.projected, s.tier_index, \
+         s.next_threshold, s.remaining, s.status, p.status FROM (",
+    )
+    .append(&standings)
+    .push(") s")
+    .append(&previous)
+    .push(&format!(
+        " WHERE (p.status IS NOT NULL AND p.status <> s.status) OR ({} AND NOT (p.subject_id IS \
+         NOT NULL AND COALESCE(p.next_tier, '') = COALESCE(s.next_tier, '') AND {}))",
+        near("s"),
+        near("p")
+    ));
+    let mut news_rows = Vec::new();
+    for row in txn.query_all_raw(news.statement(backend)).await? {
+        let tier_index: i32 = row.try_get_by_index(4)?;
+        let next_threshold: Option<i64> = row.try_get_by_index(5)?;
+        let status: String = row.try_get_by_index(7)?;
+        let before: Option<String> = row.try_get_by_index(8)?;
+        let parse =
+            |s: &str| ProgressStatus::parse(s).with_context(|| format!("a progress status {s:?}"));
+        news_rows.push((
+            Outcome {
+                subject_id: row.try_get_by_index(0)?,
+                merchant_id: row.try_get_by_index(1)?,
+                value: row.try_get_by_index(2)?,
+                standing: period::Standing {
+                    tier_index,
+                    next_index: next_threshold.map(|_| (tier_index + 1) as usize),
+                    next_threshold,
+                    remaining: row.try_get_by_index(6)?,
+                    projected: row.try_get_by_index(3)?,
+                    status: parse(&status)?,
+                },
+            },
+            before.as_deref().map(parse).transpose()?,
+        ));
+    }
+
+    // History: a snapshot only when the value, tier, status or projection changed.
+    let mut snapshots = Sql::default();
+    snapshots
+        .push(
+            "INSERT INTO progress_snapshot (day, run_id, program_id, period_start, subject_id, \
+             value, tier_index, projected, status, evaluated_at) SELECT ",
+        )
+        .bind(day)
+        .push(", ")
+        .bind(run_id)
+        .push(", ")
+        .bind(p.id)
+        .push(", ")
+        .bind(period.start)
+        .push(", s.subject_id, s.value, s.tier_index, s.projected, s.status, ")
+        .bind(now)
+        .push(" FROM (")
+        .append(&standings)
+        .push(") s")
+        .append(&previous)
+        .push(
+            " WHERE p.subject_id IS NULL OR p.value <> s.value OR p.tier_index <> s.tier_index \
+             OR p.status <> s.status OR p.projected <> s.projected",
+        );
+    txn.execute_raw(snapshots.statement(backend)).await?;
+
+    // Current progress: one row per (programme, period, subject), replaced.
+    let mut upsert = Sql::default();
+    upsert
+        .push(
+            "INSERT INTO progress (program_id, period_start, subject_id, period_end, \
+             subject_type, merchant_id, value, tier_index, tier, next_tier, next_threshold, \
+             remaining, projected, status, evaluated_at, run_id) SELECT ",
+        )
+        .bind(p.id)
+        .push(", ")
+        .bind(period.start)
+        .push(", s.subject_id, ")
+        .bind(period.end)
+        .push(", ")
+        .bind(def.subject)
+        .push(
+            ", s.merchant_id, s.value, s.tier_index, s.tier, s.next_tier, s.next_threshold, \
+             s.remaining, s.projected, s.status, ",
+        )
+        .bind(now)
+        .push(", ")
+        .bind(run_id)
+        .push(" FROM (")
+        .append(&standings)
+        // `WHERE` keeps SQLite from reading `ON CONFLICT` as a join constraint.
+        .push(
+            ") s WHERE 1 = 1 ON CONFLICT (program_id, period_start, subject_id) DO UPDATE SET \
+             period_end = excluded.period_end, subject_type = excluded.subject_type, \
+             merchant_id = excluded.merchant_id, value = excluded.value, \
+             tier_index = excluded.tier_index, tier = excluded.tier, \
+             next_tier = excluded.next_tier, next_threshold = excluded.next_threshold, \
+             remaining = excluded.remaining, projected = excluded.projected, \
+             status = excluded.status, evaluated_at = excluded.evaluated_at, \
+             run_id = excluded.run_id",
+        );
+    txn.execute_raw(upsert.statement(backend)).await?;
+
+    // Subjects that no longer qualify leave the leaderboard; rows written after this
+    // period's evaluation started (by this or a concurrent run) stay.
     progress::Entity::delete_many()
         .filter(progress::Column::ProgramId.eq(p.id))
         .filter(progress::Column::PeriodStart.eq(period.start))
         .filter(progress::Column::EvaluatedAt.lt(started))
-        .exec(db)
+        .exec(txn)
         .await?;
-    let day = period::local_day(def.time_zone, as_of);
-    crate::db::retry(|| write_tally(db, run_id, p.id, def, period, day)).await?;
-    Ok(counts)
+
+    // Achievements a refund took back under their threshold are revoked; those climbed back
+    // above it are restored (keeping their first `achieved_at`).
+    let achievements_where = |sql: &mut Sql, revoked: bool, compare: &str| {
+        sql.push(" WHERE program_id = ")
+            .bind(p.id)
+            .push(" AND period_start = ")
+            .bind(period.start)
+            .push(&format!(
+                " AND revoked_at IS {} NULL AND EXISTS (SELECT 1 FROM {STAGE} s WHERE \
+                 s.subject_id = achievement.subject_id AND s.value {compare} \
+                 achievement.threshold) RETURNING *",
+                if revoked { "NOT" } else { "" }
+            ));
+    };
+    let mut revoke = Sql::default();
+    revoke
+        .push("UPDATE achievement SET revoked_at = ")
+        .bind(now);
+    achievements_where(&mut revoke, false, "<");
+    let revoked = achievement::Entity::find()
+        .from_raw_sql(revoke.statement(backend))
+        .all(txn)
+        .await?;
+    let mut restore = Sql::default();
+    restore.push("UPDATE achievement SET revoked_at = NULL");
+    achievements_where(&mut restore, true, ">=");
+    let restored = achievement::Entity::find()
+        .from_raw_sql(restore.statement(backend))
+        .all(txn)
+        .await?;
+    // Their rewards follow: a revocation cancels what is still pending, a cleared one
+    // makes it pending again.
+    let ids = |rows: &[achievement::Model]| rows.iter().map(|a| a.id).collect::<Vec<_>>();
+    rewards::move_status(
+        txn,
+        &ids(&revoked),
+        RewardStatus::Pending,
+        RewardStatus::Cancelled,
+    )
+    .await?;
+    rewards::move_status(
+        txn,
+        &ids(&restored),
+        RewardStatus::Cancelled,
+        RewardStatus::Pending,
+    )
+    .await?;
+
+    // Every tier reached is recorded once, by the unique index.
+    let mut add = Sql::default();
+    add.push(
+        "INSERT INTO achievement (program_id, period_start, subject_type, subject_id, \
+         merchant_id, tier, threshold, value, achieved_at, run_id) SELECT ",
+    )
+    .bind(p.id)
+    .push(", ")
+    .bind(period.start)
+    .push(", ")
+    .bind(def.subject)
+    .push(", s.subject_id, s.merchant_id, t.name, t.threshold, s.value, ")
+    .bind(as_of)
+    .push(", ")
+    .bind(run_id)
+    .push(&format!(" FROM {STAGE} s JOIN "))
+    .append(&tiers_sql(def))
+    .push(
+        " t ON s.value >= t.threshold WHERE 1 = 1 ON CONFLICT (program_id, period_start, \
+         subject_id, tier) DO NOTHING RETURNING *",
+    );
+    let inserted = achievement::Entity::find()
+        .from_raw_sql(add.statement(backend))
+        .all(txn)
+        .await?;
+
+    // What the new achievements earn.
+    rewards::create_for(txn, def, &inserted, period.end, now).await?;
+
+    // Events for webhooks, and the emails they cause, in the same transaction.
+    let ctx = EventContext {
+        p,
+        def,
+        period,
+        now,
+    };
+    let mut events = Vec::new();
+    for a in &inserted {
+        events.push(ctx.achievement(
+            WebhookEventType::AchievementRecorded,
+            a,
+            format!("achievement.recorded:{}", a.id),
+        ));
+    }
+    for a in &revoked {
+        events.push(ctx.achievement(
+            WebhookEventType::AchievementRevoked,
+            a,
+            format!("achievement.revoked:{}:{}", a.id, now.timestamp_micros()),
+        ));
+    }
+    // The progress events a merchant also hears of by email, by dedupe key.
+    let mut alerts_of: HashMap<String, (EmailKind, &Outcome)> = HashMap::new();
+    for (o, before) in &news_rows {
+        for e in ctx.progress_events(o, *before, run_id) {
+            let kind = match e.kind {
+                WebhookEventType::ProgressNearTier => Some(EmailKind::NearTier),
+                WebhookEventType::ProgressStatusChanged
+                    if o.standing.status == ProgressStatus::AtRisk =>
+                {
+                    Some(EmailKind::AtRisk)
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind.filter(|_| o.merchant_id.is_some()) {
+                alerts_of.insert(e.dedupe_key.clone(), (kind, o));
+            }
+            events.push(e);
+        }
+    }
+    let emitted = webhooks::events::emit(txn, events).await?;
+    // Only events emitted now (not announced before) send their email.
+    let alerts: Vec<Alert> = emitted
+        .iter()
+        .filter_map(|e| {
+            let (kind, outcome) = alerts_of.get(&e.dedupe_key)?;
+            Some(Alert {
+                kind: *kind,
+                outcome,
+                dedupe_key: &e.dedupe_key,
+            })
+        })
+        .collect();
+    let emails = queue_emails(txn, &ctx, &inserted, &alerts).await?;
+    Ok(Counts {
+        achievements_recorded: inserted.len() as i64,
+        achievements_revoked: revoked.len() as i64,
+        emails_queued: emails,
+        ..Counts::default()
+    })
 }
 
 /// The period's subjects per tier index and status at the end of `day`, from its progress:
@@ -432,320 +811,6 @@ pub async fn write_tally(
     txn.commit().await
 }
 
-async fn write_page(
-    db: &DatabaseConnection,
-    run_id: i64,
-    p: &program::Model,
-    def: &ProgramDef,
-    period: Period,
-    as_of: DateTime<Utc>,
-    outcomes: &[Outcome],
-) -> anyhow::Result<Counts> {
-    let now = Utc::now();
-    let subject_type = def.subject;
-    let txn = crate::db::begin_write(db).await?;
-    if crate::db::is_postgres(db) {
-        // This page's statements carry hundreds of subject ids each. A generic plan (cached
-        // after five runs, and chosen on the statistics of a table the run is still filling)
-        // filters them as a list of parameters, compared one by one against every row of the
-        // period: quadratic in the subjects. Custom plans see the ids as constants, hashed,
-        // and the table as it is.
-        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
-    }
-
-    // Each subject's standing before this run, to tell a change.
-    let ids: Vec<&str> = outcomes.iter().map(|o| o.agg.subject_id.as_str()).collect();
-    let mut previous: HashMap<String, (ProgressStatus, i64, i32, i64)> = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(String, ProgressStatus, i64, i32, i64)> = progress::Entity::find()
-            .select_only()
-            .column(progress::Column::SubjectId)
-            .column(progress::Column::Status)
-            .column(progress::Column::Value)
-            .column(progress::Column::TierIndex)
-            .column(progress::Column::Projected)
-            .filter(progress::Column::ProgramId.eq(p.id))
-            .filter(progress::Column::PeriodStart.eq(period.start))
-            .filter(progress::Column::SubjectId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        previous.extend(
-            rows.into_iter()
-                .map(|(id, status, v, t, p)| (id, (status, v, t, p))),
-        );
-    }
-
-    // Current progress: one row per (programme, period, subject), replaced.
-    for chunk in outcomes.chunks(CHUNK) {
-        let rows = chunk.iter().map(|o| {
-            let s = &o.standing;
-            progress::ActiveModel {
-                program_id: Set(p.id),
-                period_start: Set(period.start),
-                subject_id: Set(o.agg.subject_id.clone()),
-                period_end: Set(period.end),
-                subject_type: Set(subject_type),
-                merchant_id: Set(o.agg.merchant_id),
-                value: Set(o.agg.value),
-                tier_index: Set(s.tier_index),
-                tier: Set(tier_name(def, s.tier_index)),
-                next_tier: Set(s.next_index.map(|i| def.tiers[i].name.clone())),
-                next_threshold: Set(s.next_threshold),
-                remaining: Set(s.remaining),
-                projected: Set(s.projected),
-                status: Set(s.status),
-                evaluated_at: Set(now),
-                run_id: Set(run_id),
-            }
-        });
-        progress::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    progress::Column::ProgramId,
-                    progress::Column::PeriodStart,
-                    progress::Column::SubjectId,
-                ])
-                .update_columns([
-                    progress::Column::PeriodEnd,
-                    progress::Column::SubjectType,
-                    progress::Column::MerchantId,
-                    progress::Column::Value,
-                    progress::Column::TierIndex,
-                    progress::Column::Tier,
-                    progress::Column::NextTier,
-                    progress::Column::NextThreshold,
-                    progress::Column::Remaining,
-                    progress::Column::Projected,
-                    progress::Column::Status,
-                    progress::Column::EvaluatedAt,
-                    progress::Column::RunId,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
-
-    // History: a snapshot only when the value, tier, status or projection changed.
-    let day = period::local_day(def.time_zone, as_of);
-    let changed: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| {
-            let s = &o.standing;
-            previous.get(&o.agg.subject_id)
-                != Some(&(s.status, o.agg.value, s.tier_index, s.projected))
-        })
-        .collect();
-    for chunk in changed.chunks(CHUNK) {
-        let rows = chunk.iter().map(|o| progress_snapshot::ActiveModel {
-            day: Set(day),
-            run_id: Set(run_id),
-            program_id: Set(p.id),
-            period_start: Set(period.start),
-            subject_id: Set(o.agg.subject_id.clone()),
-            value: Set(o.agg.value),
-            tier_index: Set(o.standing.tier_index),
-            projected: Set(o.standing.projected),
-            status: Set(o.standing.status),
-            evaluated_at: Set(now),
-            ..Default::default()
-        });
-        progress_snapshot::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-
-    // Achievements: what exists for these subjects decides what to add, revoke or restore.
-    let mut existing: HashMap<&str, Vec<achievement::Model>> = HashMap::new();
-    let mut found = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        found.extend(
-            achievement::Entity::find()
-                .filter(achievement::Column::ProgramId.eq(p.id))
-                .filter(achievement::Column::PeriodStart.eq(period.start))
-                .filter(achievement::Column::SubjectId.is_in(chunk.iter().copied()))
-                .all(&txn)
-                .await?,
-        );
-    }
-    let by_subject: HashMap<&str, &Outcome> = outcomes
-        .iter()
-        .map(|o| (o.agg.subject_id.as_str(), o))
-        .collect();
-    for a in &found {
-        if let Some((k, _)) = by_subject.get_key_value(a.subject_id.as_str()) {
-            existing.entry(k).or_default().push(a.clone());
-        }
-    }
-    let mut revoke = Vec::new();
-    let mut restore = Vec::new();
-    for (subject, rows) in &existing {
-        let value = by_subject[subject].agg.value;
-        for a in rows {
-            match (a.revoked_at, value >= a.threshold) {
-                (None, false) => revoke.push(a.id),
-                (Some(_), true) => restore.push(a.id),
-                _ => {}
-            }
-        }
-    }
-    for chunk in revoke.chunks(CHUNK) {
-        achievement::Entity::update_many()
-            .col_expr(achievement::Column::RevokedAt, Expr::value(Some(now)))
-            .filter(achievement::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
-    for chunk in restore.chunks(CHUNK) {
-        achievement::Entity::update_many()
-            .col_expr(
-                achievement::Column::RevokedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(achievement::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
-    // Their rewards follow: a revocation cancels what is still pending, a cleared one
-    // makes it pending again.
-    rewards::move_status(
-        &txn,
-        &revoke,
-        RewardStatus::Pending,
-        RewardStatus::Cancelled,
-    )
-    .await?;
-    rewards::move_status(
-        &txn,
-        &restore,
-        RewardStatus::Cancelled,
-        RewardStatus::Pending,
-    )
-    .await?;
-    let mut new_rows = Vec::new();
-    for o in outcomes {
-        let have: HashSet<&str> = existing
-            .get(o.agg.subject_id.as_str())
-            .map(|v| v.iter().map(|a| a.tier.as_str()).collect())
-            .unwrap_or_default();
-        for t in def
-            .tiers
-            .iter()
-            .take((o.standing.tier_index + 1).max(0) as usize)
-        {
-            if !have.contains(t.name.as_str()) {
-                new_rows.push(achievement::ActiveModel {
-                    program_id: Set(p.id),
-                    period_start: Set(period.start),
-                    subject_type: Set(subject_type),
-                    subject_id: Set(o.agg.subject_id.clone()),
-                    merchant_id: Set(o.agg.merchant_id),
-                    tier: Set(t.name.clone()),
-                    threshold: Set(t.threshold),
-                    value: Set(o.agg.value),
-                    achieved_at: Set(as_of),
-                    revoked_at: Set(None),
-                    run_id: Set(run_id),
-                    ..Default::default()
-                });
-            }
-        }
-    }
-    let mut inserted = Vec::new();
-    for chunk in new_rows.chunks(CHUNK) {
-        let res = achievement::Entity::insert_many(chunk.iter().cloned())
-            .on_conflict_do_nothing_on([
-                achievement::Column::ProgramId,
-                achievement::Column::PeriodStart,
-                achievement::Column::SubjectId,
-                achievement::Column::Tier,
-            ])
-            .exec_with_returning_many(&txn)
-            .await?;
-        if let TryInsertResult::Inserted(rows) = res {
-            inserted.extend(rows);
-        }
-    }
-
-    // What the new achievements earn.
-    rewards::create_for(&txn, def, &inserted, period.end, now).await?;
-
-    // Events for webhooks, and the emails they cause, in the same transaction.
-    let revoked: Vec<&achievement::Model> =
-        found.iter().filter(|a| revoke.contains(&a.id)).collect();
-    let ctx = EventContext {
-        p,
-        def,
-        period,
-        now,
-    };
-    let mut events = Vec::new();
-    for a in &inserted {
-        events.push(ctx.achievement(
-            WebhookEventType::AchievementRecorded,
-            a,
-            format!("achievement.recorded:{}", a.id),
-        ));
-    }
-    for a in &revoked {
-        events.push(ctx.achievement(
-            WebhookEventType::AchievementRevoked,
-            a,
-            format!("achievement.revoked:{}:{}", a.id, now.timestamp_micros()),
-        ));
-    }
-    // The progress events a merchant also hears of by email, by dedupe key.
-    let mut alerts_of: HashMap<String, (EmailKind, &Outcome)> = HashMap::new();
-    for o in outcomes {
-        for e in ctx.progress_events(o, previous.get(&o.agg.subject_id).map(|p| p.0), run_id) {
-            let kind = match e.kind {
-                WebhookEventType::ProgressNearTier => Some(EmailKind::NearTier),
-                WebhookEventType::ProgressStatusChanged
-                    if o.standing.status == ProgressStatus::AtRisk =>
-                {
-                    Some(EmailKind::AtRisk)
-                }
-                _ => None,
-            };
-            if let Some(kind) = kind.filter(|_| o.agg.merchant_id.is_some()) {
-                alerts_of.insert(e.dedupe_key.clone(), (kind, o));
-            }
-            events.push(e);
-        }
-    }
-    let emitted = webhooks::events::emit(&txn, events).await?;
-    // Only events emitted now (not announced before) send their email.
-    let alerts: Vec<Alert> = emitted
-        .iter()
-        .filter_map(|e| {
-            let (kind, outcome) = alerts_of.get(&e.dedupe_key)?;
-            Some(Alert {
-                kind: *kind,
-                outcome,
-                dedupe_key: &e.dedupe_key,
-            })
-        })
-        .collect();
-    let emails = queue_emails(&txn, &ctx, &inserted, &alerts).await?;
-    txn.commit().await?;
-    Ok(Counts {
-        subjects_evaluated: outcomes.len() as i64,
-        achievements_recorded: inserted.len() as i64,
-        achievements_revoked: revoke.len() as i64,
-        emails_queued: emails,
-        ..Counts::default()
-    })
-}
-
-fn tier_name(def: &ProgramDef, index: i32) -> Option<String> {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| def.tiers.get(i))
-        .map(|t| t.name.clone())
-}
-
 /// What every event and email of one page shares.
 struct EventContext<'a> {
     p: &'a program::Model,
@@ -796,14 +861,14 @@ impl EventContext<'_> {
         run_id: i64,
     ) -> Vec<NewEvent> {
         let s = &o.standing;
-        let (id, merchant_id) = (&o.agg.subject_id, o.agg.merchant_id);
+        let (id, merchant_id) = (&o.subject_id, o.merchant_id);
         let key = format!("{}:{}:{}", self.p.id, self.period.start, id);
         let mut out = Vec::new();
         if let Some(from) = before.filter(|b| *b != s.status) {
             let mut data = self.subject(id, merchant_id);
             data["from"] = serde_json::to_value(from).unwrap_or_default();
             data["to"] = serde_json::to_value(s.status).unwrap_or_default();
-            data["value"] = o.agg.value.into();
+            data["value"] = o.value.into();
             data["projected"] = s.projected.into();
             out.push(NewEvent {
                 kind: WebhookEventType::ProgressStatusChanged,
@@ -820,7 +885,7 @@ impl EventContext<'_> {
             data["tier"] = tier.name.clone().into();
             data["threshold"] = tier.threshold.into();
             data["remaining"] = s.remaining.into();
-            data["value"] = o.agg.value.into();
+            data["value"] = o.value.into();
             out.push(NewEvent {
                 kind: WebhookEventType::ProgressNearTier,
                 merchant_id,
@@ -865,7 +930,7 @@ async fn queue_emails(
         return Ok(queued);
     }
     let mut merchant_ids: Vec<i64> = achieved.iter().filter_map(|a| a.merchant_id).collect();
-    merchant_ids.extend(alerts.iter().filter_map(|a| a.outcome.agg.merchant_id));
+    merchant_ids.extend(alerts.iter().filter_map(|a| a.outcome.merchant_id));
     merchant_ids.sort_unstable();
     merchant_ids.dedup();
     let mut merchants = HashMap::new();
@@ -883,7 +948,7 @@ async fn queue_emails(
         let subjects: Vec<(Subject, &str)> = achieved
             .iter()
             .map(|a| a.subject_id.as_str())
-            .chain(alerts.iter().map(|a| a.outcome.agg.subject_id.as_str()))
+            .chain(alerts.iter().map(|a| a.outcome.subject_id.as_str()))
             .map(|id| (Subject::Product, id))
             .collect();
         crate::services::reports::names::subject_names(txn, &subjects).await?
@@ -938,10 +1003,10 @@ async fn queue_emails(
     }
     for alert in alerts {
         let o = alert.outcome;
-        let Some(m) = o.agg.merchant_id.and_then(|id| merchants.get(&id)) else {
+        let Some(m) = o.merchant_id.and_then(|id| merchants.get(&id)) else {
             continue;
         };
-        let subject_id = o.agg.subject_id.as_str();
+        let subject_id = o.subject_id.as_str();
         let label = match ctx.def.subject {
             Subject::Product => product_label(subject_id),
             _ => m.display_name.clone(),
@@ -954,7 +1019,7 @@ async fn queue_emails(
             "threshold": tier.map(|t| format_cny(t.threshold)),
             "remaining": format_cny(s.remaining),
             "projected": format_cny(s.projected),
-            "value": format_cny(o.agg.value),
+            "value": format_cny(o.value),
         });
         let kind = alert.kind;
         let wanted = match kind {
@@ -1096,4 +1161,124 @@ fn stale_condition(cutoff: DateTime<Utc>) -> sea_orm::Condition {
                     Expr::col(merchant::Column::LastGmvAt),
                 )),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::period::{Tier, project, standing};
+    use sea_orm::TransactionTrait;
+
+    fn def(thresholds: &[i64]) -> ProgramDef {
+        ProgramDef {
+            name: "p".into(),
+            description: String::new(),
+            subject: Subject::Merchant,
+            merchant_kinds: vec![],
+            metric: Metric::Gmv,
+            channel: None,
+            period: entity::enums::PeriodKind::Year,
+            time_zone: chrono_tz::Asia::Shanghai,
+            starts_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            ends_on: None,
+            tiers: thresholds
+                .iter()
+                .enumerate()
+                .map(|(i, &threshold)| Tier {
+                    name: format!("tier '{i}' ?"),
+                    threshold,
+                    rewards: vec![],
+                })
+                .collect(),
+            goal: 1,
+            active: true,
+        }
+    }
+
+    /// The SQL standing agrees with `domain::period::{project, standing}` on every value
+    /// around every threshold and 80% mark, positive and negative run rates, and with and
+    /// without a window or time left — on the backend the tests run on.
+    #[tokio::test]
+    async fn sql_standing_is_the_domain_standing() {
+        let url = std::env::var("TEST_DATABASE_URL").unwrap_or("sqlite::memory:".into());
+        let db = sea_orm::Database::connect(url).await.unwrap();
+        let backend = db.get_database_backend();
+        let def = def(&[1_000, 5_003, 10_000_000_007]);
+        let mut values = vec![i64::MIN / 4, -7, 0, 1, 999_999_999_999];
+        for t in &def.tiers {
+            let at_risk = (t.threshold * 4 + 4) / 5;
+            for base in [t.threshold, at_risk, t.threshold - t.threshold / 10] {
+                values.extend([base - 2, base - 1, base, base + 1]);
+            }
+        }
+        let recents = [-86_400_123, -1, 0, 1, 27, 86_400 * 28 + 13, 5_000_000_001];
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        for (window_days, seconds_left) in [(28, 2_592_000 + 3_599), (28, 0), (0, 86_400), (7, 1)] {
+            let r = Ranges {
+                value_from: d("2026-01-01"),
+                value_to: d("2026-12-01"),
+                recent_from: d("2026-11-03"),
+                recent_to: d("2026-11-30"),
+                window_days,
+                seconds_left,
+            };
+            let txn = db.begin().await.unwrap();
+            txn.execute_unprepared(&format!(
+                "CREATE TEMPORARY TABLE {STAGE} (subject_id TEXT PRIMARY KEY, \
+                 merchant_id BIGINT, value BIGINT NOT NULL, recent BIGINT NOT NULL)"
+            ))
+            .await
+            .unwrap();
+            let mut expected = HashMap::new();
+            for (i, &value) in values.iter().enumerate() {
+                for (j, &recent) in recents.iter().enumerate() {
+                    let id = format!("{i}-{j}");
+                    let mut insert = Sql::default();
+                    insert
+                        .push(&format!("INSERT INTO {STAGE} VALUES ("))
+                        .bind(id.clone())
+                        .push(", NULL, ")
+                        .bind(value)
+                        .push(", ")
+                        .bind(recent)
+                        .push(")");
+                    txn.execute_raw(insert.statement(backend)).await.unwrap();
+                    let projected = project(value, recent, window_days, seconds_left).unwrap();
+                    expected.insert(id, standing(&def.tiers, value, projected).unwrap());
+                }
+            }
+            let rows = txn
+                .query_all_raw(standings_sql(&def, &r).statement(backend))
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), expected.len());
+            for row in rows {
+                let id: String = row.try_get_by_index(0).unwrap();
+                let want = &expected[&id];
+                let tier_index: i32 = row.try_get_by_index(4).unwrap();
+                let status: String = row.try_get_by_index(9).unwrap();
+                let got = period::Standing {
+                    tier_index,
+                    next_index: row
+                        .try_get_by_index::<Option<i64>>(7)
+                        .unwrap()
+                        .map(|_| (tier_index + 1) as usize),
+                    next_threshold: row.try_get_by_index(7).unwrap(),
+                    remaining: row.try_get_by_index(8).unwrap(),
+                    projected: row.try_get_by_index(3).unwrap(),
+                    status: ProgressStatus::parse(&status).unwrap(),
+                };
+                assert_eq!(
+                    &got, want,
+                    "subject {id}, window {window_days}, left {seconds_left}"
+                );
+                let tier: Option<String> = row.try_get_by_index(5).unwrap();
+                let next: Option<String> = row.try_get_by_index(6).unwrap();
+                let name = |i: Option<usize>| i.map(|i| def.tiers[i].name.clone());
+                assert_eq!(tier, name(usize::try_from(want.tier_index).ok()));
+                assert_eq!(next, name(want.next_index));
+            }
+            txn.rollback().await.unwrap();
+        }
+    }
 }

@@ -686,20 +686,19 @@ async fn the_scheduler_runs_evaluation_on_its_cron() {
     assert!(runs >= 1, "a scheduled run happened");
 }
 
-/// More subjects than one aggregation page: every approved merchant and every product is
-/// evaluated exactly once with its own total, and a suspended merchant in the middle of a page
-/// is left out.
+/// Thousands of subjects: every approved merchant and every product is evaluated exactly once
+/// with its own total, and a suspended merchant among them is left out.
 #[tokio::test]
-async fn evaluation_pages_cover_every_subject_once() {
+async fn evaluation_covers_every_subject_once() {
     use entity::{gmv_daily_merchant as gm, gmv_daily_product as gp, merchant, progress};
-    use merchant_incentives::services::evaluation::PAGE_SIZE;
+    const MANY: u64 = 2_000;
     use sea_orm::Set;
 
     let app = spawn_app().await;
     app.seed_programs().await;
-    let merchants = PAGE_SIZE as i64 + 50;
-    let products_of = PAGE_SIZE as i64 / 2 + 100; // merchants with two products each
-    let suspended = PAGE_SIZE as i64 - 1;
+    let merchants = MANY as i64 + 50;
+    let products_of = MANY as i64 / 2 + 100; // merchants with two products each
+    let suspended = MANY as i64 - 1;
     let now = Utc::now();
     let ids: Vec<i64> = (1..=merchants).map(|i| 1_000_000 + i).collect();
     for chunk in ids.chunks(500) {
