@@ -4,7 +4,8 @@
 //! PostgreSQL it runs twice in the same run: with the GMV tables partitioned by month, as the
 //! migrations leave them, and unpartitioned (the migration's `down`).
 //!
-//! `cargo bench --bench evaluate`; `EVAL_BENCH_MERCHANTS=10000` for a quicker run.
+//! `cargo bench --bench evaluate`; `EVAL_BENCH_MERCHANTS=10000` for a quicker run,
+//! `EVAL_BENCH_UNPARTITIONED=0` to leave out PostgreSQL's unpartitioned layout.
 //! Writes `bench-results/evaluate.json`.
 
 mod common;
@@ -132,7 +133,11 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .filter(|u| !u.is_empty())
     {
-        for layout in [common::Layout::Partitioned, common::Layout::Unpartitioned] {
+        let layouts = match common::setting("EVAL_BENCH_UNPARTITIONED", 1) {
+            0 => vec![common::Layout::Partitioned],
+            _ => vec![common::Layout::Partitioned, common::Layout::Unpartitioned],
+        };
+        for layout in layouts {
             let (name, url) = common::create_pg(&base).await?;
             let result = bench("postgres", layout, &url, merchants, &mut rows).await;
             common::drop_pg(&base, &name).await;

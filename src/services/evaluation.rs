@@ -691,34 +691,66 @@ async fn write_standings(
         .all(txn)
         .await?;
 
-    // What the new achievements earn.
-    rewards::create_for(txn, def, &inserted, period.end, now).await?;
-
-    // Events for webhooks, and the emails they cause, in the same transaction.
+    // What the new achievements earn, and the events and emails of all the news, a slice at a
+    // time so memory does not grow with them.
     let ctx = EventContext {
         p,
         def,
         period,
         now,
     };
+    let mut emails = 0;
+    for chunk in inserted.chunks(CHUNK) {
+        rewards::create_for(txn, def, chunk, period.end, now).await?;
+        emails += announce(txn, &ctx, run_id, chunk, &[], &[]).await?;
+    }
+    for chunk in revoked.chunks(CHUNK) {
+        emails += announce(txn, &ctx, run_id, &[], chunk, &[]).await?;
+    }
+    for chunk in news_rows.chunks(CHUNK) {
+        emails += announce(txn, &ctx, run_id, &[], &[], chunk).await?;
+    }
+    Ok(Counts {
+        achievements_recorded: inserted.len() as i64,
+        achievements_revoked: revoked.len() as i64,
+        emails_queued: emails,
+        ..Counts::default()
+    })
+}
+
+/// Events for webhooks, and the emails they cause, in the evaluation's transaction: for new
+/// achievements, revoked ones, and subjects whose standing is news (with their status before).
+/// Returns how many emails were queued.
+async fn announce(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext<'_>,
+    run_id: i64,
+    inserted: &[achievement::Model],
+    revoked: &[achievement::Model],
+    news: &[(Outcome, Option<ProgressStatus>)],
+) -> anyhow::Result<i64> {
     let mut events = Vec::new();
-    for a in &inserted {
+    for a in inserted {
         events.push(ctx.achievement(
             WebhookEventType::AchievementRecorded,
             a,
             format!("achievement.recorded:{}", a.id),
         ));
     }
-    for a in &revoked {
+    for a in revoked {
         events.push(ctx.achievement(
             WebhookEventType::AchievementRevoked,
             a,
-            format!("achievement.revoked:{}:{}", a.id, now.timestamp_micros()),
+            format!(
+                "achievement.revoked:{}:{}",
+                a.id,
+                ctx.now.timestamp_micros()
+            ),
         ));
     }
     // The progress events a merchant also hears of by email, by dedupe key.
     let mut alerts_of: HashMap<String, (EmailKind, &Outcome)> = HashMap::new();
-    for (o, before) in &news_rows {
+    for (o, before) in news {
         for e in ctx.progress_events(o, *before, run_id) {
             let kind = match e.kind {
                 WebhookEventType::ProgressNearTier => Some(EmailKind::NearTier),
@@ -748,13 +780,7 @@ async fn write_standings(
             })
         })
         .collect();
-    let emails = queue_emails(txn, &ctx, &inserted, &alerts).await?;
-    Ok(Counts {
-        achievements_recorded: inserted.len() as i64,
-        achievements_revoked: revoked.len() as i64,
-        emails_queued: emails,
-        ..Counts::default()
-    })
+    queue_emails(txn, ctx, inserted, &alerts).await
 }
 
 /// The period's subjects per tier index and status at the end of `day`, from its progress:
