@@ -260,11 +260,22 @@ fn literal(s: &str) -> String {
 /// as `CREATE TABLE … AS`, whose query may use parallel workers (an `INSERT … SELECT` may not).
 fn aggregate_sql(def: &ProgramDef, r: &Ranges) -> String {
     let range = |from: NaiveDate, to: NaiveDate| format!("g.day >= '{from}' AND g.day <= '{to}'");
+    let sum_of = |from: NaiveDate, to: NaiveDate| {
+        format!(
+            "CAST(COALESCE(SUM(g.amount) FILTER (WHERE {}), 0) AS BIGINT)",
+            range(from, to)
+        )
+    };
+    // Past a period's first weeks the run-rate window lies inside the period: the rows read
+    // are then exactly the value's, which needs no filter of its own.
+    let value = if r.value_from <= r.recent_from && r.recent_to <= r.value_to {
+        "CAST(SUM(g.amount) AS BIGINT)".to_string()
+    } else {
+        sum_of(r.value_from, r.value_to)
+    };
     let sums = format!(
-        "CAST(COALESCE(SUM(g.amount) FILTER (WHERE {}), 0) AS BIGINT) AS value, \
-         CAST(COALESCE(SUM(g.amount) FILTER (WHERE {}), 0) AS BIGINT) AS recent",
-        range(r.value_from, r.value_to),
-        range(r.recent_from, r.recent_to),
+        "{value} AS value, {} AS recent",
+        sum_of(r.recent_from, r.recent_to)
     );
     let mut rollups = range(r.value_from.min(r.recent_from), r.value_to.max(r.recent_to));
     if def.metric == Metric::ChannelGmv
