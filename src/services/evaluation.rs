@@ -33,8 +33,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{achievement, job_run, merchant, program, progress};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
-    Value, sea_query::Expr,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    Set, Statement, Value, sea_query::Expr,
 };
 
 use crate::{
@@ -218,6 +218,9 @@ pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Sta
 /// The temporary table one period's aggregate is staged in: `subject_id`, `merchant_id`,
 /// `value`, `recent` (the run-rate window's net GMV).
 const STAGE: &str = "evaluation_stage";
+
+/// The temporary table the subjects whose standing is news are kept in while they are announced.
+const NEWS: &str = "evaluation_news";
 
 /// SQL text and its values, appended together so placeholders and values stay in order.
 #[derive(Default)]
@@ -460,6 +463,32 @@ async fn evaluate_period(
     Ok(counts)
 }
 
+/// One row of the news table: the subject's outcome and its status before this run.
+fn news_row(row: &QueryResult) -> anyhow::Result<(Outcome, Option<ProgressStatus>)> {
+    let parse =
+        |s: &str| ProgressStatus::parse(s).with_context(|| format!("a progress status {s:?}"));
+    let tier_index: i32 = row.try_get_by_index(4)?;
+    let next_threshold: Option<i64> = row.try_get_by_index(5)?;
+    let status: String = row.try_get_by_index(7)?;
+    let before: Option<String> = row.try_get_by_index(8)?;
+    Ok((
+        Outcome {
+            subject_id: row.try_get_by_index(0)?,
+            merchant_id: row.try_get_by_index(1)?,
+            value: row.try_get_by_index(2)?,
+            standing: period::Standing {
+                tier_index,
+                next_index: next_threshold.map(|_| (tier_index + 1) as usize),
+                next_threshold,
+                remaining: row.try_get_by_index(6)?,
+                projected: row.try_get_by_index(3)?,
+                status: parse(&status)?,
+            },
+        },
+        before.as_deref().map(parse).transpose()?,
+    ))
+}
+
 /// PostgreSQL refuses an i64 overflow (code 22003) where the domain's checked arithmetic
 /// would have failed with [`period::Overflow`]: named as such.
 fn overflow_named(e: anyhow::Error) -> anyhow::Error {
@@ -530,31 +559,24 @@ async fn write_standings(
         near("s"),
         near("p")
     ));
-    let mut news_rows = Vec::new();
-    for row in txn.query_all_raw(news.statement(backend)).await? {
-        let tier_index: i32 = row.try_get_by_index(4)?;
-        let next_threshold: Option<i64> = row.try_get_by_index(5)?;
-        let status: String = row.try_get_by_index(7)?;
-        let before: Option<String> = row.try_get_by_index(8)?;
-        let parse =
-            |s: &str| ProgressStatus::parse(s).with_context(|| format!("a progress status {s:?}"));
-        news_rows.push((
-            Outcome {
-                subject_id: row.try_get_by_index(0)?,
-                merchant_id: row.try_get_by_index(1)?,
-                value: row.try_get_by_index(2)?,
-                standing: period::Standing {
-                    tier_index,
-                    next_index: next_threshold.map(|_| (tier_index + 1) as usize),
-                    next_threshold,
-                    remaining: row.try_get_by_index(6)?,
-                    projected: row.try_get_by_index(3)?,
-                    status: parse(&status)?,
-                },
-            },
-            before.as_deref().map(parse).transpose()?,
-        ));
-    }
+    // Kept in a temporary table and read back a page at a time, so memory holds one page.
+    txn.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {NEWS} (subject_id TEXT PRIMARY KEY, \
+         merchant_id BIGINT, value BIGINT NOT NULL, projected BIGINT NOT NULL, \
+         tier_index INTEGER NOT NULL, next_threshold BIGINT, remaining BIGINT NOT NULL, \
+         status TEXT NOT NULL, status_before TEXT){}",
+        if backend == DatabaseBackend::Postgres {
+            " ON COMMIT DROP"
+        } else {
+            ""
+        }
+    ))
+    .await?;
+    txn.execute_unprepared(&format!("DELETE FROM {NEWS}"))
+        .await?;
+    let mut fill = Sql::default();
+    fill.push(&format!("INSERT INTO {NEWS} ")).append(&news);
+    txn.execute_raw(fill.statement(backend)).await?;
 
     // History: a snapshot only when the value, tier, status or projection changed.
     let mut snapshots = Sql::default();
@@ -638,7 +660,7 @@ async fn write_standings(
             .push(&format!(
                 " AND revoked_at IS {} NULL AND EXISTS (SELECT 1 FROM {STAGE} s WHERE \
                  s.subject_id = achievement.subject_id AND s.value {compare} \
-                 achievement.threshold) RETURNING *",
+                 achievement.threshold) RETURNING id",
                 if revoked { "NOT" } else { "" }
             ));
     };
@@ -647,30 +669,33 @@ async fn write_standings(
         .push("UPDATE achievement SET revoked_at = ")
         .bind(now);
     achievements_where(&mut revoke, false, "<");
-    let revoked = achievement::Entity::find()
-        .from_raw_sql(revoke.statement(backend))
-        .all(txn)
-        .await?;
+    let revoked: Vec<i64> = txn
+        .query_all_raw(revoke.statement(backend))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index(0))
+        .collect::<Result<_, _>>()?;
     let mut restore = Sql::default();
     restore.push("UPDATE achievement SET revoked_at = NULL");
     achievements_where(&mut restore, true, ">=");
-    let restored = achievement::Entity::find()
-        .from_raw_sql(restore.statement(backend))
-        .all(txn)
-        .await?;
+    let restored: Vec<i64> = txn
+        .query_all_raw(restore.statement(backend))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index(0))
+        .collect::<Result<_, _>>()?;
     // Their rewards follow: a revocation cancels what is still pending, a cleared one
     // makes it pending again.
-    let ids = |rows: &[achievement::Model]| rows.iter().map(|a| a.id).collect::<Vec<_>>();
     rewards::move_status(
         txn,
-        &ids(&revoked),
+        &revoked,
         RewardStatus::Pending,
         RewardStatus::Cancelled,
     )
     .await?;
     rewards::move_status(
         txn,
-        &ids(&restored),
+        &restored,
         RewardStatus::Cancelled,
         RewardStatus::Pending,
     )
@@ -695,12 +720,12 @@ async fn write_standings(
     .append(&tiers_sql(def))
     .push(
         " t ON s.value >= t.threshold WHERE 1 = 1 ON CONFLICT (program_id, period_start, \
-         subject_id, tier) DO NOTHING RETURNING *",
+         subject_id, tier) DO NOTHING",
     );
-    let inserted = achievement::Entity::find()
-        .from_raw_sql(add.statement(backend))
-        .all(txn)
-        .await?;
+    let recorded = txn
+        .execute_raw(add.statement(backend))
+        .await?
+        .rows_affected();
 
     // What the new achievements earn, and the events and emails of all the news, a slice at a
     // time so memory does not grow with them.
@@ -711,18 +736,51 @@ async fn write_standings(
         now,
     };
     let mut emails = 0;
-    for chunk in inserted.chunks(CHUNK) {
-        rewards::create_for(txn, def, chunk, period.end, now).await?;
-        emails += announce(txn, &ctx, run_id, chunk, &[], &[]).await?;
+    // This run's rows of the period are exactly the ones it recorded (a conflict wrote nothing).
+    let mut after = 0;
+    loop {
+        let page = achievement::Entity::find()
+            .filter(achievement::Column::RunId.eq(run_id))
+            .filter(achievement::Column::ProgramId.eq(p.id))
+            .filter(achievement::Column::PeriodStart.eq(period.start))
+            .filter(achievement::Column::Id.gt(after))
+            .order_by_asc(achievement::Column::Id)
+            .limit(CHUNK as u64)
+            .all(txn)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        rewards::create_for(txn, def, &page, period.end, now).await?;
+        emails += announce(txn, &ctx, run_id, &page, &[], &[]).await?;
     }
     for chunk in revoked.chunks(CHUNK) {
-        emails += announce(txn, &ctx, run_id, &[], chunk, &[]).await?;
+        let page = achievement::Entity::find()
+            .filter(achievement::Column::Id.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        emails += announce(txn, &ctx, run_id, &[], &page, &[]).await?;
     }
-    for chunk in news_rows.chunks(CHUNK) {
-        emails += announce(txn, &ctx, run_id, &[], &[], chunk).await?;
+    let mut after = String::new();
+    loop {
+        let mut next = Sql::default();
+        next.push(&format!(
+            "SELECT subject_id, merchant_id, value, projected, tier_index, next_threshold, \
+             remaining, status, status_before FROM {NEWS} WHERE subject_id > "
+        ))
+        .bind(after.clone())
+        .push(&format!(" ORDER BY subject_id LIMIT {CHUNK}"));
+        let page = txn
+            .query_all_raw(next.statement(backend))
+            .await?
+            .iter()
+            .map(news_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.subject_id.clone();
+        emails += announce(txn, &ctx, run_id, &[], &[], &page).await?;
     }
     Ok(Counts {
-        achievements_recorded: inserted.len() as i64,
+        achievements_recorded: recorded as i64,
         achievements_revoked: revoked.len() as i64,
         emails_queued: emails,
         ..Counts::default()
