@@ -180,7 +180,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
-    let shutdown_signal = shutdown_signal()?;
+    let shutdown = shutdown_signal()?;
     let listen = config.listen;
     let replica = match &config.database_read_url {
         Some(url) => Some(
@@ -215,7 +215,7 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         state.db.clone(),
         mailer,
         state.config.outbox_poll,
-        shutdown_signal(),
+        stopped(shutdown.clone()),
     ));
     // So does the webhook dispatcher, for the same reason.
     let deliverer = crate::services::webhooks::deliver::Deliverer::from_config(
@@ -226,14 +226,14 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
         state.db.clone(),
         deliverer,
         state.config.outbox_poll,
-        shutdown_signal(),
+        stopped(shutdown.clone()),
     ));
     // Folding the GMV structure's changes is safe on every replica too.
     let folds = tokio::spawn(crate::services::segments::run_folds(
         state.db.clone(),
-        shutdown_signal(),
+        stopped(shutdown.clone()),
     ));
-    app::serve_on(acceptor, state, shutdown_signal()).await?;
+    app::serve_on(acceptor, state, stopped(shutdown)).await?;
     touches.0.flush(&touches.1).await;
     if let Some(s) = scheduler.as_mut() {
         let _ = s.shutdown().await;
@@ -245,12 +245,11 @@ async fn serve(config: Config, database: sea_orm::DatabaseConnection) -> anyhow:
     Ok(())
 }
 
-/// A shutdown that every task can wait for: resolves, for each future the returned function
-/// makes, once SIGINT or SIGTERM arrives. The handlers are installed by this call, before the
-/// server starts, so a signal that arrives while it is still starting is not missed (a
-/// handler installed later would never see it, and the process would not stop).
-fn shutdown_signal()
--> anyhow::Result<impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> {
+/// The shutdown every task waits for (with [`stopped`]): becomes `true` once SIGINT or SIGTERM
+/// arrives. The handlers are installed by this call, before the server starts, so a signal that
+/// arrives while it is still starting is not missed (a handler installed later would never see
+/// it, and the process would not stop).
+fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     #[cfg(unix)]
     let (mut term, mut int) = {
@@ -271,10 +270,10 @@ fn shutdown_signal()
         tracing::info!("shutting down; finishing in-flight requests");
         let _ = tx.send(true);
     });
-    Ok(move || {
-        let mut rx = rx.clone();
-        Box::pin(async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
-    })
+    Ok(rx)
+}
+
+/// Resolves once the shutdown has begun.
+async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
