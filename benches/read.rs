@@ -2,7 +2,7 @@
 //! request) and `GET /api/v1/programs/{id}/progress` (random leaderboard pages, with and without
 //! a `status` filter, with a staff token) of the real server binary, on a database seeded with
 //! 100,000 approved merchants, one API key each and the current progress of every merchant
-//! (and of one product per merchant). The same load generator then measures a bare poem
+//! (and of one product per merchant, in its catalogue). The same load generator then measures a bare poem
 //! handler answering the same JSON bodies, so the cost of the generator and of HTTP on this
 //! machine is visible next to the server's.
 //!
@@ -32,7 +32,7 @@ use chrono::Utc;
 use entity::{
     api_key,
     enums::{Locale, MerchantKind, MerchantStatus, Subject},
-    merchant, program, progress,
+    merchant, product, program, progress,
 };
 use merchant_incentives::{
     db,
@@ -390,6 +390,19 @@ async fn seed(db: &DatabaseConnection, keys: &[secrets::NewSecret]) -> anyhow::R
         }
         insert_all(db, rows.into_iter()).await?;
     }
+    // Each merchant's product is in its catalogue, so its entries carry its name.
+    insert_all(
+        db,
+        (1..=n).map(|i| product::ActiveModel {
+            merchant_id: Set(i as i64),
+            product_id: Set("sku-1".to_string()),
+            name: Set(format!("压测商品{i}")),
+            category: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }),
+    )
+    .await?;
     // Statistics as a database in service has them; on PostgreSQL also the visibility map, so
     // autovacuum does not start on the freshly loaded tables in the middle of a measurement.
     db.execute_unprepared(if db::is_postgres(db) {
@@ -903,8 +916,11 @@ async fn backend(
         .error_for_status()?
         .json()
         .await?;
+    // The merchant itself and its one product, each in its programme.
     anyhow::ensure!(
-        me["items"].as_array().is_some_and(|i| i.len() == 1),
+        me["items"]
+            .as_array()
+            .is_some_and(|i| i.len() == 2 && i.iter().all(|e| e["name"].is_string())),
         "/me/progress: {me}"
     );
     let leaderboard: Value = http

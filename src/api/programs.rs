@@ -785,17 +785,23 @@ impl ProgramsApi {
         let _ = auth;
         let limit = pagination::limit(limit.0)?;
         let cursor = pagination::decode(cursor.0.as_deref())?;
-        let p = programs::get(&state.db, id.0).await?;
-        let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+        // A period asked for is aligned to the programme's calendar; otherwise the board is the
+        // latest evaluated period's, found inside the page's one statement, and the programme
+        // is only looked up to tell an empty board from an unknown programme.
+        let period = match period_start.0 {
+            Some(day) => {
+                let p = programs::get(&state.db, id.0).await?;
+                let def = ProgramDef::from_row(&p).map_err(AppError::internal)?;
+                Some(reports::period_of_day(&def, day.into()).start)
+            }
+            None => None,
+        };
         // Reads that tolerate lag: the replica when there is one close enough.
         let db = state.reads.pick().await;
-        let period =
-            reports::resolve_period(db, p.id, &def, period_start.0.map(NaiveDate::from), None)
-                .await?;
         let (rows, next_cursor) = leaderboard::leaderboard(
             db,
-            p.id,
-            period.start,
+            id.0,
+            period,
             LeaderboardFilter {
                 status: status.0,
                 tier: tier.0,
@@ -804,6 +810,9 @@ impl ProgramsApi {
             cursor,
         )
         .await?;
+        if rows.is_empty() && period.is_none() {
+            programs::get(&state.db, id.0).await?;
+        }
         Ok(Json(ProgressPage {
             items: rows.into_iter().map(Into::into).collect(),
             next_cursor,

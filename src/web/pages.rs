@@ -413,7 +413,7 @@ pub async fn leaderboard_page(
         let (rows, next) = leaderboard::leaderboard(
             db,
             p.id,
-            pr.start,
+            Some(pr.start),
             LeaderboardFilter {
                 status,
                 tier: tier.clone(),

@@ -4,11 +4,14 @@
 use chrono::NaiveDate;
 use entity::{achievement, progress};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
-use super::{ReportsError, names::subject_names};
+use super::{
+    ReportsError,
+    names::{NAME, NAME_JOINS, name_join_values, subject_names},
+};
 use crate::{
     domain::{ErrorCode, FieldError, period::Status, program::Subject},
     pagination,
@@ -22,52 +25,63 @@ pub struct LeaderboardFilter {
     pub tier: Option<String>,
 }
 
-/// Progress of one period, by value descending then subject id; keyset on (value, subject).
+/// Progress of one period (`None`: the latest evaluated), by value descending then subject id;
+/// keyset on (value, subject). One indexed statement, names included, and no count.
 pub async fn leaderboard(
     db: &DatabaseConnection,
     program_id: i64,
-    period_start: NaiveDate,
+    period_start: Option<NaiveDate>,
     filter: LeaderboardFilter,
     limit: u64,
     cursor: Option<String>,
 ) -> Result<(Vec<NamedProgress>, Option<String>), ReportsError> {
-    let mut q = progress::Entity::find()
-        .filter(progress::Column::ProgramId.eq(program_id))
-        .filter(progress::Column::PeriodStart.eq(period_start))
-        .order_by_desc(progress::Column::Value)
-        .order_by_asc(progress::Column::SubjectId);
+    let mut q = NamedQuery::new("", Vec::new(), "p.program_id = ? AND p.period_start = ");
+    q.values.push(program_id.into());
+    match period_start {
+        Some(d) => q.push("?", d),
+        None => q.push(
+            "(SELECT MAX(period_start) FROM progress WHERE program_id = ?)",
+            program_id,
+        ),
+    }
     if let Some(s) = filter.status {
-        q = q.filter(progress::Column::Status.eq(s));
+        q.push(" AND p.status = ?", s.as_str());
     }
     if let Some(t) = filter.tier {
-        q = q.filter(progress::Column::Tier.eq(t));
+        q.push(" AND p.tier = ?", t);
     }
     if let Some(c) = cursor {
-        let (v, s) = c
-            .split_once('|')
-            .and_then(|(v, s)| Some((v.parse::<i64>().ok()?, s.to_string())))
-            .ok_or_else(|| {
-                FieldError::new(
-                    "cursor",
-                    ErrorCode::InvalidCursor,
-                    "the cursor is not one this server issued",
-                )
-            })?;
+        let (v, s) = split_cursor(&c, |v| v.parse::<i64>().ok())?;
         // `value <= v` is implied by the OR below, but neither database infers it: without it
         // PostgreSQL scans the index from the top of the board down to the cursor and SQLite
         // sorts every row below the cursor, so a deep page cost time in proportion to its
         // depth. With it, both start the index range at the cursor.
-        q = q.filter(progress::Column::Value.lte(v)).filter(
-            Condition::any().add(progress::Column::Value.lt(v)).add(
-                Condition::all()
-                    .add(progress::Column::Value.eq(v))
-                    .add(progress::Column::SubjectId.gt(s)),
-            ),
-        );
+        q.push(" AND p.value <= ?", v);
+        q.push(" AND (p.value < ?", v);
+        q.push(" OR (p.value = ?", v);
+        q.push(" AND p.subject_id > ?))", s);
     }
-    let rows = q.limit(limit + 1).all(db).await?;
-    let (rows, next) = pagination::page(rows, limit, |r| format!("{}|{}", r.value, r.subject_id));
-    Ok((named(db, rows).await?, next))
+    q.push(
+        " ORDER BY p.value DESC, p.subject_id LIMIT ?",
+        (limit + 1) as i64,
+    );
+    let rows = q.all(db).await?;
+    Ok(pagination::page(rows, limit, |r| {
+        format!("{}|{}", r.row.value, r.row.subject_id)
+    }))
+}
+
+/// A cursor `<key>|<subject id>` this module issued, or the error for one it did not.
+fn split_cursor<K>(c: &str, key: impl Fn(&str) -> Option<K>) -> Result<(K, String), FieldError> {
+    c.split_once('|')
+        .and_then(|(k, s)| Some((key(k)?, s.to_string())))
+        .ok_or_else(|| {
+            FieldError::new(
+                "cursor",
+                ErrorCode::InvalidCursor,
+                "the cursor is not one this server issued",
+            )
+        })
 }
 
 /// A progress row with the name a person reads for its subject (absent for a product missing
@@ -97,49 +111,80 @@ pub async fn named<C: ConnectionTrait>(
         .collect())
 }
 
+/// `SELECT` of progress rows `p` with their names ([`NAME_JOINS`]), the rest of the statement
+/// (its conditions, order and limit) pushed piece by piece with its values in order.
+struct NamedQuery {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl NamedQuery {
+    /// `join` (with its `values`) narrows `p` before the names are joined.
+    fn new(join: &str, values: Vec<Value>, condition: &str) -> Self {
+        let mut q = Self {
+            sql: format!(
+                "SELECT p.*, {NAME} AS name FROM progress p {join} {NAME_JOINS} WHERE {condition}"
+            ),
+            values,
+        };
+        q.values.extend(name_join_values());
+        q
+    }
+
+    fn push(&mut self, sql: &str, value: impl Into<Value>) {
+        self.sql.push_str(sql);
+        self.values.push(value.into());
+    }
+
+    async fn all(self, db: &DatabaseConnection) -> Result<Vec<NamedProgress>, DbErr> {
+        let stmt = statement(db.get_database_backend(), &self.sql, self.values);
+        db.query_all_raw(stmt)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(NamedProgress {
+                    row: progress::Model::from_query_result(r, "")?,
+                    name: r.try_get("", "name")?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Current progress of a merchant — as a subject, and its products — in every active
 /// programme: the latest period of each programme the merchant has progress in, by
 /// programme then subject id (the merchant's own entry first); keyset on (programme,
-/// subject). One statement.
+/// subject). One statement, names included.
 pub async fn merchant_progress(
     db: &DatabaseConnection,
     merchant_id: i64,
     limit: u64,
     cursor: Option<String>,
 ) -> Result<(Vec<NamedProgress>, Option<String>), ReportsError> {
-    let mut values: Vec<Value> = vec![merchant_id.into(), true.into(), merchant_id.into()];
-    let mut sql = String::from(
-        "SELECT p.* FROM progress p JOIN (\
+    let mut q = NamedQuery::new(
+        "JOIN (\
            SELECT program_id, MAX(period_start) AS latest FROM progress \
            WHERE merchant_id = ? AND program_id IN (SELECT id FROM program WHERE active = ?) \
            GROUP BY program_id\
-         ) l ON l.program_id = p.program_id AND l.latest = p.period_start \
-         WHERE p.merchant_id = ?",
+         ) l ON l.program_id = p.program_id AND l.latest = p.period_start",
+        vec![merchant_id.into(), true.into()],
+        "p.merchant_id = ?",
     );
+    q.values.push(merchant_id.into());
     if let Some(c) = cursor {
-        let (program, subject) = c
-            .split_once('|')
-            .and_then(|(p, s)| Some((p.parse::<i64>().ok()?, s.to_string())))
-            .ok_or_else(|| {
-                FieldError::new(
-                    "cursor",
-                    ErrorCode::InvalidCursor,
-                    "the cursor is not one this server issued",
-                )
-            })?;
-        sql.push_str(" AND (p.program_id > ? OR (p.program_id = ? AND p.subject_id > ?))");
-        values.extend([program.into(), program.into(), subject.into()]);
+        let (program, subject) = split_cursor(&c, |p| p.parse::<i64>().ok())?;
+        q.push(" AND (p.program_id > ?", program);
+        q.push(" OR (p.program_id = ?", program);
+        q.push(" AND p.subject_id > ?))", subject);
     }
-    sql.push_str(" ORDER BY p.program_id, p.subject_id LIMIT ?");
-    values.push(((limit + 1) as i64).into());
-    let rows = progress::Entity::find()
-        .from_raw_sql(statement(db.get_database_backend(), &sql, values))
-        .all(db)
-        .await?;
-    let (rows, next) = pagination::page(rows, limit, |r| {
-        format!("{}|{}", r.program_id, r.subject_id)
-    });
-    Ok((named(db, rows).await?, next))
+    q.push(
+        " ORDER BY p.program_id, p.subject_id LIMIT ?",
+        (limit + 1) as i64,
+    );
+    let rows = q.all(db).await?;
+    Ok(pagination::page(rows, limit, |r| {
+        format!("{}|{}", r.row.program_id, r.row.subject_id)
+    }))
 }
 
 /// The first row of each programme, of rows ordered by programme and newest period first:

@@ -114,8 +114,13 @@ pub async fn resolve_period<C: ConnectionTrait>(
             .flatten()
             .unwrap_or_else(|| local_day(def.time_zone, Utc::now())),
     };
+    Ok(period_of_day(def, day))
+}
+
+/// The programme's period containing `day`, clipped to the programme's dates.
+pub fn period_of_day(def: &ProgramDef, day: NaiveDate) -> Period {
     let cal = Period::containing_day(def.period, day);
-    Ok(cal.clip(def.starts_on, def.ends_on).unwrap_or(cal))
+    cal.clip(def.starts_on, def.ends_on).unwrap_or(cal)
 }
 
 // ---------------------------------------------------------------------------------------------
