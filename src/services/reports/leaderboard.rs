@@ -57,18 +57,12 @@ pub async fn leaderboard(
         // sorts every row below the cursor, so a deep page cost time in proportion to its
         // depth. With it, both start the index range at the cursor.
         q.push(" AND p.value <= ?", v);
-        q.push(" AND (p.value < ?", v);
-        q.push(" OR (p.value = ?", v);
-        q.push(" AND p.subject_id > ?))", s);
+        q.after("p.value", "<", v, s);
     }
-    q.push(
-        " ORDER BY p.value DESC, p.subject_id LIMIT ?",
-        (limit + 1) as i64,
-    );
-    let rows = q.all(db).await?;
-    Ok(pagination::page(rows, limit, |r| {
-        format!("{}|{}", r.row.value, r.row.subject_id)
-    }))
+    Ok(q.page(db, "p.value DESC", limit, |r| {
+        format!("{}|{}", r.value, r.subject_id)
+    })
+    .await?)
 }
 
 /// A cursor `<key>|<subject id>` this module issued, or the error for one it did not.
@@ -136,6 +130,30 @@ impl NamedQuery {
         self.values.push(value.into());
     }
 
+    /// Keyset condition: rows past `(key, subject)` in the order `key_col`, then subject id
+    /// (`op` is `<` for a descending key, `>` for an ascending one).
+    fn after(&mut self, key_col: &str, op: &str, key: i64, subject: String) {
+        self.push(&format!(" AND ({key_col} {op} ?"), key);
+        self.push(&format!(" OR ({key_col} = ?"), key);
+        self.push(" AND p.subject_id > ?))", subject);
+    }
+
+    /// One page in the order `key_order`, then subject id, with the next page's cursor.
+    async fn page(
+        mut self,
+        db: &DatabaseConnection,
+        key_order: &str,
+        limit: u64,
+        cursor: impl Fn(&progress::Model) -> String,
+    ) -> Result<(Vec<NamedProgress>, Option<String>), DbErr> {
+        self.push(
+            &format!(" ORDER BY {key_order}, p.subject_id LIMIT ?"),
+            (limit + 1) as i64,
+        );
+        let rows = self.all(db).await?;
+        Ok(pagination::page(rows, limit, |r| cursor(&r.row)))
+    }
+
     async fn all(self, db: &DatabaseConnection) -> Result<Vec<NamedProgress>, DbErr> {
         let stmt = statement(db.get_database_backend(), &self.sql, self.values);
         db.query_all_raw(stmt)
@@ -173,18 +191,12 @@ pub async fn merchant_progress(
     q.values.push(merchant_id.into());
     if let Some(c) = cursor {
         let (program, subject) = split_cursor(&c, |p| p.parse::<i64>().ok())?;
-        q.push(" AND (p.program_id > ?", program);
-        q.push(" OR (p.program_id = ?", program);
-        q.push(" AND p.subject_id > ?))", subject);
+        q.after("p.program_id", ">", program, subject);
     }
-    q.push(
-        " ORDER BY p.program_id, p.subject_id LIMIT ?",
-        (limit + 1) as i64,
-    );
-    let rows = q.all(db).await?;
-    Ok(pagination::page(rows, limit, |r| {
-        format!("{}|{}", r.row.program_id, r.row.subject_id)
-    }))
+    Ok(q.page(db, "p.program_id", limit, |r| {
+        format!("{}|{}", r.program_id, r.subject_id)
+    })
+    .await?)
 }
 
 /// The first row of each programme, of rows ordered by programme and newest period first:
