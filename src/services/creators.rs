@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use entity::{creator, creator_key, progress};
+use entity::{creator, creator_key};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -14,7 +14,7 @@ use sea_orm::{
 use super::Upserted as Outcome;
 use crate::{
     db,
-    domain::{FieldError, gmv::id_field, program::Subject, text},
+    domain::{FieldError, gmv::id_field, text},
     secrets,
 };
 
@@ -192,15 +192,7 @@ pub async fn progress(
     id: &str,
 ) -> Result<Vec<crate::services::reports::leaderboard::NamedProgress>> {
     get(db, id).await?;
-    let rows = progress::Entity::find()
-        .filter(progress::Column::SubjectType.eq(Subject::Creator))
-        .filter(progress::Column::SubjectId.eq(id))
-        .order_by_asc(progress::Column::ProgramId)
-        .order_by_desc(progress::Column::PeriodStart)
-        .all(db)
-        .await?;
-    let rows = crate::services::reports::leaderboard::latest_per_program(rows);
-    Ok(crate::services::reports::leaderboard::named(db, rows).await?)
+    Ok(crate::services::reports::leaderboard::creator_progress(db, id).await?)
 }
 
 /// A new creator key (shown once) for a registered creator.

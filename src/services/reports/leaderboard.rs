@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::{
     ReportsError,
-    names::{NAME, NAME_JOINS, name_join_values, subject_names},
+    names::{NAME, NAME_JOINS, name_join_values},
 };
 use crate::{
     domain::{ErrorCode, FieldError, period::Status, program::Subject},
@@ -35,12 +35,11 @@ pub async fn leaderboard(
     limit: u64,
     cursor: Option<String>,
 ) -> Result<(Vec<NamedProgress>, Option<String>), ReportsError> {
-    let mut q = NamedQuery::new("", Vec::new(), "p.program_id = ? AND p.period_start = ");
-    q.values.push(program_id.into());
+    let mut q = NamedQuery::new("", vec![], "p.program_id = ?", vec![program_id.into()]);
     match period_start {
-        Some(d) => q.push("?", d),
+        Some(d) => q.push(" AND p.period_start = ?", d),
         None => q.push(
-            "(SELECT MAX(period_start) FROM progress WHERE program_id = ?)",
+            " AND p.period_start = (SELECT MAX(period_start) FROM progress WHERE program_id = ?)",
             program_id,
         ),
     }
@@ -86,25 +85,6 @@ pub struct NamedProgress {
     pub name: Option<String>,
 }
 
-/// Names each row's subject (one query per subject type).
-pub async fn named<C: ConnectionTrait>(
-    db: &C,
-    rows: Vec<progress::Model>,
-) -> Result<Vec<NamedProgress>, sea_orm::DbErr> {
-    let subjects: Vec<(Subject, &str)> = rows
-        .iter()
-        .map(|r| (r.subject_type, r.subject_id.as_str()))
-        .collect();
-    let names = subject_names(db, &subjects).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| NamedProgress {
-            name: names.get(&row.subject_id).cloned(),
-            row,
-        })
-        .collect())
-}
-
 /// `SELECT` of progress rows `p` with their names ([`NAME_JOINS`]), the rest of the statement
 /// (its conditions, order and limit) pushed piece by piece with its values in order.
 struct NamedQuery {
@@ -113,16 +93,23 @@ struct NamedQuery {
 }
 
 impl NamedQuery {
-    /// `join` (with its `values`) narrows `p` before the names are joined.
-    fn new(join: &str, values: Vec<Value>, condition: &str) -> Self {
-        let mut q = Self {
+    /// `join` (with its values) narrows `p` before the names are joined; `condition` (with
+    /// its values) is the statement's `WHERE`.
+    fn new(
+        join: &str,
+        join_values: Vec<Value>,
+        condition: &str,
+        condition_values: Vec<Value>,
+    ) -> Self {
+        let mut values = join_values;
+        values.extend(name_join_values());
+        values.extend(condition_values);
+        Self {
             sql: format!(
                 "SELECT p.*, {NAME} AS name FROM progress p {join} {NAME_JOINS} WHERE {condition}"
             ),
             values,
-        };
-        q.values.extend(name_join_values());
-        q
+        }
     }
 
     fn push(&mut self, sql: &str, value: impl Into<Value>) {
@@ -187,8 +174,8 @@ pub async fn merchant_progress(
          ) l ON l.program_id = p.program_id AND l.latest = p.period_start",
         vec![merchant_id.into(), true.into()],
         "p.merchant_id = ?",
+        vec![merchant_id.into()],
     );
-    q.values.push(merchant_id.into());
     if let Some(c) = cursor {
         let (program, subject) = split_cursor(&c, |p| p.parse::<i64>().ok())?;
         q.after("p.program_id", ">", program, subject);
@@ -199,16 +186,24 @@ pub async fn merchant_progress(
     .await?)
 }
 
-/// The first row of each programme, of rows ordered by programme and newest period first:
-/// each programme's latest evaluated period.
-pub fn latest_per_program(rows: Vec<progress::Model>) -> Vec<progress::Model> {
-    let mut out: Vec<progress::Model> = Vec::new();
-    for r in rows {
-        if out.last().is_none_or(|l| l.program_id != r.program_id) {
-            out.push(r);
-        }
-    }
-    out
+/// A creator's current progress: the latest evaluated period of each programme it has
+/// progress in, by programme. One statement, names included.
+pub async fn creator_progress(
+    db: &DatabaseConnection,
+    creator_id: &str,
+) -> Result<Vec<NamedProgress>, DbErr> {
+    let subject = || -> Vec<Value> { vec![Subject::Creator.as_str().into(), creator_id.into()] };
+    NamedQuery::new(
+        "JOIN (\
+           SELECT program_id, MAX(period_start) AS latest FROM progress \
+           WHERE subject_type = ? AND subject_id = ? GROUP BY program_id\
+         ) l ON l.program_id = p.program_id AND l.latest = p.period_start",
+        subject(),
+        "p.subject_type = ? AND p.subject_id = ? ORDER BY p.program_id",
+        subject(),
+    )
+    .all(db)
+    .await
 }
 
 /// A programme's achievements, oldest first; keyset on the id.
