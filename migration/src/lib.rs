@@ -20,6 +20,7 @@ mod m20261203_000015_email_images;
 mod m20261203_000016_tier_tally;
 mod m20261203_000017_gmv_segments;
 mod m20261203_000018_subject_indexes;
+mod m20261204_000019_progress_writes;
 pub mod partitions;
 
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_tier_tally::Migration),
             Box::new(m20261203_000017_gmv_segments::Migration),
             Box::new(m20261203_000018_subject_indexes::Migration),
+            Box::new(m20261204_000019_progress_writes::Migration),
         ]
     }
 }

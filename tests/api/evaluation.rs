@@ -830,3 +830,69 @@ async fn a_calendar_year_at_midnight_of_july_1_projects_184_days() {
     assert_eq!(first["value"], 28_000 * YUAN);
     assert_eq!(first["projected"], 28_000 * YUAN + 184 * 1_000 * YUAN);
 }
+
+/// Every index on a progress row or snapshot is paid for by each row an evaluation writes, so
+/// the tables keep only those a query reads: the leaderboard's order, its status filter, a
+/// merchant's own progress and one subject across periods; the history by subject and day,
+/// and retention. On PostgreSQL progress pages are half filled, so a row whose indexed
+/// columns did not move is rewritten without touching an index.
+#[tokio::test]
+async fn progress_tables_keep_only_the_indexes_their_queries_read() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let pg = std::env::var("TEST_DATABASE_URL").is_ok();
+    let backend = app.db.get_database_backend();
+    let names = |table: &str| {
+        let sql = if pg {
+            format!(
+                "SELECT indexname FROM pg_indexes WHERE tablename = '{table}' AND indexname NOT LIKE '%_pkey'"
+            )
+        } else {
+            format!(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' AND name NOT LIKE 'sqlite_autoindex_%'"
+            )
+        };
+        let db = app.db.clone();
+        async move {
+            let mut names: Vec<String> = db
+                .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get_by_index(0).unwrap())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        names("progress").await,
+        [
+            "ix_progress_board",
+            "ix_progress_merchant",
+            "ix_progress_status",
+            "ix_progress_subject"
+        ]
+    );
+    assert_eq!(
+        names("progress_snapshot").await,
+        [
+            "ix_progress_snapshot_day",
+            "ix_progress_snapshot_retention",
+            "ix_progress_snapshot_subject_day"
+        ]
+    );
+    if pg {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'progress'",
+            ))
+            .await
+            .unwrap()
+            .expect("the progress table");
+        let options: Option<String> = row.try_get_by_index(0).unwrap();
+        assert_eq!(options.as_deref(), Some("fillfactor=50"));
+    }
+}
