@@ -4,13 +4,15 @@
 //! are recorded once per (programme, period, subject, tier) by the unique index.
 //!
 //! - Set-based in the database. A period's aggregate (`SUM … GROUP BY` over the daily
-//!   roll-ups, never the raw records) is staged in a temporary table; each write is then one
-//!   statement over it: snapshots of what changed (`INSERT … SELECT` against the previous
-//!   progress), the progress upsert (`INSERT … SELECT … ON CONFLICT`), revocations and
+//!   roll-ups, never the raw records) is staged in a temporary table, and every subject's
+//!   standing is computed from it once, beside its previous progress, into a second one; each
+//!   write is then one statement: snapshots of what changed (`INSERT … SELECT … WHERE`), the
+//!   progress upsert (`INSERT … SELECT … ON CONFLICT`), revocations and
 //!   restorations (`UPDATE … WHERE EXISTS … RETURNING`), new achievements (`INSERT … SELECT …
 //!   ON CONFLICT DO NOTHING RETURNING`). Only what is news (new or revoked achievements, a
 //!   status that moved, a tier newly near) comes back to this process, for events and emails,
-//!   so memory does not grow with the subjects.
+//!   so memory does not grow with the subjects; their emails are rendered here and written
+//!   to the outbox a page at a time.
 //! - On PostgreSQL the period is one transaction, staged by `CREATE TEMPORARY TABLE … AS`
 //!   (whose query may run in parallel). On SQLite the stage is filled on a connection of its
 //!   own outside any write transaction, so the write lock is held only for the writes.
@@ -219,8 +221,21 @@ pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Sta
 /// `value`, `recent` (the run-rate window's net GMV).
 const STAGE: &str = "evaluation_stage";
 
+/// The temporary table the staged subjects' standings are computed into, once per period.
+const STANDING: &str = "evaluation_standing";
+
 /// The temporary table the subjects whose standing is news are kept in while they are announced.
 const NEWS: &str = "evaluation_news";
+
+/// A temporary table of a PostgreSQL transaction goes with it; SQLite's stays with the
+/// evaluation's own connection, emptied before each use.
+fn on_commit_drop(backend: DatabaseBackend) -> &'static str {
+    if backend == DatabaseBackend::Postgres {
+        " ON COMMIT DROP"
+    } else {
+        ""
+    }
+}
 
 /// SQL text and its values, appended together so placeholders and values stay in order.
 #[derive(Default)]
@@ -529,54 +544,68 @@ async fn write_standings(
         };
         anyhow::ensure!(bad == 0, period::Overflow("the run-rate projection"));
     }
-    // The previous standing of the same subject, joined on its key.
-    let mut previous = Sql::default();
-    previous
-        .push(" LEFT JOIN progress p ON p.program_id = ")
-        .bind(p.id)
-        .push(" AND p.period_start = ")
-        .bind(period.start)
-        .push(" AND p.subject_id = s.subject_id");
-
-    // News: a status that moved, or a next tier newly within 10% (`webhook::near_tier`).
+    // Every subject's standing is computed once, beside what its previous progress row said,
+    // with two marks: news (a status that moved, or a next tier newly within 10%, as
+    // `webhook::near_tier` says) and a snapshot (the value, tier, status or projection
+    // changed, or the subject is new). News, snapshots and the progress upsert then read this
+    // table instead of each joining the stage to the progress again.
     let near = |a: &str| {
         format!(
             "({a}.next_threshold IS NOT NULL AND {a}.remaining > 0 AND {a}.next_threshold > 0 \
              AND {a}.remaining <= {a}.next_threshold / 10)"
         )
     };
-    let mut news = Sql::default();
-    news.push(
-        "SELECT s.subject_id, s.merchant_id, s.value, s.projected, s.tier_index, \
-         s.next_threshold, s.remaining, s.status, p.status FROM (",
-    )
-    .append(&standings)
-    .push(") s")
-    .append(&previous)
-    .push(&format!(
-        " WHERE (p.status IS NOT NULL AND p.status <> s.status) OR ({} AND NOT (p.subject_id IS \
+    let news_mark = format!(
+        "(p.status IS NOT NULL AND p.status <> s.status) OR ({} AND NOT (p.subject_id IS \
          NOT NULL AND COALESCE(p.next_tier, '') = COALESCE(s.next_tier, '') AND {}))",
         near("s"),
         near("p")
-    ));
-    // Kept in a temporary table and read back a page at a time, so memory holds one page.
+    );
+    let snapshot_mark = "p.subject_id IS NULL OR p.value <> s.value OR p.tier_index <> \
+                         s.tier_index OR p.status <> s.status OR p.projected <> s.projected";
+    txn.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {STANDING} (subject_id TEXT NOT NULL, \
+         merchant_id BIGINT, value BIGINT NOT NULL, projected BIGINT NOT NULL, \
+         tier_index INTEGER NOT NULL, tier TEXT, next_tier TEXT, next_threshold BIGINT, \
+         remaining BIGINT NOT NULL, status TEXT NOT NULL, status_before TEXT, \
+         news INTEGER NOT NULL, snapshot INTEGER NOT NULL){}",
+        on_commit_drop(backend)
+    ))
+    .await?;
+    txn.execute_unprepared(&format!("DELETE FROM {STANDING}"))
+        .await?;
+    let mut fill = Sql::default();
+    fill.push(&format!(
+        "INSERT INTO {STANDING} SELECT s.subject_id, s.merchant_id, s.value, s.projected, \
+         s.tier_index, s.tier, s.next_tier, s.next_threshold, s.remaining, s.status, p.status, \
+         CASE WHEN {news_mark} THEN 1 ELSE 0 END, \
+         CASE WHEN {snapshot_mark} THEN 1 ELSE 0 END FROM ("
+    ))
+    .append(&standings)
+    .push(") s LEFT JOIN progress p ON p.program_id = ")
+    .bind(p.id)
+    .push(" AND p.period_start = ")
+    .bind(period.start)
+    .push(" AND p.subject_id = s.subject_id");
+    txn.execute_raw(fill.statement(backend)).await?;
+
+    // The news is kept in a table of its own and read back a page at a time, so memory holds
+    // one page.
     txn.execute_unprepared(&format!(
         "CREATE TEMPORARY TABLE IF NOT EXISTS {NEWS} (subject_id TEXT PRIMARY KEY, \
          merchant_id BIGINT, value BIGINT NOT NULL, projected BIGINT NOT NULL, \
          tier_index INTEGER NOT NULL, next_threshold BIGINT, remaining BIGINT NOT NULL, \
          status TEXT NOT NULL, status_before TEXT){}",
-        if backend == DatabaseBackend::Postgres {
-            " ON COMMIT DROP"
-        } else {
-            ""
-        }
+        on_commit_drop(backend)
     ))
     .await?;
     txn.execute_unprepared(&format!("DELETE FROM {NEWS}"))
         .await?;
-    let mut fill = Sql::default();
-    fill.push(&format!("INSERT INTO {NEWS} ")).append(&news);
-    txn.execute_raw(fill.statement(backend)).await?;
+    txn.execute_unprepared(&format!(
+        "INSERT INTO {NEWS} SELECT subject_id, merchant_id, value, projected, tier_index, \
+         next_threshold, remaining, status, status_before FROM {STANDING} WHERE news = 1"
+    ))
+    .await?;
 
     // History: a snapshot only when the value, tier, status or projection changed.
     let mut snapshots = Sql::default();
@@ -592,16 +621,9 @@ async fn write_standings(
         .bind(p.id)
         .push(", ")
         .bind(period.start)
-        .push(", s.subject_id, s.value, s.tier_index, s.projected, s.status, ")
+        .push(", subject_id, value, tier_index, projected, status, ")
         .bind(now)
-        .push(" FROM (")
-        .append(&standings)
-        .push(") s")
-        .append(&previous)
-        .push(
-            " WHERE p.subject_id IS NULL OR p.value <> s.value OR p.tier_index <> s.tier_index \
-             OR p.status <> s.status OR p.projected <> s.projected",
-        );
+        .push(&format!(" FROM {STANDING} WHERE snapshot = 1"));
     txn.execute_raw(snapshots.statement(backend)).await?;
 
     // Current progress: one row per (programme, period, subject), replaced.
@@ -615,32 +637,30 @@ async fn write_standings(
         .bind(p.id)
         .push(", ")
         .bind(period.start)
-        .push(", s.subject_id, ")
+        .push(", subject_id, ")
         .bind(period.end)
         .push(", ")
         .bind(def.subject)
         .push(
-            ", s.merchant_id, s.value, s.tier_index, s.tier, s.next_tier, s.next_threshold, \
-             s.remaining, s.projected, s.status, ",
+            ", merchant_id, value, tier_index, tier, next_tier, next_threshold, remaining, \
+             projected, status, ",
         )
         .bind(now)
         .push(", ")
         .bind(run_id)
-        .push(" FROM (")
-        .append(&standings)
         // `WHERE` keeps SQLite from reading `ON CONFLICT` as a join constraint.
-        .push(
-            ") s WHERE 1 = 1 ON CONFLICT (program_id, period_start, subject_id) DO UPDATE SET \
+        .push(&format!(
+            " FROM {STANDING} WHERE 1 = 1 ON CONFLICT (program_id, period_start, subject_id) \
+             DO UPDATE SET \
              period_end = excluded.period_end, subject_type = excluded.subject_type, \
              merchant_id = excluded.merchant_id, value = excluded.value, \
              tier_index = excluded.tier_index, tier = excluded.tier, \
              next_tier = excluded.next_tier, next_threshold = excluded.next_threshold, \
              remaining = excluded.remaining, projected = excluded.projected, \
              status = excluded.status, evaluated_at = excluded.evaluated_at, \
-             run_id = excluded.run_id",
-        );
+             run_id = excluded.run_id"
+        ));
     txn.execute_raw(upsert.statement(backend)).await?;
-
     // Subjects that no longer qualify leave the leaderboard; rows written after this
     // period's evaluation started (by this or a concurrent run) stay.
     progress::Entity::delete_many()
@@ -1053,28 +1073,24 @@ async fn queue_emails(
     let product_label =
         |id: &str| crate::services::reports::names::label(&product_names, Subject::Product, id);
     let (p, period) = (ctx.p, ctx.period);
-    let mut send = async |kind: EmailKind,
-                          m: &merchant::Model,
-                          mut vars: serde_json::Value,
-                          dedupe_key: String|
-           -> anyhow::Result<()> {
+    // Rendered here, written to the outbox together at the end.
+    let mut rendered_for = Vec::new();
+    let mut send = |kind: EmailKind,
+                    m: &merchant::Model,
+                    mut vars: serde_json::Value,
+                    dedupe_key: String|
+     -> anyhow::Result<()> {
         vars["locale"] = m.locale.as_str().into();
         vars["display_name"] = m.display_name.clone().into();
         vars["program"] = p.name.clone().into();
         vars["period_start"] = period.start.to_string().into();
         vars["period_end"] = period.end.to_string().into();
-        let rendered = mail::templates::render(kind, &vars)?;
-        let email = NewEmail {
+        rendered_for.push((
+            m.id,
             kind,
-            merchant_id: Some(m.id),
-            recipient: &m.contact_email,
-            locale: m.locale,
-            rendered,
+            mail::templates::render(kind, &vars)?,
             dedupe_key,
-        };
-        if mail::enqueue(txn, email).await? {
-            queued += 1;
-        }
+        ));
         Ok(())
     };
     for a in achieved {
@@ -1093,8 +1109,7 @@ async fn queue_emails(
             m,
             vars,
             format!("{}:{}", EmailKind::TierAchieved, a.id),
-        )
-        .await?;
+        )?;
     }
     for alert in alerts {
         let o = alert.outcome;
@@ -1122,9 +1137,24 @@ async fn queue_emails(
             _ => m.notify_at_risk,
         };
         if wanted {
-            send(kind, m, vars, format!("{kind}:{}", alert.dedupe_key)).await?;
+            send(kind, m, vars, format!("{kind}:{}", alert.dedupe_key))?;
         }
     }
+    let outbox = rendered_for
+        .into_iter()
+        .filter_map(|(id, kind, rendered, dedupe_key)| {
+            let m = merchants.get(&id)?;
+            Some(NewEmail {
+                kind,
+                merchant_id: Some(m.id),
+                recipient: &m.contact_email,
+                locale: m.locale,
+                rendered,
+                dedupe_key,
+            })
+        })
+        .collect();
+    queued += mail::enqueue_many(txn, outbox).await? as i64;
     Ok(queued)
 }
 
@@ -1146,7 +1176,7 @@ async fn creator_emails(
             creators.insert(c.id.clone(), c);
         }
     }
-    let mut queued = 0;
+    let mut outbox = Vec::new();
     for a in inserted {
         let Some((c, to)) = creators
             .get(&a.subject_id)
@@ -1168,19 +1198,16 @@ async fn creator_emails(
                 "period_end": ctx.period.end.to_string(),
             }),
         )?;
-        let email = NewEmail {
+        outbox.push(NewEmail {
             kind: EmailKind::TierAchieved,
             merchant_id: None,
             recipient: to,
             locale,
             rendered,
             dedupe_key: format!("{}:{}", EmailKind::TierAchieved, a.id),
-        };
-        if mail::enqueue(txn, email).await? {
-            queued += 1;
-        }
+        });
     }
-    Ok(queued)
+    Ok(mail::enqueue_many(txn, outbox).await? as i64)
 }
 
 /// Emits `gmv.stale` once per stale spell: for every approved merchant whose last GMV is at

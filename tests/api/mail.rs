@@ -35,25 +35,26 @@ fn mailer(app: &TestApp) -> Mailer {
 }
 
 async fn queue(app: &TestApp, to: &str, key: &str) {
-    let inserted = mail::enqueue(
-        &app.db,
-        NewEmail {
-            kind: merchant_incentives::mail::EmailKind::StaffDaily,
-            merchant_id: None,
-            recipient: to,
-            locale: Locale::ZhCn,
-            rendered: Rendered {
-                subject: format!("日报 {key}"),
-                text: format!("正文 {key} ¥1.23亿"),
-                html: format!("<p>正文 {key} <strong>¥1.23亿</strong></p>"),
-                images: Vec::new(),
-            },
-            dedupe_key: key.to_string(),
-        },
-    )
-    .await
-    .expect("enqueue");
+    let inserted = mail::enqueue(&app.db, email(to, key))
+        .await
+        .expect("enqueue");
     assert!(inserted);
+}
+
+fn email<'a>(to: &'a str, key: &str) -> NewEmail<'a> {
+    NewEmail {
+        kind: merchant_incentives::mail::EmailKind::StaffDaily,
+        merchant_id: None,
+        recipient: to,
+        locale: Locale::ZhCn,
+        rendered: Rendered {
+            subject: format!("日报 {key}"),
+            text: format!("正文 {key} ¥1.23亿"),
+            html: format!("<p>正文 {key} <strong>¥1.23亿</strong></p>"),
+            images: Vec::new(),
+        },
+        dedupe_key: key.to_string(),
+    }
 }
 
 fn later(secs: i64) -> DateTime<Utc> {
@@ -454,4 +455,39 @@ async fn the_email_list_is_for_staff_filters_and_pages() {
     app.get("/api/v1/emails?limit=0", &As::Staff(analyst))
         .await
         .expect_error(422, "limit_out_of_range");
+}
+
+/// Many messages go to the outbox in a few statements, and the dedupe key still makes each
+/// one once: a key already there and a key twice in the same call are each written once.
+#[tokio::test]
+async fn many_messages_are_queued_together_each_once() {
+    let app = support::spawn_app().await;
+    queue(&app, "ops@example.cn", "many:0").await;
+    let mut batch: Vec<NewEmail> = (0..1_100)
+        .map(|i| email("ops@example.cn", &format!("many:{i}")))
+        .collect();
+    batch.push(email("ops@example.cn", "many:7"));
+    let written = mail::enqueue_many(&app.db, batch)
+        .await
+        .expect("enqueue_many");
+    assert_eq!(
+        written, 1_099,
+        "key 0 was there before and key 7 came twice"
+    );
+    let rows = app.outbox().await;
+    assert_eq!(rows.len(), 1_100);
+    let mut keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 1_100);
+    let seventh = rows
+        .iter()
+        .find(|r| r.dedupe_key == "many:7")
+        .expect("key 7");
+    assert_eq!(seventh.subject, "日报 many:7");
+    assert!(seventh.message_id.starts_with('<'));
+    assert_eq!(
+        mail::enqueue_many(&app.db, Vec::new()).await.expect("none"),
+        0
+    );
 }
