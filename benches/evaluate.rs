@@ -1,9 +1,9 @@
 //! Evaluation of the seeded merchant programme over 100,000 merchants × 365 days of daily
 //! roll-ups, against a hand-written `SUM … GROUP BY merchant` over the same table (the
-//! fastest of three runs), on
-//! SQLite (always) and PostgreSQL (when `BENCH_DATABASE_URL` is set), with peak memory. On
-//! PostgreSQL it runs twice in the same run: with the GMV tables partitioned by month, as the
-//! migrations leave them, and unpartitioned (the migration's `down`).
+//! fastest of three runs), on SQLite (always) and PostgreSQL (when `BENCH_DATABASE_URL` is
+//! set), with peak memory. On PostgreSQL it runs twice in the same run: with the GMV tables
+//! partitioned by month, as the migrations leave them, and unpartitioned (the migration's
+//! `down`).
 //!
 //! `cargo bench --bench evaluate`; `EVAL_BENCH_MERCHANTS=10000` for a quicker run,
 //! `EVAL_BENCH_UNPARTITIONED=0` to leave out PostgreSQL's unpartitioned layout,

@@ -18,14 +18,18 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// Storage parameters are PostgreSQL's; SQLite has none.
+async fn on_postgres(m: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+    if m.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        m.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if m.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
-            m.get_connection()
-                .execute_unprepared("ALTER TABLE progress SET (fillfactor = 50)")
-                .await?;
-        }
+        on_postgres(m, "ALTER TABLE progress SET (fillfactor = 50)").await?;
         m.drop_index(
             Index::drop()
                 .name("ix_progress_snapshot_subject")
@@ -43,11 +47,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if m.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
-            m.get_connection()
-                .execute_unprepared("ALTER TABLE progress RESET (fillfactor)")
-                .await?;
-        }
+        on_postgres(m, "ALTER TABLE progress RESET (fillfactor)").await?;
         m.create_index(
             Index::create()
                 .name("ix_progress_leaderboard")
