@@ -1074,23 +1074,26 @@ async fn queue_emails(
         |id: &str| crate::services::reports::names::label(&product_names, Subject::Product, id);
     let (p, period) = (ctx.p, ctx.period);
     // Rendered here, written to the outbox together at the end.
-    let mut rendered_for = Vec::new();
+    let mut outbox = Vec::new();
     let mut send = |kind: EmailKind,
-                    m: &merchant::Model,
+                    merchant_id: i64,
                     mut vars: serde_json::Value,
                     dedupe_key: String|
      -> anyhow::Result<()> {
+        let m = &merchants[&merchant_id];
         vars["locale"] = m.locale.as_str().into();
         vars["display_name"] = m.display_name.clone().into();
         vars["program"] = p.name.clone().into();
         vars["period_start"] = period.start.to_string().into();
         vars["period_end"] = period.end.to_string().into();
-        rendered_for.push((
-            m.id,
+        outbox.push(NewEmail {
             kind,
-            mail::templates::render(kind, &vars)?,
+            merchant_id: Some(m.id),
+            recipient: &m.contact_email,
+            locale: m.locale,
+            rendered: mail::templates::render(kind, &vars)?,
             dedupe_key,
-        ));
+        });
         Ok(())
     };
     for a in achieved {
@@ -1106,7 +1109,7 @@ async fn queue_emails(
         });
         send(
             EmailKind::TierAchieved,
-            m,
+            m.id,
             vars,
             format!("{}:{}", EmailKind::TierAchieved, a.id),
         )?;
@@ -1137,23 +1140,9 @@ async fn queue_emails(
             _ => m.notify_at_risk,
         };
         if wanted {
-            send(kind, m, vars, format!("{kind}:{}", alert.dedupe_key))?;
+            send(kind, m.id, vars, format!("{kind}:{}", alert.dedupe_key))?;
         }
     }
-    let outbox = rendered_for
-        .into_iter()
-        .filter_map(|(id, kind, rendered, dedupe_key)| {
-            let m = merchants.get(&id)?;
-            Some(NewEmail {
-                kind,
-                merchant_id: Some(m.id),
-                recipient: &m.contact_email,
-                locale: m.locale,
-                rendered,
-                dedupe_key,
-            })
-        })
-        .collect();
     queued += mail::enqueue_many(txn, outbox).await? as i64;
     Ok(queued)
 }
