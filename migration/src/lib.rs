@@ -21,6 +21,7 @@ mod m20261203_000016_tier_tally;
 mod m20261203_000017_gmv_segments;
 mod m20261203_000018_subject_indexes;
 mod m20261204_000019_progress_writes;
+mod m20261207_000020_rollup_fillfactor;
 pub mod partitions;
 
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_gmv_segments::Migration),
             Box::new(m20261203_000018_subject_indexes::Migration),
             Box::new(m20261204_000019_progress_writes::Migration),
+            Box::new(m20261207_000020_rollup_fillfactor::Migration),
         ]
     }
 }

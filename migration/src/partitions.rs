@@ -24,6 +24,24 @@ pub struct Partitioned {
     pub plain_unique: &'static [(&'static str, &'static str)],
     /// Whether `id` is drawn from a sequence.
     pub id_sequence: bool,
+    /// How full PostgreSQL fills a page on insert (percent), for tables whose rows are updated
+    /// in place: the room left lets an update that moves no indexed column stay on its page
+    /// as a heap-only tuple, without touching the indexes. `None`: the default, 100.
+    pub fillfactor: Option<u8>,
+}
+
+/// The roll-ups' fill factor: every ingested batch adds to rows it finds, and a roll-up's
+/// indexed columns (its key and day) never change.
+pub const ROLLUP_FILLFACTOR: u8 = 70;
+
+impl Partitioned {
+    /// ` WITH (fillfactor = …)` for a table or partition that holds rows, or nothing. (A
+    /// partitioned parent holds none and takes no storage parameters.)
+    pub fn storage(&self) -> String {
+        self.fillfactor
+            .map(|f| format!(" WITH (fillfactor = {f})"))
+            .unwrap_or_default()
+    }
 }
 
 /// The tables partitioned by month.
@@ -36,6 +54,7 @@ pub const TABLES: [Partitioned; 4] = [
         indexes: &[("ix_gmv_record_merchant_time", "merchant_id, occurred_at")],
         plain_unique: &[("ux_gmv_record_external", "merchant_id, external_id")],
         id_sequence: true,
+        fillfactor: None,
     },
     Partitioned {
         table: "gmv_daily_merchant",
@@ -45,6 +64,7 @@ pub const TABLES: [Partitioned; 4] = [
         indexes: &[("ix_gmv_daily_merchant_day", "day")],
         plain_unique: &[],
         id_sequence: false,
+        fillfactor: Some(ROLLUP_FILLFACTOR),
     },
     Partitioned {
         table: "gmv_daily_product",
@@ -54,6 +74,7 @@ pub const TABLES: [Partitioned; 4] = [
         indexes: &[("ix_gmv_daily_product_day", "day")],
         plain_unique: &[],
         id_sequence: false,
+        fillfactor: Some(ROLLUP_FILLFACTOR),
     },
     Partitioned {
         table: "gmv_daily_creator",
@@ -63,6 +84,7 @@ pub const TABLES: [Partitioned; 4] = [
         indexes: &[("ix_gmv_daily_creator_day", "day")],
         plain_unique: &[],
         id_sequence: false,
+        fillfactor: Some(ROLLUP_FILLFACTOR),
     },
 ];
 
@@ -134,6 +156,45 @@ pub async fn is_partitioned<C: ConnectionTrait>(db: &C, table: &str) -> Result<b
     .await
 }
 
+/// Sets `t`'s fill factor (or, with `set` false, resets it to the default) on every table that
+/// holds its rows: each partition when `t` is partitioned, else `t` itself. Pages written
+/// before keep their fill; PostgreSQL only.
+pub async fn apply_fillfactor<C: ConnectionTrait>(
+    db: &C,
+    t: &Partitioned,
+    set: bool,
+) -> Result<(), DbErr> {
+    let Some(f) = t.fillfactor else {
+        return Ok(());
+    };
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let holders: Vec<String> = if is_partitioned(db, t.table).await? {
+        db.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT CAST(inhrelid::regclass AS TEXT) FROM pg_inherits \
+             WHERE inhparent = to_regclass($1)",
+            [t.table.into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?
+    } else {
+        vec![format!("\"{}\"", t.table)]
+    };
+    let change = if set {
+        format!("SET (fillfactor = {f})")
+    } else {
+        "RESET (fillfactor)".to_string()
+    };
+    for h in holders {
+        exec(db, &format!("ALTER TABLE {h} {change}")).await?;
+    }
+    Ok(())
+}
+
 /// The months for which `t` holds rows, read from `relation` (the table or one partition).
 async fn months_in<C: ConnectionTrait>(
     db: &C,
@@ -173,7 +234,7 @@ pub async fn ensure_month<C: ConnectionTrait>(
     {
         return Ok(false);
     }
-    let (table, key, default) = (t.table, t.key, default_name(t.table));
+    let (table, key, default, with) = (t.table, t.key, default_name(t.table), t.storage());
     let (from, to) = (month, next_month(month));
     let bounds = format!("FOR VALUES FROM ('{from}') TO ('{to}')");
     let stranded = exists(
@@ -191,7 +252,7 @@ pub async fn ensure_month<C: ConnectionTrait>(
         // the default partition still holds).
         exec(
             db,
-            &format!("CREATE TABLE \"{name}\" (LIKE \"{table}\" INCLUDING DEFAULTS)"),
+            &format!("CREATE TABLE \"{name}\" (LIKE \"{table}\" INCLUDING DEFAULTS){with}"),
         )
         .await?;
         exec(
@@ -210,7 +271,7 @@ pub async fn ensure_month<C: ConnectionTrait>(
     } else {
         exec(
             db,
-            &format!("CREATE TABLE \"{name}\" PARTITION OF \"{table}\" {bounds}"),
+            &format!("CREATE TABLE \"{name}\" PARTITION OF \"{table}\" {bounds}{with}"),
         )
         .await?;
     }
@@ -236,9 +297,10 @@ pub async fn partition<C: ConnectionTrait>(
     exec(
         db,
         &format!(
-            "CREATE TABLE \"{}\" PARTITION OF \"{}\" DEFAULT",
+            "CREATE TABLE \"{}\" PARTITION OF \"{}\" DEFAULT{}",
             default_name(t.table),
-            t.table
+            t.table,
+            t.storage()
         ),
     )
     .await?;
@@ -295,7 +357,7 @@ async fn rebuild<C: ConnectionTrait>(
     let by = if partitioned {
         format!(" PARTITION BY RANGE (\"{}\")", t.key)
     } else {
-        String::new()
+        t.storage()
     };
     exec(
         db,

@@ -70,6 +70,39 @@ async fn partitions_of(db: &DatabaseConnection, table: &str) -> Vec<String> {
     .await
 }
 
+/// `name=fillfactor` (or `name=default`) of every table holding `table`'s rows: its
+/// partitions, or the table itself when it is not partitioned.
+async fn fill_factors(db: &DatabaseConnection, table: &str) -> Vec<String> {
+    names(
+        db,
+        &format!(
+            "SELECT CAST(c.relname AS TEXT) || '=' || COALESCE((SELECT option_value \
+             FROM pg_options_to_table(c.reloptions) WHERE option_name = 'fillfactor'), 'default') \
+             FROM pg_class c WHERE c.relkind = 'r' AND (c.oid = to_regclass('{table}') \
+             OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass('{table}'))) \
+             ORDER BY 1"
+        ),
+    )
+    .await
+}
+
+/// The roll-ups' pages leave room for updates on every table holding their rows (partitions
+/// made by the migration, by the job, moved out of the default, or the plain table); the
+/// records' pages, never updated, are filled.
+async fn assert_fill_factors(db: &DatabaseConnection) {
+    for t in TABLES {
+        let factors = fill_factors(db, t).await;
+        let want = match t {
+            "gmv_record" => "default".to_string(),
+            _ => partitions::ROLLUP_FILLFACTOR.to_string(),
+        };
+        assert!(!factors.is_empty(), "{t} holds its rows somewhere");
+        for f in &factors {
+            assert!(f.ends_with(&format!("={want}")), "{t}: {factors:?}");
+        }
+    }
+}
+
 /// The partition that holds the merchant's record `external_id`.
 async fn home_of(db: &DatabaseConnection, merchant: i64, external_id: &str) -> String {
     names(
@@ -225,6 +258,25 @@ async fn the_migration_partitions_a_database_of_the_previous_schema_keeping_ever
     );
     support::assert_rollups_match_records(&app.db).await;
 
+    // The roll-ups' fill factor: taken back by its migration's way down (with every migration
+    // after it), and given again to the partitions that exist by its way up.
+    assert_fill_factors(&app.db).await;
+    let migrations = Migrator::migrations();
+    let fill = migrations
+        .iter()
+        .position(|m| m.name() == "m20261207_000020_rollup_fillfactor")
+        .expect("the roll-up fill factor migration");
+    Migrator::down(&app.db, Some((migrations.len() - fill) as u32))
+        .await
+        .unwrap();
+    for t in TABLES {
+        for f in fill_factors(&app.db, t).await {
+            assert!(f.ends_with("=default"), "{t}: {f}");
+        }
+    }
+    Migrator::up(&app.db, None).await.unwrap();
+    assert_fill_factors(&app.db).await;
+
     // The migration's way back keeps every row too.
     let mut now = Vec::new();
     for t in TABLES {
@@ -246,6 +298,7 @@ async fn the_migration_partitions_a_database_of_the_previous_schema_keeping_ever
         1,
         "the unpartitioned table has its unique key back"
     );
+    assert_fill_factors(&app.db).await;
 }
 
 #[tokio::test]
@@ -332,6 +385,8 @@ async fn the_partitions_job_creates_months_ahead_once_per_tick_and_empties_the_d
     }
     assert_eq!(fingerprint(&app.db, "gmv_daily_product").await, before);
     support::assert_rollups_match_records(&app.db).await;
+    assert!(partitions_of(&app.db, "gmv_daily_product").await.len() > 7);
+    assert_fill_factors(&app.db).await;
     // The moved month is a partition like any other: a late record lands in it.
     assert_eq!(
         ingest(
