@@ -193,28 +193,46 @@ pub async fn authenticate(
     allow_suspended: bool,
 ) -> Result<MerchantCaller> {
     let hash = secrets::hash(key);
-    let (key_row, merchant) = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(hash.clone()))
-        .find_also_related(merchant::Entity)
-        .one(db)
-        .await?
-        .filter(|(k, _)| k.revoked_at.is_none() && secrets::hashes_equal(&k.key_hash, &hash))
-        .ok_or(OnboardingError::UnknownKey)?;
-    let merchant = merchant.ok_or(OnboardingError::UnknownKey)?;
-    if merchant.status == MerchantStatus::Suspended && !allow_suspended {
+    // Only the columns the answer needs: this runs before every merchant request.
+    type Found = (
+        i64,
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        i64,
+        MerchantStatus,
+    );
+    let (key_id, key_hash, revoked_at, last_used_at, merchant_id, status): Found =
+        api_key::Entity::find()
+            .select_only()
+            .columns([
+                api_key::Column::Id,
+                api_key::Column::KeyHash,
+                api_key::Column::RevokedAt,
+                api_key::Column::LastUsedAt,
+                api_key::Column::MerchantId,
+            ])
+            .column(merchant::Column::Status)
+            .inner_join(merchant::Entity)
+            .filter(api_key::Column::KeyHash.eq(hash.clone()))
+            .into_tuple()
+            .one(db)
+            .await?
+            .ok_or(OnboardingError::UnknownKey)?;
+    if revoked_at.is_some() || !secrets::hashes_equal(&key_hash, &hash) {
+        return Err(OnboardingError::UnknownKey);
+    }
+    if status == MerchantStatus::Suspended && !allow_suspended {
         return Err(OnboardingError::Suspended);
     }
     let now = Utc::now();
-    if key_row
-        .last_used_at
-        .is_none_or(|t| now - t > LAST_USED_GRANULARITY)
-    {
-        touches.touch(db, key_row.id, now);
+    if last_used_at.is_none_or(|t| now - t > LAST_USED_GRANULARITY) {
+        touches.touch(db, key_id, now);
     }
     Ok(MerchantCaller {
-        merchant_id: merchant.id,
-        key_id: key_row.id,
-        status: merchant.status,
+        merchant_id,
+        key_id,
+        status,
     })
 }
 
