@@ -8,9 +8,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub program_id: i64,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub period_start: Date,
-    #[sea_orm(primary_key, auto_increment = false)]
     pub subject_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub period_start: Date,
     /// Last day of the period (inclusive).
     pub period_end: Date,
     pub subject_type: Subject,

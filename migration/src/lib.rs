@@ -22,6 +22,7 @@ mod m20261203_000017_gmv_segments;
 mod m20261203_000018_subject_indexes;
 mod m20261204_000019_progress_writes;
 mod m20261207_000020_rollup_fillfactor;
+mod m20261207_000021_subject_keys;
 pub mod partitions;
 
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_subject_indexes::Migration),
             Box::new(m20261204_000019_progress_writes::Migration),
             Box::new(m20261207_000020_rollup_fillfactor::Migration),
+            Box::new(m20261207_000021_subject_keys::Migration),
         ]
     }
 }

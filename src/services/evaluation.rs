@@ -650,7 +650,7 @@ async fn write_standings(
         .bind(run_id)
         // `WHERE` keeps SQLite from reading `ON CONFLICT` as a join constraint.
         .push(&format!(
-            " FROM {STANDING} WHERE 1 = 1 ON CONFLICT (program_id, period_start, subject_id) \
+            " FROM {STANDING} WHERE 1 = 1 ON CONFLICT (program_id, subject_id, period_start) \
              DO UPDATE SET \
              period_end = excluded.period_end, subject_type = excluded.subject_type, \
              merchant_id = excluded.merchant_id, value = excluded.value, \

@@ -832,16 +832,30 @@ async fn a_calendar_year_at_midnight_of_july_1_projects_184_days() {
 }
 
 /// Every index on a progress row or snapshot is paid for by each row an evaluation writes, so
-/// the tables keep only those a query reads: the leaderboard's order, its status filter, a
-/// merchant's own progress and one subject across periods; the history by subject and day,
-/// and retention. On PostgreSQL progress pages are half filled, so a row whose indexed
-/// columns did not move is rewritten without touching an index.
+/// the tables keep only those a query reads: the leaderboard's order, its status filter and a
+/// merchant's own progress, with one subject across periods read by the key itself
+/// (`program_id, subject_id, period_start`); the history by subject and day (which retention
+/// probes too) and retention's day. On PostgreSQL progress pages are half filled, so a row whose
+/// indexed columns did not move is rewritten without touching an index. Migration 000021 run
+/// down gives back the key and indexes before it, keeping every row.
 #[tokio::test]
 async fn progress_tables_keep_only_the_indexes_their_queries_read() {
+    use migration::{Migrator, MigratorTrait};
     use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let pg = std::env::var("TEST_DATABASE_URL").is_ok();
     let backend = app.db.get_database_backend();
+    let strings = |sql: String| {
+        let db = app.db.clone();
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
     let names = |table: &str| {
         let sql = if pg {
             format!(
@@ -852,19 +866,48 @@ async fn progress_tables_keep_only_the_indexes_their_queries_read() {
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' AND name NOT LIKE 'sqlite_autoindex_%'"
             )
         };
-        let db = app.db.clone();
+        let all = strings(sql);
         async move {
-            let mut names: Vec<String> = db
-                .query_all_raw(sea_orm::Statement::from_string(backend, sql))
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.try_get_by_index(0).unwrap())
-                .collect();
-            names.sort();
-            names
+            let mut all = all.await;
+            all.sort();
+            all
         }
     };
+    let key = || {
+        strings(if pg {
+            "SELECT a.attname::text FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n), \
+             pg_attribute a WHERE i.indrelid = 'progress'::regclass AND i.indisprimary \
+             AND a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n"
+                .to_string()
+        } else {
+            "SELECT name FROM pragma_table_info('progress') WHERE pk > 0 ORDER BY pk".to_string()
+        })
+    };
+    app.seed_programs().await;
+    let program = app.seeded_program("merchants_100m").await;
+    for amount in [120_000_000, 95_000_000, 5_000_000] {
+        let (m, _) = app.approved_merchant("brand").await;
+        app.add_rollup(m, "2026-03-10", "live_stream", amount * YUAN)
+            .await;
+    }
+    app.evaluate("2026-03-31T12:00:00Z").await;
+    let board = leaderboard(&app, program, "").await;
+    assert_eq!(board["items"].as_array().unwrap().len(), 3, "{board}");
+
+    let now = [
+        "ix_progress_board",
+        "ix_progress_merchant",
+        "ix_progress_status",
+    ];
+    let snapshots_now = [
+        "ix_progress_snapshot_retention",
+        "ix_progress_snapshot_subject_day",
+    ];
+    assert_eq!(names("progress").await, now);
+    assert_eq!(names("progress_snapshot").await, snapshots_now);
+    assert_eq!(key().await, ["program_id", "subject_id", "period_start"]);
+
+    Migrator::down(&app.db, Some(1)).await.unwrap();
     assert_eq!(
         names("progress").await,
         [
@@ -882,6 +925,19 @@ async fn progress_tables_keep_only_the_indexes_their_queries_read() {
             "ix_progress_snapshot_subject_day"
         ]
     );
+    assert_eq!(key().await, ["program_id", "period_start", "subject_id"]);
+    assert_eq!(leaderboard(&app, program, "").await, board);
+
+    Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(names("progress").await, now);
+    assert_eq!(names("progress_snapshot").await, snapshots_now);
+    assert_eq!(key().await, ["program_id", "subject_id", "period_start"]);
+    assert_eq!(leaderboard(&app, program, "").await, board);
+    // The upsert finds its rows by the new key: evaluating again leaves one row per subject.
+    app.evaluate("2026-03-31T13:00:00Z").await;
+    let again = leaderboard(&app, program, "").await;
+    assert_eq!(again["items"].as_array().unwrap().len(), 3, "{again}");
+
     if pg {
         let row = app
             .db

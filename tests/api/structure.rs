@@ -673,11 +673,15 @@ async fn history_follows_a_subject_across_a_refund_and_the_trend_counts_tiers_pe
 }
 
 async fn snapshot(app: &TestApp, subject: &str, d: &str, value: i64) -> i64 {
+    snapshot_in(app, "2026-01-01", subject, d, value).await
+}
+
+async fn snapshot_in(app: &TestApp, period: &str, subject: &str, d: &str, value: i64) -> i64 {
     use sea_orm::ActiveModelTrait;
     entity::progress_snapshot::ActiveModel {
         run_id: Set(1),
         program_id: Set(1),
-        period_start: Set(day("2026-01-01")),
+        period_start: Set(day(period)),
         subject_id: Set(subject.into()),
         value: Set(value),
         tier_index: Set(-1),
@@ -707,11 +711,16 @@ async fn retention_keeps_exactly_each_days_last_snapshot_and_never_the_newest() 
     // Subject s2 changed twice on 1 Oct and never since: its newest is its day's last.
     snapshot(&app, "s2", "2026-10-01", 7).await;
     kept.push(snapshot(&app, "s2", "2026-10-01", 8).await);
+    // Subject s3 on 1 Oct in two periods (a closed one evaluated again in its reopen days):
+    // each period keeps its day's last, even one older than the other period's.
+    snapshot_in(&app, "2026-01-01", "s3", "2026-10-01", 9).await;
+    kept.push(snapshot_in(&app, "2025-10-01", "s3", "2026-10-01", 10).await);
+    kept.push(snapshot_in(&app, "2026-01-01", "s3", "2026-10-01", 11).await);
 
     let deleted = prune_snapshots(&app.db, day("2026-11-25"), 35)
         .await
         .unwrap();
-    assert_eq!(deleted, 3);
+    assert_eq!(deleted, 4);
     let mut left: Vec<i64> = entity::progress_snapshot::Entity::find()
         .all(&app.db)
         .await

@@ -181,10 +181,17 @@ pub async fn prune_snapshots(
     keep_days: u32,
 ) -> Result<u64, DbErr> {
     let before = today - Duration::days(i64::from(keep_days));
-    let sql = "DELETE FROM progress_snapshot WHERE day < ? AND id NOT IN (\
-                 SELECT MAX(id) FROM progress_snapshot WHERE day < ? \
-                 GROUP BY program_id, period_start, subject_id, day)";
-    let values: Vec<Value> = vec![before.into(), before.into()];
+    // A snapshot goes when a later one of its subject, period and day exists: each old one is
+    // a probe of `ix_progress_snapshot_subject_day` (which the history reads too), with no
+    // index of its own for retention to keep up on every evaluation.
+    let sql = "DELETE FROM progress_snapshot WHERE day < ? AND EXISTS (\
+                 SELECT 1 FROM progress_snapshot later \
+                 WHERE later.program_id = progress_snapshot.program_id \
+                 AND later.subject_id = progress_snapshot.subject_id \
+                 AND later.day = progress_snapshot.day \
+                 AND later.id > progress_snapshot.id \
+                 AND later.period_start = progress_snapshot.period_start)";
+    let values: Vec<Value> = vec![before.into()];
     let done = crate::db::retry(|| {
         db.execute_raw(statement(db.get_database_backend(), sql, values.clone()))
     })
