@@ -845,17 +845,6 @@ async fn progress_tables_keep_only_the_indexes_their_queries_read() {
     let app = spawn_app().await;
     let pg = std::env::var("TEST_DATABASE_URL").is_ok();
     let backend = app.db.get_database_backend();
-    let strings = |sql: String| {
-        let db = app.db.clone();
-        async move {
-            db.query_all_raw(sea_orm::Statement::from_string(backend, sql))
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.try_get_by_index::<String>(0).unwrap())
-                .collect::<Vec<_>>()
-        }
-    };
     let names = |table: &str| {
         let sql = if pg {
             format!(
@@ -866,22 +855,24 @@ async fn progress_tables_keep_only_the_indexes_their_queries_read() {
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' AND name NOT LIKE 'sqlite_autoindex_%'"
             )
         };
-        let all = strings(sql);
+        let db = &app.db;
         async move {
-            let mut all = all.await;
+            let mut all = support::strings(db, &sql).await;
             all.sort();
             all
         }
     };
     let key = || {
-        strings(if pg {
-            "SELECT a.attname::text FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n), \
-             pg_attribute a WHERE i.indrelid = 'progress'::regclass AND i.indisprimary \
-             AND a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n"
-                .to_string()
-        } else {
-            "SELECT name FROM pragma_table_info('progress') WHERE pk > 0 ORDER BY pk".to_string()
-        })
+        support::strings(
+            &app.db,
+            if pg {
+                "SELECT a.attname::text FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n), \
+                 pg_attribute a WHERE i.indrelid = 'progress'::regclass AND i.indisprimary \
+                 AND a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n"
+            } else {
+                "SELECT name FROM pragma_table_info('progress') WHERE pk > 0 ORDER BY pk"
+            },
+        )
     };
     app.seed_programs().await;
     let program = app.seeded_program("merchants_100m").await;

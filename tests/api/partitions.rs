@@ -49,18 +49,9 @@ async fn fingerprint(db: &DatabaseConnection, table: &str) -> (i64, i64, String)
     )
 }
 
-async fn names(db: &DatabaseConnection, sql: &str) -> Vec<String> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get_by_index::<String>(0).unwrap())
-        .collect()
-}
-
 /// The partitions of `table`, by name.
 async fn partitions_of(db: &DatabaseConnection, table: &str) -> Vec<String> {
-    names(
+    support::strings(
         db,
         &format!(
             "SELECT CAST(c.relname AS TEXT) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
@@ -73,7 +64,7 @@ async fn partitions_of(db: &DatabaseConnection, table: &str) -> Vec<String> {
 /// `name=fillfactor` (or `name=default`) of every table holding `table`'s rows: its
 /// partitions, or the table itself when it is not partitioned.
 async fn fill_factors(db: &DatabaseConnection, table: &str) -> Vec<String> {
-    names(
+    support::strings(
         db,
         &format!(
             "SELECT CAST(c.relname AS TEXT) || '=' || COALESCE((SELECT option_value \
@@ -105,7 +96,7 @@ async fn assert_fill_factors(db: &DatabaseConnection) {
 
 /// The partition that holds the merchant's record `external_id`.
 async fn home_of(db: &DatabaseConnection, merchant: i64, external_id: &str) -> String {
-    names(
+    support::strings(
         db,
         &format!(
             "SELECT CAST(tableoid::regclass AS TEXT) FROM gmv_record \

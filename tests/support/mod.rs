@@ -1012,6 +1012,19 @@ pub async fn assert_structure_matches_rollups(db: &DatabaseConnection) {
     );
 }
 
+/// The first column of every row `sql` returns, as text (either backend).
+pub async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get_by_index::<String>(0).unwrap())
+    .collect()
+}
+
 /// The row count of every table of the database (both backends), in one query.
 pub async fn table_counts(db: &DatabaseConnection) -> std::collections::BTreeMap<String, i64> {
     let backend = db.get_database_backend();
